@@ -1,0 +1,158 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, oxzep7.python contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Errors, command running and redaction shared by every oxzep7.python module.
+
+Nothing here imports Ansible, so the domain code can be unit tested and reused
+without a module running. Modules adapt ``AnsibleModule.run_command`` to the
+:class:`Runner` call shape with :func:`module_runner`.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import json
+import os
+import re
+import subprocess
+import time
+
+__metaclass__ = type
+
+_URL_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@")
+
+
+class Oxzep7Error(Exception):
+    """A failure that a module reports with ``fail_json``.
+
+    :param msg: human readable reason (str).
+    :param details: extra keys for the failure result, usually ``rc``, ``stdout``,
+        ``stderr`` and ``cmd`` of the command that failed; values are redacted.
+    """
+
+    def __init__(self, msg, **details):
+        super(Oxzep7Error, self).__init__(msg)
+        self.msg = redact(msg)
+        self.details = redact(details)
+
+
+def redact(value):
+    """Return ``value`` with the user:password part of every URL replaced by ``***``.
+
+    Works on str, and recursively on lists, tuples and dicts; other values are
+    returned unchanged. ``https://u:p@host/simple`` becomes ``https://***@host/simple``.
+
+    :param value: any JSON-like value.
+    :returns: the same shape with credentials removed.
+    """
+    if isinstance(value, str):
+        return _URL_USERINFO.sub(r"\g<scheme>***@", value)
+    if isinstance(value, (list, tuple)):
+        return type(value)(redact(v) for v in value)
+    if isinstance(value, dict):
+        return dict((k, redact(v)) for k, v in value.items())
+    return value
+
+
+class CommandResult:
+    """What one command returned: ``rc`` (int), ``stdout`` and ``stderr`` (str),
+    ``cmd`` (list of str) and ``seconds`` (float, wall time)."""
+
+    def __init__(self, cmd, rc, stdout, stderr, seconds):
+        self.cmd = list(cmd)
+        self.rc = rc
+        self.stdout = stdout
+        self.stderr = stderr
+        self.seconds = seconds
+
+    def as_dict(self):
+        """Return the result as a redacted dict with keys cmd, rc, stdout, stderr, seconds."""
+        return redact(dict(cmd=self.cmd, rc=self.rc, stdout=self.stdout,
+                           stderr=self.stderr, seconds=round(self.seconds, 3)))
+
+
+class Runner:
+    """Runs commands as argument lists, never through a shell.
+
+    ``run_command`` is a callable with the signature of
+    ``AnsibleModule.run_command(args, cwd=None, environ_update=None)`` returning
+    ``(rc, stdout, stderr)``. Without one, :mod:`subprocess` is used (tests, tools).
+    """
+
+    def __init__(self, run_command=None, base_env=None):
+        self._run_command = run_command
+        self.base_env = dict(base_env or {})
+
+    def run(self, argv, cwd=None, env=None, check=True, what=None):
+        """Run ``argv`` (list of str) and return a :class:`CommandResult`.
+
+        :param cwd: working directory (str) or None.
+        :param env: variables (dict str to str) added to the environment.
+        :param check: raise :class:`Oxzep7Error` when the exit status is not 0.
+        :param what: a few words naming the step, used in the error message.
+        :raises Oxzep7Error: on a non-zero exit status when ``check`` is true, or
+            when the program cannot be started.
+        """
+        argv = [str(a) for a in argv]
+        environ = dict(self.base_env)
+        environ.update(env or {})
+        started = time.monotonic()
+        if self._run_command is not None:
+            rc, out, err = self._run_command(argv, cwd=cwd, environ_update=environ)
+        else:
+            full_env = dict(os.environ)
+            full_env.update(environ)
+            try:
+                proc = subprocess.run(argv, cwd=cwd, env=full_env, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, universal_newlines=True, check=False)
+            except OSError as exc:
+                raise Oxzep7Error("cannot run %s: %s" % (argv[0], exc), cmd=argv, rc=None,
+                                  stdout="", stderr=str(exc))
+            rc, out, err = proc.returncode, proc.stdout, proc.stderr
+        result = CommandResult(argv, rc, out, err, time.monotonic() - started)
+        if check and rc != 0:
+            raise Oxzep7Error("%s failed (rc=%s)" % (what or argv[0], rc), **result.as_dict())
+        return result
+
+    def run_json(self, argv, what, **kwargs):
+        """Run ``argv`` and parse its stdout as JSON; raise :class:`Oxzep7Error` if it is not."""
+        result = self.run(argv, what=what, **kwargs)
+        try:
+            return json.loads(result.stdout)
+        except ValueError:
+            raise Oxzep7Error("%s printed no JSON" % what, **result.as_dict())
+
+
+def module_runner(module, base_env=None):
+    """Adapt an ``AnsibleModule`` to a :class:`Runner` (argv lists, no variable expansion)."""
+
+    def run_command(argv, cwd=None, environ_update=None):
+        return module.run_command(argv, cwd=cwd, environ_update=environ_update,
+                                  expand_user_and_vars=False, check_rc=False)
+
+    return Runner(run_command, base_env=base_env)
+
+
+def utc_stamp(epoch=None):
+    """Return a UTC timestamp such as ``20261121T020000Z`` for ``epoch`` (seconds) or now."""
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(epoch if epoch is not None else time.time()))
+
+
+def write_json_atomic(path, data, mode=0o644):
+    """Write ``data`` as JSON to ``path`` through a temporary file and one ``rename()``."""
+    tmp = "%s.tmp-%d" % (path, os.getpid())
+    with open(tmp, "w") as fh:
+        json.dump(data, fh, indent=2, sort_keys=True)
+        fh.write("\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
+
+def read_json(path, default=None):
+    """Return the JSON in ``path``, or ``default`` when the file does not exist."""
+    try:
+        with open(path) as fh:
+            return json.load(fh)
+    except (IOError, OSError):
+        return default

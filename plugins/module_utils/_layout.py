@@ -1,0 +1,334 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, oxzep7.python contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The on-host release layout of one stable venv path (see docs/layout.md).
+
+::
+
+    /srv/app/venv -> .venv.releases/20261121T020000Z-cp312
+    /srv/app/.venv.releases/<release-id>/               one full venv per release
+    /srv/app/.venv.releases/<release-id>.release.json   its marker (state, interpreter)
+
+Markers live beside the release, never inside it, so verifying or switching to
+a release never changes a byte of the venv itself.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import ctypes
+import errno
+import os
+import re
+import shutil
+import time
+
+from ansible_collections.oxzep7.python.plugins.module_utils._common import (
+    Oxzep7Error, read_json, utc_stamp, write_json_atomic)
+from ansible_collections.oxzep7.python.plugins.module_utils._venv import read_pyvenv_cfg
+
+__metaclass__ = type
+
+RELEASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+MARKER_SUFFIX = ".release.json"
+STATE_VERIFIED = "verified"
+STATE_BUILT = "built"
+STATE_BUILDING = "building"
+
+# renameat2(2) flag, linux/fs.h; glibc >= 2.28 exports the wrapper.
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def check_release_id(release_id):
+    """Raise :class:`Oxzep7Error` unless ``release_id`` is a safe single path component."""
+    if not release_id or not RELEASE_ID.match(release_id) or release_id.endswith(MARKER_SUFFIX):
+        raise Oxzep7Error("release id %r is not valid: use letters, digits, '.', '_' and '-' "
+                          "(at most 128), starting with a letter or digit" % (release_id,))
+    return release_id
+
+
+def make_release_id(tag, epoch=None):
+    """Return a new release id ``<UTC timestamp>-<interpreter tag>``, e.g. ``20261121T020000Z-cp312``."""
+    return "%s-%s" % (utc_stamp(epoch), tag)
+
+
+def exchange(path_a, path_b):
+    """Swap two paths on one filesystem in a single step with ``renameat2(RENAME_EXCHANGE)``.
+
+    Linux 3.15+; see renameat2(2).
+
+    :raises OSError: when the kernel, libc or filesystem does not support it.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    func = getattr(libc, "renameat2", None)
+    if func is None:
+        raise OSError(errno.ENOSYS, "renameat2 is not available in this libc")
+    func.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    if func(_AT_FDCWD, os.fsencode(path_a), _AT_FDCWD, os.fsencode(path_b), _RENAME_EXCHANGE) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err), path_a)
+
+
+class Layout:
+    """Paths and state of one stable venv path.
+
+    :param stable_path: the path services use, e.g. ``/srv/app/venv`` (str). It is
+        made absolute but symlinks are not resolved: it usually is one.
+    """
+
+    def __init__(self, stable_path):
+        if not stable_path or not os.path.isabs(stable_path):
+            raise Oxzep7Error("stable path must be an absolute path, got %r" % (stable_path,))
+        self.stable = os.path.normpath(stable_path)
+        self.parent, self.name = os.path.split(self.stable)
+        if not self.name:
+            raise Oxzep7Error("stable path %r has no final component" % (stable_path,))
+        self.releases_rel = ".%s.releases" % self.name
+        self.releases_dir = os.path.join(self.parent, self.releases_rel)
+
+    # -- reading -----------------------------------------------------------------
+    def release_path(self, release_id):
+        """Return the directory of release ``release_id`` (str)."""
+        return os.path.join(self.releases_dir, check_release_id(release_id))
+
+    def marker_path(self, release_id):
+        """Return the marker file of release ``release_id`` (str)."""
+        return self.release_path(release_id) + MARKER_SUFFIX
+
+    def lock_path(self, release_id):
+        """Return the file beside a release that holds the requirements it was built from."""
+        return self.release_path(release_id) + ".lock.txt"
+
+    def marker(self, release_id):
+        """Return the marker dict of a release, or ``{}`` when it has none."""
+        return read_json(self.marker_path(release_id), default={}) or {}
+
+    def kind(self):
+        """Return ``absent``, ``plain`` (a venv directory) or ``release`` (a symlink)."""
+        if os.path.islink(self.stable):
+            return "release"
+        if os.path.isdir(self.stable):
+            return "plain"
+        if os.path.lexists(self.stable):
+            raise Oxzep7Error("%s exists but is neither a venv directory nor a symlink" % self.stable)
+        return "absent"
+
+    def current_release(self):
+        """Return the id of the release the stable path points at, or None.
+
+        :raises Oxzep7Error: when the stable path is a symlink to anything other than
+            a directory in the releases directory.
+        """
+        if not os.path.islink(self.stable):
+            return None
+        target = os.readlink(self.stable)
+        full = os.path.normpath(os.path.join(self.parent, target))
+        if os.path.dirname(full) != self.releases_dir:
+            raise Oxzep7Error("%s points at %s, outside %s: it was not made by oxzep7.python"
+                              % (self.stable, target, self.releases_dir))
+        return os.path.basename(full)
+
+    def live_path(self):
+        """Return the real directory of the live venv (str), or None when absent."""
+        kind = self.kind()
+        if kind == "absent":
+            return None
+        return self.release_path(self.current_release()) if kind == "release" else self.stable
+
+    def releases(self):
+        """Return every release as a list of dicts, oldest first.
+
+        Keys: ``id``, ``path``, ``state`` (verified, built, building or unknown),
+        ``verified`` (bool), ``created`` (epoch seconds, float), ``current`` (bool),
+        ``python_version`` and ``origin`` from the marker.
+        """
+        try:
+            names = os.listdir(self.releases_dir)
+        except OSError:
+            return []
+        current = self.current_release()
+        out = []
+        for name in names:
+            path = os.path.join(self.releases_dir, name)
+            if name.endswith(MARKER_SUFFIX) or not RELEASE_ID.match(name) or os.path.islink(path) \
+                    or not os.path.isdir(path):
+                continue
+            marker = self.marker(name)
+            state = marker.get("state", "unknown")
+            out.append(dict(id=name, path=path, state=state, verified=state == STATE_VERIFIED,
+                            created=marker.get("created", os.lstat(path).st_mtime),
+                            current=name == current, python_version=marker.get("python_version"),
+                            origin=marker.get("origin")))
+        return sorted(out, key=lambda r: (r["created"], r["id"]))
+
+    def previous_verified(self):
+        """Return the id of the newest verified release other than the current one, or None."""
+        candidates = [r["id"] for r in self.releases() if r["verified"] and not r["current"]]
+        return candidates[-1] if candidates else None
+
+    # -- changing ----------------------------------------------------------------
+    def ensure_releases_dir(self, owner):
+        """Create the releases directory with the owner and mode of the live venv.
+
+        :param owner: ``(uid, gid, mode)`` to apply, see :func:`ownership`.
+        :returns: True when it was created.
+        """
+        if os.path.isdir(self.releases_dir):
+            return False
+        os.mkdir(self.releases_dir, owner[2] & 0o7777)
+        apply_owner(self.releases_dir, owner, recursive=False)
+        return True
+
+    def write_marker(self, release_id, **fields):
+        """Merge ``fields`` into a release's marker, written atomically."""
+        data = self.marker(release_id)
+        data.update(fields)
+        data["release_id"] = release_id
+        write_json_atomic(self.marker_path(release_id), data)
+        return data
+
+    def remove_release(self, release_id):
+        """Delete a release directory and its marker. Refuses the current release."""
+        if release_id == self.current_release():
+            raise Oxzep7Error("refusing to remove %s: it is the current release" % release_id)
+        path = self.release_path(release_id)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        for extra in (self.marker_path(release_id), self.lock_path(release_id)):
+            if os.path.lexists(extra):
+                os.unlink(extra)
+
+    def _point_at(self, release_id):
+        """Point the stable path at a release: symlink to a temporary name, then rename()."""
+        tmp = os.path.join(self.parent, ".%s.switch-%d" % (self.name, os.getpid()))
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+        os.symlink(os.path.join(self.releases_rel, release_id), tmp)
+        os.replace(tmp, self.stable)
+
+    def adopt_id(self):
+        """Return the release id the plain venv directory gets when it is converted.
+
+        It is made from the time its pyvenv.cfg was written and its Python version,
+        e.g. ``20240102T030405Z-py3.9.18-adopted``.
+        """
+        cfg = read_pyvenv_cfg(self.stable)
+        version = cfg.get("version") or cfg.get("version_info") or "unknown"
+        try:
+            epoch = os.stat(os.path.join(self.stable, "pyvenv.cfg")).st_mtime
+        except OSError:
+            epoch = os.stat(self.stable).st_mtime
+        return "%s-py%s-adopted" % (utc_stamp(epoch), version)
+
+    def convert(self, owner):
+        """Turn a plain venv directory into the release layout in one atomic exchange.
+
+        The directory becomes release :meth:`adopt_id` (marked verified: it was the
+        live venv) and the stable path becomes a symlink to it. The two paths are
+        swapped with ``renameat2(RENAME_EXCHANGE)`` so that the stable path is a
+        working venv at every instant.
+
+        :returns: the adopted release id.
+        :raises Oxzep7Error: when the exchange is not supported here.
+        """
+        release_id = self.adopt_id()
+        self.ensure_releases_dir(owner)
+        slot = self.release_path(release_id)
+        if os.path.islink(slot):
+            os.unlink(slot)  # left by a conversion that was killed before the exchange
+        if os.path.lexists(slot):
+            raise Oxzep7Error("cannot adopt %s: %s already exists" % (self.stable, slot))
+        created = os.stat(self.stable).st_mtime
+        cfg = read_pyvenv_cfg(self.stable)
+        self.write_marker(release_id, state=STATE_VERIFIED, origin="adopted", created=created,
+                          python_version=cfg.get("version") or cfg.get("version_info"),
+                          verified_at=time.time())
+        # A symlink named like the release that already points where the stable
+        # path must point; swapping it with the directory completes both at once.
+        os.symlink(os.path.join(self.releases_rel, release_id), slot)
+        try:
+            exchange(slot, self.stable)
+        except OSError as exc:
+            os.unlink(slot)
+            os.unlink(self.marker_path(release_id))
+            raise Oxzep7Error("cannot convert %s to the release layout atomically: %s"
+                              % (self.stable, exc))
+        return release_id
+
+    def switch(self, release_id, check_mode=False, owner=None):
+        """Make the stable path point at ``release_id``; convert a plain venv first.
+
+        :param owner: ``(uid, gid, mode)`` for the symlink and a new releases directory;
+            defaults to the live venv's.
+        :returns: dict with ``changed``, ``previous`` (release id or None),
+            ``current``, ``converted`` (adopted release id or None).
+        :raises Oxzep7Error: when the release does not exist or is not verified.
+        """
+        path = self.release_path(release_id)
+        if not os.path.isdir(path) or os.path.islink(path):
+            raise Oxzep7Error("release %s does not exist in %s" % (release_id, self.releases_dir))
+        if self.marker(release_id).get("state") != STATE_VERIFIED:
+            raise Oxzep7Error("release %s is not verified; run venv_verify on it first" % release_id)
+        kind = self.kind()
+        previous = self.current_release()
+        if kind == "release" and previous == release_id:
+            return dict(changed=False, previous=previous, current=release_id, converted=None)
+        converted = None
+        if not check_mode:
+            owner = owner or ownership(self.live_path() or path)
+            if kind == "plain":
+                converted = previous = self.convert(owner)
+            self._point_at(release_id)
+            apply_owner(self.stable, owner, recursive=False)
+        elif kind == "plain":
+            converted = previous = self.adopt_id()
+        return dict(changed=True, previous=previous, current=release_id, converted=converted)
+
+    def prune(self, keep, check_mode=False):
+        """Remove old and unfinished releases.
+
+        Keeps the current release, the newest verified release before it (the
+        rollback target) and, counting those, the ``keep`` newest verified ones.
+        Unverified releases other than the current one are removed.
+
+        :param keep: how many verified releases to keep (int, at least 2 in effect).
+        :returns: list of removed release ids.
+        """
+        releases = self.releases()
+        verified = [r["id"] for r in releases if r["verified"]]
+        protect = set(verified[-max(keep, 1):])
+        protect.update(r["id"] for r in releases if r["current"])
+        rollback_target = self.previous_verified()
+        if rollback_target:
+            protect.add(rollback_target)
+        removed = [r["id"] for r in releases if r["id"] not in protect]
+        if not check_mode:
+            for release_id in removed:
+                self.remove_release(release_id)
+        return removed
+
+
+def ownership(path):
+    """Return ``(uid, gid, mode)`` of ``path`` (follows a symlink to its directory)."""
+    st = os.stat(path)
+    return (st.st_uid, st.st_gid, st.st_mode & 0o7777)
+
+
+def apply_owner(path, owner, recursive=True):
+    """Give ``path`` (and with ``recursive`` everything under it) ``owner``'s uid and gid.
+
+    Only root can give files away; as any other user this is a no-op, because the
+    files already belong to that user. The top directory also gets ``owner``'s mode.
+    Symlinks are changed themselves, never followed.
+    """
+    uid, gid, mode = owner
+    if os.path.isdir(path) and not os.path.islink(path):
+        os.chmod(path, mode)
+    if os.geteuid() != 0:
+        return
+    os.lchown(path, uid, gid)
+    if not recursive:
+        return
+    for top, dirs, files in os.walk(path):
+        for name in dirs + files:
+            os.lchown(os.path.join(top, name), uid, gid)

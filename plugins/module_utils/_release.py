@@ -1,0 +1,233 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, oxzep7.python contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Building a new release beside the live venv, and verifying a release.
+
+Neither function ever touches the live release: a failed build removes only
+the directory it created.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import hashlib
+import json
+import os
+import shlex
+import time
+
+from ansible_collections.oxzep7.python.plugins.module_utils._common import Oxzep7Error
+from ansible_collections.oxzep7.python.plugins.module_utils._installer import has_pip
+from ansible_collections.oxzep7.python.plugins.module_utils._layout import (
+    STATE_BUILDING, STATE_BUILT, STATE_VERIFIED, apply_owner, check_release_id, make_release_id,
+    ownership)
+from ansible_collections.oxzep7.python.plugins.module_utils._lock import (
+    SEED_PACKAGES, apply_upgrades, canonical_name, compare_installed, parse_lock, render_lock,
+    unreproducible)
+from ansible_collections.oxzep7.python.plugins.module_utils._snapshot import describe_live
+from ansible_collections.oxzep7.python.plugins.module_utils._venv import (
+    inspect_python, interpreter_tag, python_of, venv_distributions)
+
+__metaclass__ = type
+
+_TAIL = 4000  # characters of a command's output kept in results
+
+IMPORT_SCRIPT = r"""
+import importlib, json, sys, traceback
+out = []
+for name in sys.argv[1:]:
+    try:
+        importlib.import_module(name)
+        out.append(dict(name=name, ok=True, error=None))
+    except BaseException as exc:
+        out.append(dict(name=name, ok=False, error="%s: %s" % (type(exc).__name__, exc)))
+print(json.dumps(out))
+"""
+
+
+def read_lock_entries(runner, layout, lock_path):
+    """Return the lock entries from ``lock_path``, or of the live venv when it is None."""
+    if lock_path:
+        try:
+            with open(lock_path) as fh:
+                return parse_lock(fh.read())
+        except (IOError, OSError) as exc:
+            raise Oxzep7Error("cannot read lock %s: %s" % (lock_path, exc))
+    return describe_live(runner, layout)["entries"]
+
+
+def plan_install(entries, upgrades, keep_seed_pins):
+    """Decide what a rebuild installs.
+
+    :returns: dict with ``entries`` (to install), ``upgraded`` (canonical names),
+        ``skipped_seed`` (names left to the new venv's own seed), ``text`` (the
+        requirements file) and ``sha256`` (of that text).
+    """
+    entries, upgraded = apply_upgrades(entries, upgrades)
+    skipped = [e["name"] for e in entries
+               if e["seed"] and not keep_seed_pins and canonical_name(e["name"]) not in upgraded]
+    chosen = [e for e in entries if e["name"] not in skipped]
+    text = render_lock(chosen, header=["requirements of a release built by oxzep7.python"])
+    return dict(entries=chosen, upgraded=upgraded, skipped_seed=skipped, text=text,
+                sha256=hashlib.sha256(text.encode("utf-8")).hexdigest())
+
+
+def rebuild(runner, layout, installer, interpreter, lock_path=None, upgrades=None, release_id=None,
+            keep_seed_pins=False, allow_unreproducible=False, check_mode=False):
+    """Build release ``release_id`` for ``interpreter`` from a lock, beside the live venv.
+
+    :param runner: ``_common.Runner``.
+    :param layout: ``_layout.Layout`` of the stable path.
+    :param installer: ``_installer.Installer``.
+    :param interpreter: path of the base interpreter (str).
+    :param lock_path: lock file; None reads the live venv's installed set.
+    :param upgrades: requirement strings that replace lock pins of the same name.
+    :param release_id: default ``<UTC now>-<interpreter tag>``.
+    :param keep_seed_pins: install the locked pip/setuptools/wheel pins too; by
+        default the new venv keeps the seed versions that match its interpreter.
+    :param allow_unreproducible: build without local sources that no longer exist
+        instead of failing.
+    :returns: dict with ``changed``, ``release_id``, ``release_path``, ``python_version``,
+        ``installer``, ``upgraded``, ``skipped_seed``, ``unreproducible`` (list of
+        dicts with name, line, reason), ``seconds``, ``install`` (command result or None).
+    :raises Oxzep7Error: on unreproducible entries (unless allowed) or a failed
+        create/install; the partial release is removed first.
+    """
+    started = time.time()
+    base = inspect_python(runner, interpreter)["python"]
+    release_id = check_release_id(release_id or make_release_id(interpreter_tag(base)))
+    plan = plan_install(read_lock_entries(runner, layout, lock_path), upgrades, keep_seed_pins)
+    missing = [dict(name=e["name"], line=e["line"], reason=e["reason"]) for e in unreproducible(plan["entries"])]
+    if missing and not allow_unreproducible:
+        raise Oxzep7Error("cannot reproduce %s: %s" % (
+            ", ".join(m["name"] for m in missing), "; ".join(m["reason"] for m in missing)),
+            unreproducible=missing)
+    if missing:
+        gone = set(m["name"] for m in missing)
+        plan = dict(plan, entries=[e for e in plan["entries"] if e["name"] not in gone])
+        plan["text"] = render_lock(plan["entries"], header=["requirements of a release built by oxzep7.python"])
+        plan["sha256"] = hashlib.sha256(plan["text"].encode("utf-8")).hexdigest()
+    dest = layout.release_path(release_id)
+    result = dict(changed=False, release_id=release_id, release_path=dest, python_version=base["version"],
+                  installer=installer.name, upgraded=plan["upgraded"], skipped_seed=plan["skipped_seed"],
+                  unreproducible=missing, install=None)
+    marker = layout.marker(release_id)
+    if os.path.isdir(dest) and marker.get("state") in (STATE_BUILT, STATE_VERIFIED) \
+            and marker.get("python_version") == base["version"] and marker.get("lock_sha256") == plan["sha256"]:
+        result["seconds"] = round(time.time() - started, 3)
+        return result
+    if release_id == layout.current_release():
+        raise Oxzep7Error("release %s is the live release and does not match the lock; "
+                          "choose a new release id" % release_id)
+    result["changed"] = True
+    if check_mode:
+        result["seconds"] = round(time.time() - started, 3)
+        return result
+    live = layout.live_path()
+    owner = ownership(live if live else layout.parent)
+    seed = has_pip(runner, python_of(live)) if live else True
+    layout.remove_release(release_id)  # an unfinished or stale build of the same id
+    layout.ensure_releases_dir(owner)
+    layout.write_marker(release_id, state=STATE_BUILDING, created=time.time(), python_version=base["version"])
+    try:
+        installer.create_venv(runner, interpreter, dest, seed=seed)
+        with open(layout.lock_path(release_id), "w") as fh:
+            fh.write(plan["text"])
+        if plan["entries"]:
+            result["install"] = installer.install(runner, python_of(dest), layout.lock_path(release_id)).as_dict()
+        apply_owner(dest, owner)
+    except BaseException:
+        layout.remove_release(release_id)
+        raise
+    layout.write_marker(release_id, state=STATE_BUILT, interpreter=interpreter, installer=installer.name,
+                        lock_sha256=plan["sha256"], upgraded=plan["upgraded"],
+                        unreproducible=[m["name"] for m in missing], built_seconds=round(time.time() - started, 3))
+    result["seconds"] = round(time.time() - started, 3)
+    return result
+
+
+def _command_argv(command):
+    return shlex.split(command) if isinstance(command, str) else [str(a) for a in command]
+
+
+def _gate(name, ok, seconds=0.0, **extra):
+    gate = dict(name=name, ok=ok, seconds=round(seconds, 3))
+    gate.update(extra)
+    return gate
+
+
+def _run_gate(runner, name, argv, env, cwd):
+    res = runner.run(argv, env=env, cwd=cwd, check=False)
+    return _gate(name, res.rc == 0, res.seconds, rc=res.rc, cmd=res.cmd,
+                 stdout=res.stdout[-_TAIL:], stderr=res.stderr[-_TAIL:])
+
+
+def verify(runner, layout, installer, release="current", imports=None, smoke_commands=None,
+           test_command=None, check_dependencies=True, compare_lock=True, environment=None,
+           chdir=None, mark=True, check_mode=False):
+    """Run the gates on a release and, when all pass, mark it verified.
+
+    Gates, in order: ``pip check`` (or ``uv pip check``), the imports, the installed
+    set against the release's lock, each smoke command, then the test command.
+    Commands run with ``VIRTUAL_ENV`` set and the release's ``bin`` first on PATH.
+    In check mode the smoke and test commands are not run and nothing is marked.
+
+    :param release: a release id, or ``current`` (also a plain, unconverted venv).
+    :param smoke_commands: list of commands, each an argv list or a string split
+        like a shell would (no shell runs it).
+    :returns: dict with ``changed`` (marker written), ``passed`` (bool), ``release_id``,
+        ``release_path``, ``gates`` (list of dicts: name, ok, seconds, and rc/cmd/stdout/
+        stderr, errors or differences), ``failed_gates`` (names).
+    :raises Oxzep7Error: when the release does not exist.
+    """
+    release_id = layout.current_release() if release == "current" else check_release_id(release)
+    path = layout.release_path(release_id) if release_id else layout.live_path()
+    if not path or not os.path.isdir(path):
+        raise Oxzep7Error("release %s does not exist at %s" % (release, layout.stable))
+    python = python_of(path)
+    env = dict((str(k), str(v)) for k, v in (environment or {}).items())
+    env.update(VIRTUAL_ENV=path, PYTHONDONTWRITEBYTECODE="1",
+               PATH=os.path.join(path, "bin") + os.pathsep + os.environ.get("PATH", os.defpath))
+    gates = []
+    if check_dependencies:
+        res = installer.check(runner, python, has_pip(runner, python))
+        gates.append(_gate("pip check", res.rc == 0, res.seconds, rc=res.rc, cmd=res.cmd,
+                           stdout=res.stdout[-_TAIL:], stderr=res.stderr[-_TAIL:]))
+    if imports:
+        res = runner.run([python, "-c", IMPORT_SCRIPT] + list(imports), env=env, check=False, cwd=chdir)
+        try:
+            results = json.loads(res.stdout)
+        except ValueError:
+            results = [dict(name=n, ok=False, error=res.stderr[-_TAIL:]) for n in imports]
+        bad = [r for r in results if not r["ok"]]
+        gates.append(_gate("imports", not bad and res.rc == 0, res.seconds, errors=bad,
+                           checked=list(imports)))
+    lock_file = layout.lock_path(release_id) if release_id else None
+    if compare_lock and lock_file and os.path.exists(lock_file):
+        started = time.time()
+        marker = layout.marker(release_id)
+        with open(lock_file) as fh:
+            entries = parse_lock(fh.read())
+        dists = venv_distributions(inspect_python(runner, python))
+        ignore = set(SEED_PACKAGES) | set(marker.get("upgraded") or []) | set(
+            canonical_name(n) for n in marker.get("unreproducible") or [])
+        diff = compare_installed(entries, dists, ignore=ignore)
+        ok = not diff["missing"] and not diff["different"]
+        gates.append(_gate("lock", ok, time.time() - started, **diff))
+    commands = [("smoke: %s" % " ".join(_command_argv(c)), _command_argv(c)) for c in smoke_commands or []]
+    if test_command:
+        commands.append(("tests", _command_argv(test_command)))
+    for name, argv in commands:
+        if check_mode:
+            gates.append(_gate(name, True, skipped="check mode"))
+        else:
+            gates.append(_run_gate(runner, name, argv, env, chdir))
+    failed = [g["name"] for g in gates if not g["ok"]]
+    result = dict(changed=False, passed=not failed, release_id=release_id, release_path=path,
+                  gates=gates, failed_gates=failed)
+    if release_id and mark and not failed and layout.marker(release_id).get("state") != STATE_VERIFIED:
+        result["changed"] = True
+        if not check_mode:
+            layout.write_marker(release_id, state=STATE_VERIFIED, verified_at=time.time(),
+                                gates=[g["name"] for g in gates])
+    return result
+

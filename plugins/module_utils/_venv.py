@@ -1,0 +1,202 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, oxzep7.python contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Facts about interpreters and venvs, read by running their own Python.
+
+The inspection script runs inside the venv's interpreter (``python -I``), so it
+sees exactly what the application sees and needs no pip. It supports Python 3.6
+and later: ``importlib.metadata`` from 3.8, ``pkg_resources`` before that.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import os
+import re
+
+from ansible_collections.oxzep7.python.plugins.module_utils._common import Oxzep7Error
+
+__metaclass__ = type
+
+# Kept compatible with Python 3.6: it runs in the *venv's* interpreter.
+INSPECT_SCRIPT = r"""
+import json, os, sys, sysconfig
+
+def _read(d, name):
+    try:
+        return d.read_text(name)
+    except Exception:
+        return None
+
+def _dists():
+    out, seen = [], set()
+    try:
+        from importlib import metadata
+    except ImportError:
+        metadata = None
+    if metadata is not None:
+        for d in metadata.distributions():
+            name = d.metadata["Name"]
+            if not name:
+                continue
+            location = os.path.normpath(str(d.locate_file("")))
+            key = (name.lower(), location)
+            if key in seen:
+                continue
+            seen.add(key)
+            direct_url = _read(d, "direct_url.json")
+            out.append(dict(
+                name=name, version=d.version, location=location,
+                requires_python=d.metadata.get("Requires-Python"),
+                installer=(_read(d, "INSTALLER") or "").strip() or None,
+                direct_url=json.loads(direct_url) if direct_url else None))
+        return out
+    import pkg_resources
+    for d in pkg_resources.working_set:
+        direct_url = None
+        if d.has_metadata("direct_url.json"):
+            direct_url = json.loads(d.get_metadata("direct_url.json"))
+        out.append(dict(
+            name=d.project_name, version=d.version, location=os.path.normpath(d.location),
+            requires_python=None, installer=None, direct_url=direct_url))
+    return out
+
+paths = sysconfig.get_paths()
+print(json.dumps(dict(
+    python=dict(
+        version="%d.%d.%d" % tuple(sys.version_info[:3]),
+        releaselevel=sys.version_info[3],
+        implementation=sys.implementation.name,
+        cache_tag=sys.implementation.cache_tag,
+        executable=sys.executable,
+        base_executable=getattr(sys, "_base_executable", None),
+        prefix=sys.prefix,
+        base_prefix=getattr(sys, "base_prefix", sys.prefix),
+        purelib=paths["purelib"], platlib=paths["platlib"],
+        soabi=sysconfig.get_config_var("SOABI")),
+    distributions=_dists())))
+"""
+
+# PEP 425 short names of the implementations the release ids can name.
+_IMPL_SHORT = {"cpython": "cp", "pypy": "pp", "ironpython": "ip", "jython": "jy"}
+_VERSION_DIR = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
+
+
+def python_of(venv):
+    """Return the path of ``bin/python`` inside ``venv`` (str); it may not exist."""
+    return os.path.join(venv, "bin", "python")
+
+
+def read_pyvenv_cfg(venv):
+    """Parse ``venv/pyvenv.cfg`` into a dict of str to str.
+
+    The format is ``key = value`` lines (PEP 405). A missing file gives ``{}``.
+    """
+    cfg = {}
+    try:
+        with open(os.path.join(venv, "pyvenv.cfg")) as fh:
+            for line in fh:
+                if "=" in line:
+                    key, value = line.split("=", 1)
+                    cfg[key.strip()] = value.strip()
+    except (IOError, OSError):
+        return {}
+    return cfg
+
+
+def inspect_python(runner, python):
+    """Run the inspection script with ``python`` and return its facts.
+
+    :param runner: a ``_common.Runner``.
+    :param python: path of an interpreter, a venv's ``bin/python`` or a base one.
+    :returns: dict with ``python`` (version, implementation, executable, prefix,
+        base_prefix, purelib, platlib, soabi, cache_tag) and ``distributions``
+        (list of dicts: name, version, location, requires_python, installer,
+        direct_url as defined by PEP 610 or None).
+    :raises Oxzep7Error: when the interpreter is missing or the script fails.
+    """
+    if not os.access(python, os.X_OK):
+        raise Oxzep7Error("interpreter %s does not exist or is not executable" % python)
+    facts = runner.run_json([python, "-I", "-c", INSPECT_SCRIPT], what="inspecting %s" % python,
+                            env={"PYTHONDONTWRITEBYTECODE": "1"})
+    return facts
+
+
+def venv_distributions(facts):
+    """Keep the distributions installed inside the venv itself (not system site-packages).
+
+    :param facts: the dict :func:`inspect_python` returned for a venv's python.
+    :returns: list of distribution dicts sorted by lower-cased name.
+    """
+    prefix = os.path.normpath(facts["python"]["prefix"])
+    inside = [d for d in facts["distributions"]
+              if os.path.normpath(d["location"]).startswith(prefix + os.sep)]
+    return sorted(inside, key=lambda d: d["name"].lower())
+
+
+def interpreter_tag(python_facts):
+    """Return the PEP 425 style tag of an interpreter, e.g. ``cp312``.
+
+    :param python_facts: the ``python`` dict of :func:`inspect_python`.
+    """
+    impl = python_facts["implementation"]
+    short = _IMPL_SHORT.get(impl, impl[:2])
+    major, minor = python_facts["version"].split(".")[:2]
+    return "%s%s%s" % (short, major, minor)
+
+
+def _version_key(text):
+    match = _VERSION_DIR.match(text)
+    return tuple(int(p) for p in match.groups()) if match else None
+
+
+def resolve_interpreter(interpreter=None, python_version=None, pyenv_root=None):
+    """Find the base interpreter a new release is built with.
+
+    Either ``interpreter`` (a path) or ``python_version`` with ``pyenv_root``.
+    ``python_version`` ``X.Y.Z`` picks that exact pyenv version; ``X.Y`` picks the
+    newest ``X.Y.*`` final release installed under ``pyenv_root/versions``.
+
+    :returns: the absolute path of the interpreter (str).
+    :raises Oxzep7Error: when nothing matches; the message lists what is installed.
+    """
+    if interpreter:
+        path = os.path.abspath(interpreter)
+        if not os.access(path, os.X_OK) or os.path.isdir(path):
+            raise Oxzep7Error("interpreter %s does not exist or is not executable; install it "
+                              "first (oxzep7.python.interpreter role)" % path)
+        return path
+    if not (python_version and pyenv_root):
+        raise Oxzep7Error("give either interpreter or python_version with pyenv_root")
+    versions_dir = os.path.join(pyenv_root, "versions")
+    try:
+        installed = sorted((v for v in os.listdir(versions_dir) if _version_key(v)), key=_version_key)
+    except OSError:
+        installed = []
+    wanted = str(python_version)
+    if _version_key(wanted):
+        matches = [v for v in installed if v == wanted]
+    else:
+        matches = [v for v in installed if v.startswith(wanted + ".")]
+    if not matches:
+        raise Oxzep7Error("CPython %s is not installed under %s (installed: %s); install it first "
+                          "(oxzep7.python.interpreter role)"
+                          % (wanted, pyenv_root, ", ".join(installed) or "none"))
+    version = matches[-1]
+    major_minor = ".".join(version.split(".")[:2])
+    for name in ("python" + major_minor, "python3", "python"):
+        path = os.path.join(versions_dir, version, "bin", name)
+        if os.access(path, os.X_OK):
+            return path
+    raise Oxzep7Error("%s has no python executable in bin/" % os.path.join(versions_dir, version))
+
+
+def tree_size(path):
+    """Return the bytes used by the files under ``path`` (int); links are not followed."""
+    total = 0
+    for top, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(top, name)).st_size
+            except OSError:
+                pass
+    return total

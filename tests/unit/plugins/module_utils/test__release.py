@@ -1,0 +1,93 @@
+"""Rebuild, verify, switch and prune against real venvs and real interpreters."""
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from ansible_collections.oxzep7.python.plugins.module_utils._common import Oxzep7Error
+from ansible_collections.oxzep7.python.plugins.module_utils._installer import Installer
+from ansible_collections.oxzep7.python.plugins.module_utils._layout import Layout
+from ansible_collections.oxzep7.python.plugins.module_utils._release import rebuild, verify
+from ansible_collections.oxzep7.python.plugins.module_utils._snapshot import tree_manifest
+
+
+def _app_works(stable):
+    out = subprocess.run([os.path.join(stable, "bin", "python"), "-m", "demoapp.selftest"],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+    assert out.returncode == 0, out.stdout
+    return out.stdout
+
+
+@pytest.mark.parametrize("installer", ["uv", "pip"])
+def test_rebuild_verify_switch_moves_app_to_target(app_venv, runner, installer_options, new_python, installer):
+    layout = Layout(app_venv)
+    before = tree_manifest(app_venv)
+    inst = Installer(dict(installer_options, installer=installer), shutil.which)
+    built = rebuild(runner, layout, inst, new_python, release_id="r1-cp312")
+    assert built["changed"] and built["python_version"].startswith("3.12.")
+    assert built["skipped_seed"] == ["pip", "setuptools"]
+    assert tree_manifest(app_venv) == before, "the live venv must not change during a rebuild"
+    assert layout.kind() == "plain"
+
+    checked = verify(runner, layout, inst, release="r1-cp312", imports=["demoapp", "flask", "sqlalchemy"],
+                     smoke_commands=[["python", "-m", "demoapp.selftest"]])
+    assert checked["passed"], checked["gates"]
+    assert [g["name"] for g in checked["gates"]] == ["pip check", "imports", "lock",
+                                                     "smoke: python -m demoapp.selftest"]
+    assert layout.marker("r1-cp312")["state"] == "verified"
+
+    switched = layout.switch("r1-cp312")
+    assert switched["changed"] and switched["converted"].endswith("-py3.9.18-adopted") or \
+        switched["converted"].startswith("20")
+    assert os.path.islink(app_venv) and layout.current_release() == "r1-cp312"
+    assert "on Python 3.12" in _app_works(app_venv)
+    # the adopted old venv is byte-identical and is the rollback target
+    adopted = layout.release_path(switched["converted"])
+    assert tree_manifest(adopted) == before
+    assert layout.previous_verified() == switched["converted"]
+    assert layout.switch("r1-cp312")["changed"] is False
+
+    back = layout.switch(layout.previous_verified())
+    assert back["previous"] == "r1-cp312"
+    assert "on Python 3.9" in _app_works(app_venv)
+
+
+def test_rebuild_is_idempotent_and_check_mode_changes_nothing(app_venv, runner, installer_options, new_python):
+    layout = Layout(app_venv)
+    inst = Installer(installer_options, shutil.which)
+    planned = rebuild(runner, layout, inst, new_python, release_id="r2", check_mode=True)
+    assert planned["changed"] and not os.path.exists(layout.releases_dir)
+    assert rebuild(runner, layout, inst, new_python, release_id="r2")["changed"]
+    again = rebuild(runner, layout, inst, new_python, release_id="r2")
+    assert again["changed"] is False
+
+
+def test_failed_rebuild_leaves_live_venv_and_no_release(tmp_path, old_python, new_python, wheelhouse,
+                                                        runner, installer_options):
+    from conftest import make_app_venv
+    os.makedirs(str(tmp_path / "app"))
+    stable = make_app_venv(str(tmp_path / "app" / "venv"), old_python, wheelhouse, "requirements-broken.txt")
+    layout = Layout(stable)
+    before = tree_manifest(stable)
+    with pytest.raises(Oxzep7Error) as err:
+        rebuild(runner, layout, Installer(installer_options, shutil.which), new_python, release_id="bad")
+    assert "numpy" in err.value.details["stderr"]
+    assert err.value.details["rc"] != 0 and err.value.details["cmd"][0].endswith("uv")
+    assert not os.path.exists(layout.release_path("bad"))
+    assert not os.path.exists(layout.marker_path("bad"))
+    assert tree_manifest(stable) == before
+
+
+def test_verify_fails_on_import_broken_by_target(app_venv, runner, installer_options, new_python):
+    layout = Layout(app_venv)
+    inst = Installer(installer_options, shutil.which)
+    rebuild(runner, layout, inst, new_python, release_id="r3")
+    result = verify(runner, layout, inst, release="r3", imports=["demoapp", "demoapp.legacy"])
+    assert not result["passed"] and result["failed_gates"] == ["imports"]
+    errors = [g for g in result["gates"] if g["name"] == "imports"][0]["errors"]
+    assert errors[0]["name"] == "demoapp.legacy" and "imp" in errors[0]["error"]
+    assert layout.marker("r3")["state"] == "built"
+    with pytest.raises(Oxzep7Error, match="not verified"):
+        layout.switch("r3")
