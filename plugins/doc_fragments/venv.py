@@ -1,0 +1,92 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, oxzep7.python contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class ModuleDocFragment(object):
+    """Options shared by the venv modules: the stable path and the ledger."""
+
+    DOCUMENTATION = r"""
+options:
+  path:
+    description:
+      - The stable path of the venv, the one services and users reference, for example C(/srv/app/venv).
+      - After the first switch it is a symlink to a release under C(.<name>.releases/) beside it.
+    type: path
+    required: true
+    aliases: [stable_path]
+  run_id:
+    description:
+      - Id of the run this step belongs to. When set, the step is appended to the venv's ledger
+        C(<state_dir>/<slug>/ledger.jsonl) with its result and seconds.
+    type: str
+  state_dir:
+    description:
+      - Directory of the per-venv state (ledger). One folder per stable path, named by a readable
+        slug plus 8 hex digits of the path's sha256.
+    type: path
+    default: /var/lib/oxzep7-python
+"""
+
+    INSTALLER = r"""
+options:
+  installer:
+    description:
+      - Which installer creates venvs and installs packages.
+      - C(auto) uses uv when it is found (O(uv_path) or on PATH) and pip otherwise.
+    type: str
+    choices: [auto, uv, pip]
+    default: auto
+  uv_path:
+    description:
+      - Path of the uv executable. Default is to look for C(uv) on PATH.
+    type: path
+  index_url:
+    description:
+      - Base URL of the package index (PEP 503 simple API), passed as C(--index-url).
+      - Credentials in the URL are replaced by C(***) in every result and message; prefer a netrc file.
+    type: str
+  extra_index_urls:
+    description:
+      - More index URLs, each passed as C(--extra-index-url).
+    type: list
+    elements: str
+    default: []
+  find_links:
+    description:
+      - Directories (a wheelhouse) or URLs of pages with links to distributions, each passed as C(--find-links).
+    type: list
+    elements: str
+    default: []
+  no_index:
+    description:
+      - Ignore every index and install only from O(find_links), as air-gapped fleets do.
+    type: bool
+    default: false
+  only_binary:
+    description:
+      - Install wheels only (C(--only-binary :all:)); a package with no wheel for the target fails the
+        rebuild instead of compiling on the host.
+    type: bool
+    default: false
+  isolated:
+    description:
+      - Ignore the installer's configuration files and environment variables (pip C(--isolated),
+        uv C(--no-config)), so only the options given here apply.
+    type: bool
+    default: false
+  link_mode:
+    description:
+      - How uv puts files from its cache into the venv (C(--link-mode)). Ignored by pip.
+    type: str
+    choices: [clone, copy, hardlink, symlink]
+  environment:
+    description:
+      - Extra environment variables for the installer, for example C(HTTPS_PROXY).
+    type: dict
+    default: {}
+"""

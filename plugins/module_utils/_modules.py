@@ -1,0 +1,248 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, oxzep7.python contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The glue between the modules' parameters and the domain code.
+
+Each ``<module>_spec`` is that module's argument spec; each ``run_<module>(module)``
+takes an ``AnsibleModule`` and returns the result dict. :func:`main` runs one of
+them and turns :class:`Oxzep7Error` into ``fail_json`` with rc, stdout, stderr and cmd.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import grp
+import os
+import pwd
+import shutil
+import time
+
+from ansible_collections.oxzep7.python.plugins.module_utils._common import (
+    Oxzep7Error, module_runner, redact)
+from ansible_collections.oxzep7.python.plugins.module_utils._installer import (
+    INSTALLER_OPTION_NAMES, Installer, has_pip)
+from ansible_collections.oxzep7.python.plugins.module_utils._layout import Layout, ownership
+from ansible_collections.oxzep7.python.plugins.module_utils import _release, _snapshot, _state
+from ansible_collections.oxzep7.python.plugins.module_utils._venv import (
+    inspect_python, python_of, read_pyvenv_cfg, resolve_interpreter, tree_size, venv_distributions)
+
+__metaclass__ = type
+
+VENV_SPEC = dict(
+    path=dict(type="path", required=True, aliases=["stable_path"]),
+    run_id=dict(type="str"),
+    state_dir=dict(type="path", default=_state.DEFAULT_STATE_DIR),
+)
+INSTALLER_SPEC = dict(
+    installer=dict(type="str", default="auto", choices=["auto", "uv", "pip"]),
+    uv_path=dict(type="path"),
+    index_url=dict(type="str"),
+    extra_index_urls=dict(type="list", elements="str", default=[]),
+    find_links=dict(type="list", elements="str", default=[]),
+    no_index=dict(type="bool", default=False),
+    only_binary=dict(type="bool", default=False),
+    isolated=dict(type="bool", default=False),
+    link_mode=dict(type="str", choices=["clone", "copy", "hardlink", "symlink"]),
+    environment=dict(type="dict", default={}),
+)
+
+
+def spec(*parts, **own):
+    """Merge argument spec dicts: the shared ``parts`` and the module's ``own`` options."""
+    merged = {}
+    for part in parts:
+        merged.update(part)
+    merged.update(own)
+    return merged
+
+
+def _installer(module):
+    options = dict((k, module.params.get(k)) for k in INSTALLER_OPTION_NAMES)
+    return Installer(options, lambda name: module.get_bin_path(name, required=False))
+
+
+def _record(module, step, outcome, started, source=None, target=None):
+    """Append the step to the ledger when the module got a run id (not in check mode).
+
+    :param outcome: ``changed``, ``unchanged``, ``passed`` or ``failed``.
+    """
+    if not module.params.get("run_id") or module.check_mode:
+        return
+    _state.append_ledger(module.params["state_dir"], Layout(module.params["path"]).stable, dict(
+        run_id=module.params["run_id"], step=step, result=outcome,
+        seconds=round(time.time() - started, 3), **{"from": source, "to": target}))
+
+
+def _outcome(result):
+    return "changed" if result.get("changed") else "unchanged"
+
+
+def run_venv_info(module):
+    layout = Layout(module.params["path"])
+    runner = module_runner(module)
+    kind = layout.kind()
+    result = dict(changed=False, stable_path=layout.stable, exists=kind != "absent", layout=kind,
+                  current_release=layout.current_release(), releases=layout.releases(),
+                  releases_dir=layout.releases_dir, release_path=layout.live_path())
+    if kind == "absent":
+        return result
+    live = layout.live_path()
+    facts = inspect_python(runner, python_of(live))
+    dists = venv_distributions(facts)
+    uid, gid, mode = ownership(live)
+    described = _snapshot.describe_live(runner, layout) if module.params["include_lock"] else None
+    result.update(
+        interpreter=dict(facts["python"], path=python_of(live), home=read_pyvenv_cfg(live).get("home")),
+        pyvenv_cfg=read_pyvenv_cfg(live), has_pip=has_pip(runner, python_of(live)),
+        distributions=[dict(name=d["name"], version=d["version"], requires_python=d["requires_python"],
+                            installer=d["installer"], direct_url=d["direct_url"],
+                            editable=bool((d["direct_url"] or {}).get("dir_info", {}).get("editable")))
+                       for d in dists],
+        size_bytes=tree_size(live), owner=_user_name(uid), group=_group_name(gid), uid=uid, gid=gid,
+        mode="%04o" % mode,
+        lock=described["lock_text"] if described else None,
+        lock_sha256=described["lock_sha256"] if described else None)
+    result["direct_url_installs"] = [d["name"] for d in result["distributions"] if d["direct_url"]]
+    return redact(result)
+
+
+def _user_name(uid):
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def _group_name(gid):
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)
+
+
+def run_venv_snapshot(module):
+    started = time.time()
+    p = module.params
+    layout = Layout(p["path"])
+    if p["state"] == "absent":
+        if not p["snapshot_id"]:
+            raise Oxzep7Error("state=absent needs snapshot_id")
+        path = os.path.join(_snapshot.snapshot_root(p["backup_dir"], layout.stable), p["snapshot_id"])
+        result = dict(changed=os.path.isdir(path), snapshot_id=p["snapshot_id"], path=path)
+        if result["changed"] and not module.check_mode:
+            shutil.rmtree(path)
+        result["diff"] = dict(before=dict(snapshot=path if result["changed"] else None), after=dict(snapshot=None))
+        return result
+    result = _snapshot.take(module_runner(module), layout, p["backup_dir"], snapshot_id=p["snapshot_id"],
+                            compression=p["compression"], keep=p["keep"], check_mode=module.check_mode)
+    result["diff"] = dict(before=dict(snapshot=None if result["changed"] else result["path"]),
+                          after=dict(snapshot=result["path"]))
+    _record(module, "snapshot", _outcome(result), started, source=result["release_id"], target=result["snapshot_id"])
+    return result
+
+
+def run_venv_restore(module):
+    started = time.time()
+    p = module.params
+    layout = Layout(p["path"])
+    result = _snapshot.restore(layout, p["backup_dir"], p["snapshot"], release_id=p["release_id"],
+                               check_mode=module.check_mode)
+    result["diff"] = dict(before=dict(release=None if result["changed"] else result["release_id"]),
+                          after=dict(release=result["release_id"]))
+    _record(module, "restore", _outcome(result), started, source=result["snapshot_id"], target=result["release_id"])
+    return result
+
+
+def run_venv_rebuild(module):
+    started = time.time()
+    p = module.params
+    layout = Layout(p["path"])
+    if p["state"] == "absent":
+        if not p["release_id"]:
+            raise Oxzep7Error("state=absent needs release_id")
+        exists = os.path.lexists(layout.release_path(p["release_id"])) or \
+            os.path.lexists(layout.marker_path(p["release_id"]))
+        result = dict(changed=exists, release_id=p["release_id"], release_path=layout.release_path(p["release_id"]))
+        if exists and not module.check_mode:
+            layout.remove_release(p["release_id"])
+        result["diff"] = dict(before=dict(release=p["release_id"] if exists else None), after=dict(release=None))
+        _record(module, "remove release", _outcome(result), started, source=p["release_id"])
+        return result
+    interpreter = resolve_interpreter(p["interpreter"], p["python_version"], p["pyenv_root"])
+    result = _release.rebuild(module_runner(module), layout, _installer(module), interpreter,
+                              lock_path=p["lock"], upgrades=p["upgrades"], release_id=p["release_id"],
+                              keep_seed_pins=p["keep_seed_pins"], allow_unreproducible=p["allow_unreproducible"],
+                              check_mode=module.check_mode)
+    result["interpreter"] = interpreter
+    result["diff"] = dict(before=dict(release=None if result["changed"] else result["release_id"]),
+                          after=dict(release=result["release_id"], python_version=result["python_version"]))
+    _record(module, "rebuild", _outcome(result), started, source=layout.current_release(), target=result["release_id"])
+    return result
+
+
+def run_venv_verify(module):
+    started = time.time()
+    p = module.params
+    layout = Layout(p["path"])
+    result = _release.verify(module_runner(module), layout, _installer(module), release=p["release"],
+                             imports=p["imports"], smoke_commands=p["smoke_commands"],
+                             test_command=p["test_command"], check_dependencies=p["check_dependencies"],
+                             compare_lock=p["compare_lock"], environment=p["verify_environment"],
+                             chdir=p["chdir"], mark=p["mark_verified"], check_mode=module.check_mode)
+    _record(module, "verify", "passed" if result["passed"] else "failed", started, target=result["release_id"])
+    if not result["passed"]:
+        raise Oxzep7Error("release %s failed verification: %s" % (
+            result["release_id"] or layout.stable, ", ".join(result["failed_gates"])), **result)
+    return result
+
+
+def run_venv_switch(module):
+    started = time.time()
+    p = module.params
+    layout = Layout(p["path"])
+    release = p["release"]
+    if release == "previous":
+        release = layout.previous_verified()
+        if not release:
+            raise Oxzep7Error("%s has no previous verified release to switch to" % layout.stable)
+    before = layout.current_release() or (layout.stable if layout.kind() == "plain" else None)
+    result = layout.switch(release, check_mode=module.check_mode)
+    result["removed_releases"] = layout.prune(p["keep_releases"], check_mode=module.check_mode) \
+        if p["keep_releases"] else []
+    result["changed"] = result["changed"] or bool(result["removed_releases"])
+    result.update(previous_release=result.pop("previous"), current_release=result.pop("current"),
+                  converted_release=result.pop("converted"), release_path=layout.release_path(release))
+    result["diff"] = dict(before="%s -> %s\n" % (layout.stable, before),
+                          after="%s -> %s\n" % (layout.stable, result["current_release"]))
+    _record(module, "switch", _outcome(result), started, source=before, target=result["current_release"])
+    return result
+
+
+def run_venv_ledger(module):
+    p = module.params
+    stable = Layout(p["path"]).stable
+    entries = _state.read_ledger(p["state_dir"], stable)
+    result = dict(changed=False, ledger=os.path.join(p["state_dir"], _state.slug(stable), "ledger.jsonl"),
+                  recorded=None)
+    if p["record"] and not module.check_mode:
+        record = dict(p["record"])
+        record.setdefault("run_id", p["run_id"])
+        result["recorded"] = _state.append_ledger(p["state_dir"], stable, record)
+        entries.append(result["recorded"])
+    result["entries"] = entries[-p["last"]:] if p["last"] else entries
+    return result
+
+
+def main(module, run):
+    """Run ``run(module)`` and exit the module with its result or a clean failure."""
+    try:
+        result = run(module)
+    except Oxzep7Error as exc:
+        details = dict(exc.details)
+        details.setdefault("rc", None)
+        details.setdefault("stdout", "")
+        details.setdefault("stderr", "")
+        details.setdefault("cmd", None)
+        module.fail_json(msg=exc.msg, **details)
+    except (OSError, IOError) as exc:
+        module.fail_json(msg="%s: %s" % (type(exc).__name__, exc), rc=None, stdout="", stderr="", cmd=None)
+    module.exit_json(**result)

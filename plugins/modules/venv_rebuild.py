@@ -1,0 +1,178 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, oxzep7.python contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: venv_rebuild
+short_description: Build a new venv release for a target interpreter from a lock, beside the live one
+version_added: 0.1.0
+description:
+  - Creates C(<releases_dir>/<release_id>) with the target interpreter (uv or the stdlib venv module)
+    and installs the lock into it, plus any O(upgrades), from the configured index, extra indexes,
+    find-links or wheelhouse. The live release is never touched.
+  - The requirements the release was built from are kept beside it as C(<release_id>.lock.txt) and
+    its state in C(<release_id>.release.json) (C(built); M(oxzep7.python.venv_verify) marks it verified).
+  - pip, setuptools and wheel are left at the versions the new venv is seeded with, because old pins
+    of them often do not support a newer interpreter; set O(keep_seed_pins) to install the locked ones.
+  - Local sources (C(file://) directories, archives, editable checkouts) that no longer exist cannot
+    be reproduced; the module fails naming them, unless O(allow_unreproducible).
+  - A release with the same id, interpreter version and requirements that is already built is left
+    alone. On any failure the partial release is removed.
+  - O(state=absent) removes a release that is not current (a failed or abandoned build).
+author: oxzep7.python contributors
+extends_documentation_fragment:
+  - oxzep7.python.venv
+  - oxzep7.python.venv.installer
+options:
+  interpreter:
+    description:
+      - Path of the target base interpreter. Mutually exclusive with O(python_version).
+    type: path
+  python_version:
+    description:
+      - Target version under O(pyenv_root), C(X.Y.Z) exactly or C(X.Y) for the newest installed C(X.Y.*).
+    type: str
+  pyenv_root:
+    description: pyenv root holding C(versions/<version>). Used with O(python_version).
+    type: path
+    default: /opt/pyenv
+  lock:
+    description:
+      - Lock file (requirements with exact pins) to build from, for example the C(lock_path) of
+        M(oxzep7.python.venv_snapshot). Default is the installed set of the live venv.
+    type: path
+  upgrades:
+    description:
+      - Requirement strings that replace the lock's pin of the same project, for example
+        C(numpy==1.26.4) for a pin with no build for the target.
+    type: list
+    elements: str
+    default: []
+  release_id:
+    description:
+      - Id of the new release. Default C(<UTC timestamp>-<interpreter tag>), for example
+        C(20261121T020000Z-cp312). Give one id for a whole fleet run.
+      - Required with O(state=absent).
+    type: str
+  keep_seed_pins:
+    description: Install the locked versions of pip, setuptools and wheel too.
+    type: bool
+    default: false
+  allow_unreproducible:
+    description: Build without local sources that no longer exist instead of failing.
+    type: bool
+    default: false
+  state:
+    description: C(present) builds the release, C(absent) removes it.
+    type: str
+    choices: [present, absent]
+    default: present
+attributes:
+  check_mode:
+    support: full
+    description: Resolves the interpreter and reads the lock, then reports whether it would build.
+  diff_mode:
+    support: full
+    description: Shows the release before and after.
+"""
+
+EXAMPLES = r"""
+- name: Build a 3.12 release from the snapshot's lock, from a local wheelhouse only
+  oxzep7.python.venv_rebuild:
+    path: /srv/app/venv
+    python_version: "3.12"
+    pyenv_root: /opt/pyenv
+    lock: "{{ snapshot.lock_path }}"
+    release_id: 20261121T020000Z-cp312
+    no_index: true
+    find_links: [/srv/wheelhouse]
+
+- name: Same with a private index and an upgrade for a pin that has no 3.12 wheel
+  oxzep7.python.venv_rebuild:
+    path: /srv/app/venv
+    interpreter: /opt/pyenv/versions/3.12.7/bin/python3.12
+    index_url: https://pypi.internal.example/simple
+    upgrades: ["numpy==1.26.4"]
+"""
+
+RETURN = r"""
+release_id:
+  description: Id of the release.
+  returned: always
+  type: str
+release_path:
+  description: Directory of the release.
+  returned: always
+  type: str
+interpreter:
+  description: The base interpreter used.
+  returned: state=present
+  type: str
+python_version:
+  description: Version of the target interpreter.
+  returned: state=present
+  type: str
+installer:
+  description: C(uv) or C(pip), the installer used.
+  returned: state=present
+  type: str
+upgraded:
+  description: Normalized names of the projects whose pins O(upgrades) replaced.
+  returned: state=present
+  type: list
+  elements: str
+skipped_seed:
+  description: Locked seed packages (pip, setuptools, wheel) left to the new venv's seed.
+  returned: state=present
+  type: list
+  elements: str
+unreproducible:
+  description: Lock entries that could not be reinstalled, with the reason.
+  returned: state=present
+  type: list
+  elements: dict
+  contains:
+    name: {description: Project name., type: str}
+    line: {description: The lock line., type: str}
+    reason: {description: Why it cannot be reinstalled., type: str}
+install:
+  description: The install command (credentials redacted) with rc, stdout, stderr and seconds; null when nothing was installed.
+  returned: state=present
+  type: dict
+seconds:
+  description: Wall time spent, in seconds.
+  returned: state=present
+  type: float
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.oxzep7.python.plugins.module_utils._modules import (
+    INSTALLER_SPEC, VENV_SPEC, main, run_venv_rebuild, spec)
+
+
+def run():
+    module = AnsibleModule(
+        argument_spec=spec(VENV_SPEC, INSTALLER_SPEC,
+                           interpreter=dict(type="path"),
+                           python_version=dict(type="str"),
+                           pyenv_root=dict(type="path", default="/opt/pyenv"),
+                           lock=dict(type="path"),
+                           upgrades=dict(type="list", elements="str", default=[]),
+                           release_id=dict(type="str"),
+                           keep_seed_pins=dict(type="bool", default=False),
+                           allow_unreproducible=dict(type="bool", default=False),
+                           state=dict(type="str", default="present", choices=["present", "absent"])),
+        mutually_exclusive=[("interpreter", "python_version")],
+        required_if=[("state", "absent", ["release_id"]),
+                     ("state", "present", ["interpreter", "python_version"], True)],
+        supports_check_mode=True)
+    main(module, run_venv_rebuild)
+
+
+if __name__ == "__main__":
+    run()

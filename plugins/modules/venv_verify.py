@@ -1,0 +1,147 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, oxzep7.python contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: venv_verify
+short_description: Run the verification gates on a venv release and mark it verified
+version_added: 0.1.0
+description:
+  - Runs, in order, C(pip check) (or C(uv pip check) in a venv without pip), the imports, the
+    installed set against the lock the release was built from, each smoke command and the test
+    command. Commands run without a shell, with C(VIRTUAL_ENV) set and the release's C(bin) first
+    on PATH, and with C(PYTHONDONTWRITEBYTECODE=1) so verifying never writes into the release.
+  - When every gate passes, the release's marker says C(verified) (the only state
+    M(oxzep7.python.venv_switch) accepts). When a gate fails the task fails and returns every result.
+  - A plain venv that was never converted (O(release=current)) can be verified; it has no marker.
+author: oxzep7.python contributors
+extends_documentation_fragment:
+  - oxzep7.python.venv
+  - oxzep7.python.venv.installer
+options:
+  release:
+    description: Release id to verify, or C(current) for the live venv.
+    type: str
+    default: current
+  imports:
+    description: Module names that must import, all in one interpreter process.
+    type: list
+    elements: str
+    default: []
+  smoke_commands:
+    description:
+      - Commands that must exit 0. Each is an argument list, or a string split like a shell would
+        split it (no shell runs it). C(python) finds the release's interpreter first on PATH.
+    type: list
+    elements: raw
+    default: []
+  test_command:
+    description: The application's own test command (argument list or string), run last.
+    type: raw
+  check_dependencies:
+    description: Run C(pip check).
+    type: bool
+    default: true
+  compare_lock:
+    description: Compare the installed set with the lock the release was built from (missing or different versions fail).
+    type: bool
+    default: true
+  verify_environment:
+    description: Extra environment variables for the imports, smoke and test commands.
+    type: dict
+    default: {}
+  chdir:
+    description: Working directory of the imports, smoke and test commands.
+    type: path
+  mark_verified:
+    description: Record the release as verified when every gate passes.
+    type: bool
+    default: true
+attributes:
+  check_mode:
+    support: partial
+    description: Runs the read-only gates (pip check, imports, lock); skips smoke and test commands and marks nothing.
+  diff_mode:
+    support: none
+    description: Only the marker changes; C(changed) says so.
+"""
+
+EXAMPLES = r"""
+- name: Verify a new release
+  oxzep7.python.venv_verify:
+    path: /srv/app/venv
+    release: 20261121T020000Z-cp312
+    imports: [myapp, flask, sqlalchemy]
+    smoke_commands:
+      - [python, -m, myapp.selftest]
+    test_command: python -m pytest -q /srv/app/src/tests
+    chdir: /srv/app/src
+"""
+
+RETURN = r"""
+passed:
+  description: Whether every gate passed.
+  returned: always
+  type: bool
+release_id:
+  description: Id of the release verified; null for a plain venv.
+  returned: always
+  type: str
+release_path:
+  description: Directory verified.
+  returned: always
+  type: str
+gates:
+  description: One result per gate, in order.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name: {description: "C(pip check), C(imports), C(lock), C(smoke: <command>) or C(tests).", type: str}
+    ok: {description: Whether it passed., type: bool}
+    seconds: {description: Wall time in seconds., type: float}
+    rc: {description: Exit status of a command gate., type: int}
+    cmd: {description: The command of a command gate., type: list}
+    stdout: {description: Last 4000 characters of its stdout., type: str}
+    stderr: {description: Last 4000 characters of its stderr., type: str}
+    errors: {description: "Imports that failed, each with name and error.", type: list}
+    checked: {description: Module names the imports gate tried., type: list}
+    missing: {description: Locked projects not installed (lock gate)., type: list}
+    extra: {description: Installed projects not in the lock (lock gate; not a failure)., type: list}
+    different: {description: Projects installed at another version than locked (lock gate)., type: list}
+    skipped: {description: Why a command gate was not run (check mode)., type: str}
+failed_gates:
+  description: Names of the gates that failed.
+  returned: always
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.oxzep7.python.plugins.module_utils._modules import (
+    INSTALLER_SPEC, VENV_SPEC, main, run_venv_verify, spec)
+
+
+def run():
+    module = AnsibleModule(
+        argument_spec=spec(VENV_SPEC, INSTALLER_SPEC,
+                           release=dict(type="str", default="current"),
+                           imports=dict(type="list", elements="str", default=[]),
+                           smoke_commands=dict(type="list", elements="raw", default=[]),
+                           test_command=dict(type="raw"),
+                           check_dependencies=dict(type="bool", default=True),
+                           compare_lock=dict(type="bool", default=True),
+                           verify_environment=dict(type="dict", default={}),
+                           chdir=dict(type="path"),
+                           mark_verified=dict(type="bool", default=True)),
+        supports_check_mode=True)
+    main(module, run_venv_verify)
+
+
+if __name__ == "__main__":
+    run()
