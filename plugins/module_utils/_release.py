@@ -93,6 +93,8 @@ def rebuild(runner, layout, installer, interpreter, lock_path=None, upgrades=Non
         create/install; the partial release is removed first.
     """
     started = time.time()
+    if check_mode and lock_path and not os.path.exists(lock_path):
+        lock_path = None  # the snapshot holding it was not written in check mode
     base = inspect_python(runner, interpreter)["python"]
     release_id = check_release_id(release_id or make_release_id(interpreter_tag(base)))
     plan = plan_install(read_lock_entries(runner, layout, lock_path), upgrades, keep_seed_pins)

@@ -1,0 +1,26 @@
+# oxzep7.python: the two commands README.md leads with, and their parts.
+.PHONY: demo test bootstrap wheelhouse unit integration lint build
+
+demo:
+	scripts/demo
+
+test:
+	scripts/test
+
+bootstrap:
+	scripts/bootstrap
+
+wheelhouse: bootstrap
+	scripts/make-wheelhouse
+
+unit: wheelhouse
+	.venv/bin/python -m pytest tests/unit
+
+integration: wheelhouse
+	.venv/bin/python -m pytest tests/integration
+
+lint: bootstrap
+	scripts/lint
+
+build: bootstrap
+	.venv/bin/ansible-galaxy collection build --force --output-path .cache/build .
