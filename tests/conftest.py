@@ -1,45 +1,24 @@
 """Shared fixtures: real interpreters, the real local wheelhouse, real app venvs.
 
-Interpreters come from a pyenv root (``OXZEP7_TEST_PYENV_ROOT``, else ``pyenv root``):
-the old one is the newest 3.9, the target the newest 3.12. Machines of this project's
-kind ship both prebuilt; elsewhere install them with pyenv first. A missing one is an
-error, never a skip.
+Interpreters come from a pyenv root (``OXZEP7_TEST_PYENV_ROOT``, else ``pyenv root``,
+else ``~/.pyenv``): the old one is the newest 3.9, the target the newest 3.12.
+Machines of this project's kind ship both prebuilt; elsewhere install them with
+pyenv first. A missing one is an error, never a skip.
 """
 
 import os
-import shutil
-import subprocess
-import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, ".cache", "collections"))
+from support import UV, WHEELHOUSE, make_app_venv, pyenv_root_path, OLD_VERSION, TARGET_VERSION
 
-from ansible_collections.oxzep7.python.plugins.module_utils._common import Runner  # noqa: E402
-from ansible_collections.oxzep7.python.plugins.module_utils._venv import resolve_interpreter  # noqa: E402
-
-WHEELHOUSE = os.environ.get("OXZEP7_WHEELHOUSE", os.path.join(ROOT, ".cache", "wheelhouse"))
-FIXTURES = os.path.join(ROOT, "tests", "fixtures")
-OLD_VERSION, TARGET_VERSION = "3.9", "3.12"
-# uv comes with the tool venv (tests/requirements-tools.txt)
-UV = shutil.which("uv") or os.path.join(os.path.dirname(sys.executable), "uv")
-
-
-def _pyenv_root():
-    root = os.environ.get("OXZEP7_TEST_PYENV_ROOT")
-    if not root and shutil.which("pyenv"):
-        root = subprocess.run(["pyenv", "root"], stdout=subprocess.PIPE, universal_newlines=True,
-                              check=True).stdout.strip()
-    if not root:
-        raise RuntimeError("tests need a pyenv root with CPython %s and %s: set OXZEP7_TEST_PYENV_ROOT"
-                           % (OLD_VERSION, TARGET_VERSION))
-    return root
+from ansible_collections.oxzep7.python.plugins.module_utils._common import Runner
+from ansible_collections.oxzep7.python.plugins.module_utils._venv import resolve_interpreter
 
 
 @pytest.fixture(scope="session")
 def pyenv_root():
-    return _pyenv_root()
+    return pyenv_root_path()
 
 
 @pytest.fixture(scope="session")

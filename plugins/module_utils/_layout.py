@@ -278,6 +278,9 @@ class Layout:
             owner = owner or ownership(self.live_path() or path)
             if kind == "plain":
                 converted = previous = self.convert(owner)
+            if previous and not self.marker(release_id).get("origin"):
+                # only into releases built here: adopted and restored ones stay byte-identical
+                link_previous_lib(self.release_path(previous), path, os.path.join("..", ".."))
             self._point_at(release_id)
             apply_owner(self.stable, owner, recursive=False)
         elif kind == "plain":
@@ -306,6 +309,56 @@ class Layout:
             for release_id in removed:
                 self.remove_release(release_id)
         return removed
+
+
+# Executed by site.py at every interpreter start in a release we build (site-packages
+# .pth lines that start with "import" are run: see the documentation of the site module).
+# It rewrites sys.path entries under sys.prefix (the stable path, a symlink) to the
+# release's real directory, so a process keeps importing from the release it started
+# on even when the stable path is switched while it runs.
+PIN_PTH_NAME = "00-oxzep7-release.pth"
+PIN_PTH = ("import os, sys; p = sys.prefix; r = os.path.realpath(p); "
+           "sys.path[:] = [r + e[len(p):] if r != p and (e == p or e.startswith(p + os.sep)) else e "
+           "for e in sys.path]\n")
+
+
+def pin_release(release_dir):
+    """Write the start-up pin (see ``PIN_PTH``) into every ``lib/python*/site-packages`` of a release.
+
+    :returns: the list of files written.
+    """
+    written = []
+    lib = os.path.join(release_dir, "lib")
+    for name in sorted(os.listdir(lib)) if os.path.isdir(lib) else []:
+        site = os.path.join(lib, name, "site-packages")
+        if name.startswith("python") and os.path.isdir(site) and not os.path.islink(os.path.join(lib, name)):
+            path = os.path.join(site, PIN_PTH_NAME)
+            with open(path, "w") as fh:
+                fh.write(PIN_PTH)
+            written.append(path)
+    return written
+
+
+def link_previous_lib(previous_dir, release_dir, releases_rel_to_lib):
+    """Give ``release_dir`` a ``lib/pythonX.Y`` link to each such directory of the previous release it lacks.
+
+    A process started through the stable path on the previous release computed its
+    ``sys.path`` as ``<stable>/lib/pythonX.Y/site-packages``; after the switch that
+    path leads here, and the link sends it on to the previous release's files.
+
+    :param releases_rel_to_lib: relative path from ``release_dir/lib`` to the releases directory.
+    :returns: the list of links made.
+    """
+    made = []
+    old_lib, new_lib = os.path.join(previous_dir, "lib"), os.path.join(release_dir, "lib")
+    if not (os.path.isdir(old_lib) and os.path.isdir(new_lib)):
+        return made
+    for name in sorted(os.listdir(old_lib)):
+        target = os.path.join(new_lib, name)
+        if name.startswith("python") and not os.path.lexists(target):
+            os.symlink(os.path.join(releases_rel_to_lib, os.path.basename(previous_dir), "lib", name), target)
+            made.append(target)
+    return made
 
 
 def ownership(path):

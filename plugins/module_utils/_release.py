@@ -19,7 +19,7 @@ from ansible_collections.oxzep7.python.plugins.module_utils._common import Oxzep
 from ansible_collections.oxzep7.python.plugins.module_utils._installer import has_pip
 from ansible_collections.oxzep7.python.plugins.module_utils._layout import (
     STATE_BUILDING, STATE_BUILT, STATE_VERIFIED, apply_owner, check_release_id, make_release_id,
-    ownership)
+    ownership, pin_release)
 from ansible_collections.oxzep7.python.plugins.module_utils._lock import (
     SEED_PACKAGES, apply_upgrades, canonical_name, compare_installed, parse_lock, render_lock,
     unreproducible)
@@ -136,6 +136,7 @@ def rebuild(runner, layout, installer, interpreter, lock_path=None, upgrades=Non
             fh.write(plan["text"])
         if plan["entries"]:
             result["install"] = installer.install(runner, python_of(dest), layout.lock_path(release_id)).as_dict()
+        pin_release(dest)
         apply_owner(dest, owner)
     except BaseException:
         layout.remove_release(release_id)

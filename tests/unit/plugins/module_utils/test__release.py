@@ -66,7 +66,7 @@ def test_rebuild_is_idempotent_and_check_mode_changes_nothing(app_venv, runner, 
 
 def test_failed_rebuild_leaves_live_venv_and_no_release(tmp_path, old_python, new_python, wheelhouse,
                                                         runner, installer_options):
-    from conftest import make_app_venv
+    from support import make_app_venv
     os.makedirs(str(tmp_path / "app"))
     stable = make_app_venv(str(tmp_path / "app" / "venv"), old_python, wheelhouse, "requirements-broken.txt")
     layout = Layout(stable)

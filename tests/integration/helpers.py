@@ -1,0 +1,106 @@
+"""Run real ansible-playbook against localhost and read its JSON results."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.path.dirname(sys.executable)
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def run_playbook(playbook, tmp, host_vars, check=False, extra_vars=None):
+    """Run ``playbook`` for one local host ``app`` in group python_fleet.
+
+    :returns: ``(rc, stats, plays)`` from the json callback: stats is the host's
+        counters (ok, changed, failures, rescued...), plays the raw plays list.
+    """
+    inventory = os.path.join(tmp, "inventory.json")
+    host = dict(host_vars, ansible_connection="local", ansible_python_interpreter=sys.executable)
+    with open(inventory, "w") as fh:
+        json.dump({"python_fleet": {"hosts": {"app": host}}}, fh)
+    argv = [os.path.join(BIN, "ansible-playbook"), "-i", inventory, os.path.join(ROOT, "playbooks", playbook)]
+    if check:
+        argv.append("--check")
+    if extra_vars:
+        argv += ["-e", json.dumps(extra_vars)]
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".cache", "collections"),
+               ANSIBLE_STDOUT_CALLBACK="test_results", ANSIBLE_NOCOLOR="1",
+               ANSIBLE_CALLBACK_PLUGINS=os.path.join(os.path.dirname(os.path.abspath(__file__)), "callback_plugins"),
+               ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_DEPRECATION_WARNINGS="0",
+               PATH=BIN + os.pathsep + os.environ.get("PATH", ""))
+    proc = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    try:
+        out = json.loads(proc.stdout[proc.stdout.index("{"):])
+    except ValueError:
+        raise AssertionError("no JSON from ansible-playbook (rc=%s): %s\n%s" % (proc.returncode, proc.stdout, proc.stderr))
+    return proc.returncode, out["stats"].get("app", {}), out["plays"]
+
+
+def task_results(plays, name):
+    """Return the host results of every task named ``name`` (with or without its role prefix)."""
+    found = []
+    for play in plays:
+        for task in play["tasks"]:
+            full = task["task"]["name"]
+            if (full == name or full.endswith(" : " + name)) and "app" in task["hosts"]:
+                found.append(task["hosts"]["app"])
+    return found
+
+
+def read_ledger(state_dir):
+    records = []
+    for top, _dirs, files in os.walk(state_dir):
+        if "ledger.jsonl" in files:
+            with open(os.path.join(top, "ledger.jsonl")) as fh:
+                records += [json.loads(line) for line in fh]
+    return records
+
+
+class ImportProbe(threading.Thread):
+    """Executes ``<stable>/bin/python -c 'import <module>'`` in a loop and counts failures."""
+
+    def __init__(self, stable, module="demoapp"):
+        super(ImportProbe, self).__init__(daemon=True)
+        self.argv = [os.path.join(stable, "bin", "python"), "-c",
+                     "import sys, %s; print('%%d.%%d' %% sys.version_info[:2])" % module]
+        self.runs = self.failures = 0
+        self.errors = []
+        self.versions = []  # the X.Y that served each successful run, in order
+        self._stop_event = threading.Event()
+
+    def run(self):
+        while not self._stop_event.is_set():
+            proc = subprocess.run(self.argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  universal_newlines=True)
+            self.runs += 1
+            if proc.returncode == 0:
+                self.versions.append(proc.stdout.strip())
+            else:
+                self.failures += 1
+                self.errors.append(proc.stdout[-500:])
+
+    def stop(self):
+        self._stop_event.set()
+        self.join(timeout=30)
+
+
+def http_json(url, timeout=5):
+    from urllib.request import urlopen
+    deadline = time.time() + timeout
+    while True:
+        try:
+            return json.loads(urlopen(url, timeout=2).read().decode())
+        except OSError:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.2)

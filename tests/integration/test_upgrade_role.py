@@ -1,0 +1,159 @@
+"""The upgrade and rollback roles end to end on localhost: real venvs, real services, real failures."""
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+
+import pytest
+
+from helpers import ImportProbe, http_json, read_ledger, run_playbook, task_results
+
+from ansible_collections.oxzep7.python.plugins.module_utils._layout import Layout
+from ansible_collections.oxzep7.python.plugins.module_utils._snapshot import check_sums, tree_manifest
+
+
+def _selftest(stable):
+    out = subprocess.run([os.path.join(stable, "bin", "python"), "-m", "demoapp.selftest"],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+    assert out.returncode == 0, out.stdout
+    return out.stdout
+
+
+def test_upgrade_switches_atomically_and_second_run_changes_nothing(app, pyenv_root, wheelhouse):
+    before = tree_manifest(app.stable)
+    host_vars = app.host_vars(pyenv_root, wheelhouse)
+
+    rc, stats, _ = run_playbook("upgrade.yml", app.base, host_vars, check=True)
+    assert rc == 0 and stats["changed"] > 0, stats
+    assert tree_manifest(app.stable) == before and not os.path.islink(app.stable)
+    assert not os.path.exists(Layout(app.stable).releases_dir), "check mode must not build anything"
+
+    probe = ImportProbe(app.stable)
+    probe.start()
+    try:
+        rc, stats, plays = run_playbook("upgrade.yml", app.base, host_vars)
+    finally:
+        probe.stop()
+    assert rc == 0 and stats["failures"] == 0, stats
+    assert probe.failures == 0, (probe.runs, probe.errors[:3])
+    # the probe ran throughout: on the old interpreter before the switch, the new one after
+    assert probe.versions[0] == "3.9" and probe.versions[-1] == "3.12", probe.versions
+
+    layout = Layout(app.stable)
+    current = layout.current_release()
+    assert current.endswith("-cp312") and layout.marker(current)["state"] == "verified"
+    assert http_json("http://127.0.0.1:%d/health" % app.port)["python"].startswith("3.12.")
+    assert "on Python 3.12" in _selftest(app.stable)
+    adopted = layout.previous_verified()
+    assert adopted.endswith("-adopted") and tree_manifest(layout.release_path(adopted)) == before
+
+    records = [r for r in read_ledger(app.state_dir) if r["step"] == "upgrade"]
+    assert records[-1]["result"] == "upgraded" and records[-1]["from"].startswith("3.9.")
+    steps = [r["step"] for r in read_ledger(app.state_dir)]
+    assert steps[:4] == ["snapshot", "rebuild", "verify", "switch"], steps
+    snap_dir = os.path.dirname(task_results(plays, "Snapshot the live venv")[0]["path"])
+    assert stat.S_IMODE(os.stat(snap_dir).st_mode) == 0o700
+    snap = task_results(plays, "Snapshot the live venv")[0]["path"]
+    assert stat.S_IMODE(os.stat(snap).st_mode) == 0o700 and check_sums(snap) == []
+
+    rc, stats, _ = run_playbook("upgrade.yml", app.base, host_vars)
+    assert rc == 0 and stats["changed"] == 0, stats
+    assert [r for r in read_ledger(app.state_dir) if r["step"] == "upgrade"][-1]["result"] == "already_current"
+    assert layout.current_release() == current
+
+
+FAILURES = {
+    # stage: (requirements of the live venv, venv entry overrides, where the stable path ends)
+    "rebuild": ("requirements-broken.txt", {}, "plain"),
+    "verify": ("requirements.txt", {"imports": ["demoapp", "demoapp.legacy"]}, "plain"),
+    "health": ("requirements.txt", {"health_command": ["{stable}/bin/python", "-c", "import demoapp.legacy"]},
+               "adopted"),
+}
+
+
+@pytest.mark.parametrize("stage", sorted(FAILURES))
+def test_failure_rolls_back_to_the_old_release_unchanged(stage, tmp_path, old_python, pyenv_root, wheelhouse):
+    from conftest import App
+    requirements, overrides, ends = FAILURES[stage]
+    app = App(str(tmp_path), old_python, wheelhouse, requirements)
+    try:
+        before = tree_manifest(app.stable)
+        entry = app.venv_entry(**dict((k, [a.format(stable=app.stable) for a in v] if k == "health_command" else v)
+                                      for k, v in overrides.items()))
+        rc, stats, plays = run_playbook("upgrade.yml", app.base, app.host_vars(pyenv_root, wheelhouse,
+                                                                              upgrade_venvs=[entry]))
+        assert rc != 0 and stats["failures"] == 1 and stats["rescued"] == 1, stats
+        layout = Layout(app.stable)
+        live = layout.live_path()
+        if ends == "plain":
+            assert layout.kind() == "plain"
+        else:
+            assert layout.current_release().endswith("-adopted")
+        assert tree_manifest(live) == before, "the old release must be byte-identical"
+        assert [r["id"] for r in layout.releases() if r["id"].endswith("-cp312")] == []
+        assert "on Python 3.9" in _selftest(app.stable)
+        assert http_json("http://127.0.0.1:%d/health" % app.port)["python"].startswith("3.9.")
+        record = [r for r in read_ledger(app.state_dir) if r["step"] == "upgrade"][-1]
+        assert record["result"] == "rolled_back", record
+        message = task_results(plays, "Fail the host with the reason")[0]["msg"]
+        assert "rolled back" in message and record["reason"] in message
+    finally:
+        app.stop()
+
+
+def test_rollback_playbook_and_restore_from_snapshot(app, pyenv_root, wheelhouse):
+    before = tree_manifest(app.stable)
+    host_vars = app.host_vars(pyenv_root, wheelhouse)
+    rc, stats, plays = run_playbook("upgrade.yml", app.base, host_vars)
+    assert rc == 0, stats
+    snapshot_id = task_results(plays, "Snapshot the live venv")[0]["snapshot_id"]
+    layout = Layout(app.stable)
+    new, old = layout.current_release(), layout.previous_verified()
+
+    rc, stats, _ = run_playbook("rollback.yml", app.base, host_vars)
+    assert rc == 0 and stats["changed"] > 0, stats
+    assert layout.current_release() == old and "on Python 3.9" in _selftest(app.stable)
+    assert http_json("http://127.0.0.1:%d/health" % app.port)["python"].startswith("3.9.")
+
+    # forward again to the 3.12 release, delete the old one, then come back from the snapshot
+    rc, stats, _ = run_playbook("rollback.yml", app.base, host_vars, extra_vars={"rollback_release": new})
+    assert rc == 0 and layout.current_release() == new
+    shutil.rmtree(layout.release_path(old))
+    rc, stats, _ = run_playbook("rollback.yml", app.base, host_vars,
+                                extra_vars={"rollback_release": old, "rollback_snapshot": snapshot_id})
+    assert rc == 0, stats
+    restored = layout.current_release()
+    assert restored == "restored-" + snapshot_id
+    assert tree_manifest(layout.release_path(restored)) == before
+    assert "on Python 3.9" in _selftest(app.stable)
+    assert http_json("http://127.0.0.1:%d/health" % app.port)["python"].startswith("3.9.")
+
+    rc, stats, _ = run_playbook("rollback.yml", app.base, host_vars,
+                                extra_vars={"rollback_release": restored})
+    assert rc == 0 and stats["changed"] == 0, stats
+
+
+def test_rollback_with_nothing_to_go_back_to_fails_cleanly(app, pyenv_root, wheelhouse):
+    before = tree_manifest(app.stable)
+    rc, stats, plays = run_playbook("rollback.yml", app.base, app.host_vars(pyenv_root, wheelhouse))
+    assert rc != 0 and stats["failures"] == 1
+    msg = task_results(plays, "Refuse when there is nothing to go back to")[0]["msg"]
+    assert "is not a verified release here" in msg
+    assert tree_manifest(app.stable) == before
+
+
+def test_bad_input_is_refused_before_anything_changes(app, pyenv_root, wheelhouse):
+    before = tree_manifest(app.stable)
+    missing = app.host_vars(pyenv_root, wheelhouse, upgrade_python_version="3.99")
+    rc, stats, plays = run_playbook("upgrade.yml", app.base, missing)
+    assert rc != 0
+    rebuild = task_results(plays, "Build the new release beside the live one")[0]
+    assert "CPython 3.99 is not installed" in rebuild["msg"]
+    assert tree_manifest(app.stable) == before and not os.path.islink(app.stable)
+
+    typo = app.host_vars(pyenv_root, wheelhouse, upgrade_venvs=[{"paht": app.stable}])
+    rc, stats, plays = run_playbook("upgrade.yml", app.base, typo)
+    assert rc != 0 and json.dumps(plays).count("path") > 0
+    assert tree_manifest(app.stable) == before
