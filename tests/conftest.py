@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from support import UV, WHEELHOUSE, make_app_venv, pyenv_root_path, OLD_VERSION, TARGET_VERSION
+from support import OLD_VERSION, TARGET_VERSION, UV, WHEELHOUSE, make_app_venv, pyenv_root_path
 
 from ansible_collections.oxzep7.python.plugins.module_utils._common import Runner
 from ansible_collections.oxzep7.python.plugins.module_utils._venv import resolve_interpreter
@@ -48,16 +48,6 @@ def installer_options(wheelhouse):
 @pytest.fixture
 def runner():
     return Runner()
-
-
-def make_app_venv(path, python, wheelhouse, requirements="requirements.txt"):
-    """Create a stdlib venv (with pip) at ``path`` and install the demo app's pinned set."""
-    subprocess.run([python, "-m", "venv", path], check=True)
-    subprocess.run([UV, "pip", "install", "--no-config", "--python",
-                    os.path.join(path, "bin", "python"), "--no-index", "--find-links", wheelhouse,
-                    "-r", os.path.join(FIXTURES, "demoapp", requirements)],
-                   check=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    return path
 
 
 @pytest.fixture

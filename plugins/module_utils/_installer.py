@@ -110,7 +110,7 @@ class Installer:
 
 def has_pip(runner, python):
     """Tell whether ``python -m pip`` works in that venv (bool)."""
-    return runner.run([python, "-I", "-c", "import pip"], check=False,
+    return runner.run([python, "-I", "-B", "-c", "import pip"], check=False,
                       env={"PYTHONDONTWRITEBYTECODE": "1"}).rc == 0
 
 

@@ -280,7 +280,8 @@ class Layout:
                 converted = previous = self.convert(owner)
             if previous and not self.marker(release_id).get("origin"):
                 # only into releases built here: adopted and restored ones stay byte-identical
-                link_previous_lib(self.release_path(previous), path, os.path.join("..", ".."))
+                for link in link_previous_lib(self.release_path(previous), path, os.path.join("..", "..")):
+                    apply_owner(link, owner, recursive=False)
             self._point_at(release_id)
             apply_owner(self.stable, owner, recursive=False)
         elif kind == "plain":

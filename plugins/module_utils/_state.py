@@ -47,15 +47,19 @@ def append_ledger(state_dir, stable_path, record):
     """Append one record (dict) to the ledger of ``stable_path``; returns the record written.
 
     The line is written with one ``write()`` on a file opened for appending, so
-    concurrent writers never interleave inside a line (POSIX ``O_APPEND``).
+    concurrent writers never interleave inside a line (POSIX ``O_APPEND``). After a
+    line torn by a crash, the record starts on a new line.
     """
     record = redact(dict(record))
     record.setdefault("time", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     record["stable_path"] = stable_path
     path = os.path.join(venv_dir(state_dir, stable_path, 0o755), "ledger.jsonl")
     line = json.dumps(record, sort_keys=True) + "\n"
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            line = "\n" + line  # a line torn by a crash must not swallow this record
         os.write(fd, line.encode("utf-8"))
     finally:
         os.close(fd)

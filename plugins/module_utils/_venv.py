@@ -116,7 +116,7 @@ def inspect_python(runner, python):
     """
     if not os.access(python, os.X_OK):
         raise Oxzep7Error("interpreter %s does not exist or is not executable" % python)
-    facts = runner.run_json([python, "-I", "-c", INSPECT_SCRIPT], what="inspecting %s" % python,
+    facts = runner.run_json([python, "-I", "-B", "-c", INSPECT_SCRIPT], what="inspecting %s" % python,
                             env={"PYTHONDONTWRITEBYTECODE": "1"})
     return facts
 

@@ -29,6 +29,7 @@ def run_playbook(playbook, tmp, host_vars, check=False, extra_vars=None):
     with open(inventory, "w") as fh:
         json.dump({"python_fleet": {"hosts": {"app": host}}}, fh)
     argv = [os.path.join(BIN, "ansible-playbook"), "-i", inventory, os.path.join(ROOT, "playbooks", playbook)]
+    # an absolute path names a test playbook; os.path.join keeps it as it is
     if check:
         argv.append("--check")
     if extra_vars:

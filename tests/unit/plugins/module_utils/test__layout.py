@@ -1,0 +1,129 @@
+"""Switching under load, ownership, pruning and bad input, on real venvs."""
+
+import os
+import shutil
+import subprocess
+import threading
+import time
+
+import pytest
+
+from ansible_collections.oxzep7.python.plugins.module_utils._common import Oxzep7Error, redact
+from ansible_collections.oxzep7.python.plugins.module_utils._installer import Installer
+from ansible_collections.oxzep7.python.plugins.module_utils._layout import Layout, check_release_id
+from ansible_collections.oxzep7.python.plugins.module_utils._release import rebuild, verify
+from ansible_collections.oxzep7.python.plugins.module_utils._state import append_ledger, read_ledger, slug
+
+
+def _built(runner, layout, inst, python, release_id):
+    rebuild(runner, layout, inst, python, release_id=release_id)
+    assert verify(runner, layout, inst, release=release_id, imports=["idna"])["passed"]
+
+
+def test_switching_back_and_forth_under_a_probe_never_fails(app_venv, runner, installer_options, old_python,
+                                                           new_python):
+    layout = Layout(app_venv)
+    inst = Installer(installer_options, shutil.which)
+    _built(runner, layout, inst, new_python, "b-cp312")
+    _built(runner, layout, inst, old_python, "a-cp39")
+    failures, runs, stop = [], [0], threading.Event()
+    argv = [os.path.join(app_venv, "bin", "python"), "-c", "import idna, urllib3, certifi, charset_normalizer"]
+
+    def probe():
+        while not stop.is_set():
+            proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+            runs[0] += 1
+            if proc.returncode:
+                failures.append(proc.stdout[-300:])
+
+    threads = [threading.Thread(target=probe) for _ in range(2)]
+    for t in threads:
+        t.start()
+    switches, deadline = 0, time.time() + 60
+    try:
+        while runs[0] < 40 and time.time() < deadline:  # bounded in count and time
+            layout.switch("a-cp39" if switches % 2 else "b-cp312")
+            switches += 1
+            time.sleep(0.005)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert runs[0] >= 40 and switches > 100 and failures == [], (runs, switches, failures[:3])
+
+
+def test_new_release_keeps_owner_and_mode(app_venv, runner, installer_options, new_python):
+    nobody = 65534
+    for top, dirs, files in os.walk(app_venv):
+        for name in dirs + files:
+            os.lchown(os.path.join(top, name), nobody, nobody)
+    os.lchown(app_venv, nobody, nobody)
+    os.chmod(app_venv, 0o750)
+    layout = Layout(app_venv)
+    inst = Installer(installer_options, shutil.which)
+    _built(runner, layout, inst, new_python, "owned")
+    layout.switch("owned")
+    release = layout.release_path("owned")
+    owners = set()
+    for top, dirs, files in os.walk(release):
+        for name in dirs + files:
+            st = os.lstat(os.path.join(top, name))
+            owners.add((st.st_uid, st.st_gid))
+    assert owners == {(nobody, nobody)}
+    assert oct(os.stat(release).st_mode & 0o7777) == oct(0o750)
+    assert os.lstat(app_venv).st_uid == nobody and os.stat(layout.releases_dir).st_uid == nobody
+
+
+def test_prune_keeps_current_and_rollback_target(app_venv, runner, installer_options, new_python):
+    layout = Layout(app_venv)
+    inst = Installer(installer_options, shutil.which)
+    for release_id in ("r1", "r2", "r3"):
+        _built(runner, layout, inst, new_python, release_id)
+        layout.switch(release_id)
+    rebuild(runner, layout, inst, new_python, release_id="unverified")
+    adopted = [r["id"] for r in layout.releases() if r["origin"] == "adopted"][0]
+    removed = layout.prune(2)
+    assert sorted(removed) == sorted([adopted, "r1", "unverified"])
+    assert [r["id"] for r in layout.releases()] == ["r2", "r3"] and layout.previous_verified() == "r2"
+    with pytest.raises(Oxzep7Error, match="current release"):
+        layout.remove_release("r3")
+
+
+@pytest.mark.parametrize("bad", ["", "../x", "a/b", ".hidden", "x" * 129, "r.release.json"])
+def test_bad_release_ids_are_refused(bad):
+    with pytest.raises(Oxzep7Error):
+        check_release_id(bad)
+
+
+def test_stable_path_must_be_absolute_and_a_venv_or_symlink(tmp_path):
+    with pytest.raises(Oxzep7Error, match="absolute"):
+        Layout("relative/venv")
+    target = tmp_path / "file"
+    target.write_text("x")
+    with pytest.raises(Oxzep7Error, match="neither a venv directory"):
+        Layout(str(target)).kind()
+    os.symlink("/etc", str(tmp_path / "venv"))
+    with pytest.raises(Oxzep7Error, match="not made by oxzep7.python"):
+        Layout(str(tmp_path / "venv")).current_release()
+
+
+def test_credentials_never_leave_a_failed_install(app_venv, runner, new_python):
+    layout = Layout(app_venv)
+    inst = Installer(dict(installer="pip", index_url="http://ci-user:s3cret@127.0.0.1:9/simple", isolated=True,
+                          environment={"PIP_RETRIES": "0", "PIP_TIMEOUT": "1"}), shutil.which)
+    with pytest.raises(Oxzep7Error) as err:
+        rebuild(runner, layout, inst, new_python, release_id="creds")
+    text = repr((err.value.msg, err.value.details))
+    assert "s3cret" not in text and "***@127.0.0.1" in text
+    assert not os.path.exists(layout.release_path("creds"))
+    assert redact({"u": ["https://a:b@h/x"]}) == {"u": ["https://***@h/x"]}
+
+
+def test_ledger_appends_and_skips_torn_lines(tmp_path):
+    state = str(tmp_path / "state")
+    append_ledger(state, "/srv/app/venv", dict(run_id="r", step="switch", result="changed"))
+    with open(os.path.join(state, slug("/srv/app/venv"), "ledger.jsonl"), "a") as fh:
+        fh.write('{"torn": ')
+    append_ledger(state, "/srv/app/venv", dict(run_id="r", step="upgrade", result="upgraded"))
+    assert [r["step"] for r in read_ledger(state, "/srv/app/venv")] == ["switch", "upgrade"]
+    assert slug("/srv/app/venv").startswith("srv-app-venv-")

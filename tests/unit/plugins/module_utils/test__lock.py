@@ -1,0 +1,109 @@
+"""The lock from real installs: pins, a VCS install from a real git repository, editable and local ones."""
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from ansible_collections.oxzep7.python.plugins.module_utils._common import Oxzep7Error
+from ansible_collections.oxzep7.python.plugins.module_utils._lock import (
+    apply_upgrades, build_lock, compare_installed, parse_lock, render_lock, unreproducible)
+from ansible_collections.oxzep7.python.plugins.module_utils._venv import (
+    inspect_python, python_of, venv_distributions)
+from support import FIXTURES, UV
+
+
+def _project(path, name):
+    os.makedirs(os.path.join(path, name))
+    with open(os.path.join(path, "pyproject.toml"), "w") as fh:
+        fh.write('[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n'
+                 '[project]\nname = "%s"\nversion = "0.1"\n' % name)
+    with open(os.path.join(path, name, "__init__.py"), "w") as fh:
+        fh.write("VALUE = 1\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def mixed_venv(tmp_path_factory, old_python, wheelhouse):
+    """A venv with a pin, a git install, an editable install and a local directory install."""
+    base = str(tmp_path_factory.mktemp("mixed"))
+    venv = os.path.join(base, "venv")
+    subprocess.run([UV, "venv", "--no-config", "--python", old_python, venv], check=True,
+                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    repo = _project(os.path.join(base, "gitpkg"), "gitpkg")
+    git = ["git", "-C", repo, "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    subprocess.run(["git", "init", "-q", repo], check=True)
+    subprocess.run(git + ["add", "."], check=True)
+    subprocess.run(git + ["commit", "-qm", "init"], check=True)
+    commit = subprocess.run(git + ["rev-parse", "HEAD"], stdout=subprocess.PIPE, universal_newlines=True,
+                            check=True).stdout.strip()
+    editable = _project(os.path.join(base, "editpkg"), "editpkg")
+    local = _project(os.path.join(base, "localpkg"), "localpkg")
+    subprocess.run([UV, "pip", "install", "--no-config", "--python", python_of(venv), "--find-links", wheelhouse,
+                    "idna==3.4", "gitpkg @ git+file://%s" % repo, "-e", editable, local],
+                   check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return dict(venv=venv, commit=commit, repo=repo, editable=editable, local=local)
+
+
+def test_lock_names_every_kind_of_install(mixed_venv, runner):
+    entries = build_lock(venv_distributions(inspect_python(runner, python_of(mixed_venv["venv"]))))
+    by_name = dict((e["name"], e) for e in entries)
+    assert by_name["idna"]["line"] == "idna==3.4" and by_name["idna"]["kind"] == "pin"
+    assert by_name["gitpkg"]["kind"] == "vcs"
+    assert by_name["gitpkg"]["line"] == "gitpkg @ git+file://%s@%s" % (mixed_venv["repo"], mixed_venv["commit"])
+    assert by_name["editpkg"]["kind"] == "editable"
+    assert by_name["editpkg"]["line"] == "-e file://%s" % mixed_venv["editable"]
+    assert by_name["localpkg"]["kind"] == "dir" and by_name["localpkg"]["local_path"] == mixed_venv["local"]
+
+    parsed = parse_lock(render_lock(entries, header=["test"]))
+    assert [(e["name"], e["version"], e["kind"], e["line"]) for e in parsed] == \
+        [(e["name"], e["version"], e["kind"], e["line"]) for e in entries]
+    assert unreproducible(parsed) == []
+
+
+def test_missing_local_source_is_named(mixed_venv, runner, tmp_path):
+    entries = parse_lock("localpkg @ file://%s  # oxzep7: name=localpkg version=0.1 kind=dir\n"
+                         % (tmp_path / "gone"))
+    missing = unreproducible(entries)
+    assert [m["name"] for m in missing] == ["localpkg"] and "no longer exists" in missing[0]["reason"]
+
+
+def test_rebuild_reproduces_vcs_and_local_installs(mixed_venv, runner, new_python, wheelhouse):
+    from ansible_collections.oxzep7.python.plugins.module_utils._installer import Installer
+    from ansible_collections.oxzep7.python.plugins.module_utils._layout import Layout
+    from ansible_collections.oxzep7.python.plugins.module_utils._release import rebuild, verify
+    layout = Layout(mixed_venv["venv"])
+    inst = Installer(dict(installer="uv", uv_path=UV, find_links=[wheelhouse], isolated=True), shutil.which)
+    built = rebuild(runner, layout, inst, new_python, release_id="mixed")
+    assert built["unreproducible"] == []
+    result = verify(runner, layout, inst, release="mixed", imports=["gitpkg", "editpkg", "localpkg", "idna"])
+    assert result["passed"], result["gates"]
+
+
+def test_plain_requirements_and_upgrades():
+    entries = parse_lock("# a team's file\nnumpy==1.24.4\nrequests==2.31.0 ; python_version >= '3.8'\n")
+    assert [(e["name"], e["version"]) for e in entries] == [("numpy", "1.24.4"), ("requests", "2.31.0")]
+    upgraded, names = apply_upgrades(entries, ["NumPy==1.26.4", "pandas>=2.1"])
+    assert names == ["numpy", "pandas"]
+    assert [e["line"] for e in upgraded] == ["NumPy==1.26.4", "pandas>=2.1", "requests==2.31.0 ; python_version >= '3.8'"]
+    with pytest.raises(Oxzep7Error):
+        parse_lock("--index-url https://user:secret@example.invalid/simple\n")
+    with pytest.raises(Oxzep7Error) as err:
+        parse_lock("-e https://user:secret@example.invalid/x.zip\n")
+    assert "secret" not in err.value.msg
+
+
+def test_compare_installed_uses_pep440_and_normalized_names():
+    entries = parse_lock("Typing_Extensions==4.8\nflask==3.0.0\nmissing==1.0\n")
+    dists = [dict(name="typing-extensions", version="4.8.0"), dict(name="Flask", version="3.0.1"),
+             dict(name="extra", version="1")]
+    diff = compare_installed(entries, dists)
+    assert diff == dict(missing=["missing"], extra=["extra"],
+                        different=[dict(name="flask", locked="3.0.0", installed="3.0.1")])
+
+
+def test_lock_of_demo_requirements_round_trips():
+    with open(os.path.join(FIXTURES, "demoapp", "requirements.txt")) as fh:
+        entries = parse_lock(fh.read())
+    assert len(entries) == 21 and all(e["kind"] == "pin" for e in entries)
