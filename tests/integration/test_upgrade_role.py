@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from helpers import ImportProbe, http_json, read_ledger, run_playbook, task_results
+from helpers import App, ImportProbe, http_json, read_ledger, run_playbook, task_results
 
 from ansible_collections.oxzep7.python.plugins.module_utils._layout import Layout
 from ansible_collections.oxzep7.python.plugins.module_utils._snapshot import check_sums, tree_manifest
@@ -75,7 +75,6 @@ FAILURES = {
 
 @pytest.mark.parametrize("stage", sorted(FAILURES))
 def test_failure_rolls_back_to_the_old_release_unchanged(stage, tmp_path, old_python, pyenv_root, wheelhouse):
-    from conftest import App
     requirements, overrides, ends = FAILURES[stage]
     app = App(str(tmp_path), old_python, wheelhouse, requirements)
     try:
