@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, oxzep7.python contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The on-host release layout of one stable venv path (see docs/layout.md).
+"""The on-host release layout of one stable venv path (README.md, "On-host layout").
 
 ::
 

@@ -3,6 +3,8 @@
 import os
 import shutil
 import subprocess
+import sys
+import tempfile
 import threading
 import time
 
@@ -13,6 +15,7 @@ from ansible_collections.oxzep7.python.plugins.module_utils._installer import In
 from ansible_collections.oxzep7.python.plugins.module_utils._layout import Layout, check_release_id
 from ansible_collections.oxzep7.python.plugins.module_utils._release import rebuild, verify
 from ansible_collections.oxzep7.python.plugins.module_utils._state import append_ledger, read_ledger, slug
+from support import ROOT
 
 
 def _built(runner, layout, inst, python, release_id):
@@ -127,3 +130,40 @@ def test_ledger_appends_and_skips_torn_lines(tmp_path):
     append_ledger(state, "/srv/app/venv", dict(run_id="r", step="upgrade", result="upgraded"))
     assert [r["step"] for r in read_ledger(state, "/srv/app/venv")] == ["switch", "upgrade"]
     assert slug("/srv/app/venv").startswith("srv-app-venv-")
+
+
+def test_rebuild_and_switch_as_the_app_user(tmp_path_factory, wheelhouse):
+    """Run the domain code as an unprivileged user (nobody) on that user's own venv."""
+    system_python = "/usr/bin/python3"
+    base = tempfile.mkdtemp(prefix="oxzep7-asuser-", dir="/tmp")
+    try:
+        os.chmod(base, 0o755)
+        os.chown(base, 65534, 65534)
+        venv = os.path.join(base, "venv")
+        as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
+        env = dict(os.environ, HOME=base, PIP_NO_CACHE_DIR="1")
+        subprocess.run(as_nobody + [system_python, "-m", "venv", venv], check=True, env=env)
+        script = (
+            "import shutil, sys; sys.path.insert(0, %r)\n"
+            "from ansible_collections.oxzep7.python.plugins.module_utils._common import Runner\n"
+            "from ansible_collections.oxzep7.python.plugins.module_utils._installer import Installer\n"
+            "from ansible_collections.oxzep7.python.plugins.module_utils._layout import Layout\n"
+            "from ansible_collections.oxzep7.python.plugins.module_utils._release import rebuild, verify\n"
+            "layout, runner = Layout(%r), Runner()\n"
+            "inst = Installer(dict(installer='pip', no_index=True, find_links=[%r], isolated=True), shutil.which)\n"
+            "rebuild(runner, layout, inst, %r, lock_path=None, upgrades=['idna==3.4'], release_id='mine')\n"
+            "assert verify(runner, layout, inst, release='mine', imports=['idna'])['passed']\n"
+            "print(layout.switch('mine'))\n"
+        ) % (os.path.join(ROOT, ".cache", "collections"), venv, wheelhouse, system_python)
+        proc = subprocess.run(as_nobody + [sys.executable, "-c", script], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, universal_newlines=True)
+        assert proc.returncode == 0, proc.stdout
+        layout = Layout(venv)
+        assert layout.current_release() == "mine"
+        for top, dirs, files in os.walk(layout.releases_dir):
+            for name in dirs + files:
+                assert os.lstat(os.path.join(top, name)).st_uid == 65534
+        out = subprocess.run(as_nobody + [os.path.join(venv, "bin", "python"), "-c", "import idna"], env=env)
+        assert out.returncode == 0
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
