@@ -20,9 +20,11 @@ def test_build_and_install(tmp_path):
     assert "plugins/modules/venv_switch.py" in listing and "roles/upgrade/tasks/main.yml" in listing
     assert not [n for n in listing if n.startswith((".venv", ".cache", ".git/"))]
     dest = str(tmp_path / "collections")
-    subprocess.run([os.path.join(BIN, "ansible-galaxy"), "collection", "install", "--offline", "-p", dest, tarball],
-                   check=True, stdout=subprocess.PIPE)
+    # only the new location: the working tree's link must neither satisfy nor shadow the install
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=dest)
+    subprocess.run([os.path.join(BIN, "ansible-galaxy"), "collection", "install", "--offline", "--force",
+                    "-p", dest, tarball], check=True, stdout=subprocess.PIPE, env=env)
+    assert os.path.isfile(os.path.join(dest, "ansible_collections", "oxzep7", "python", "MANIFEST.json"))
     doc = subprocess.run([os.path.join(BIN, "ansible-doc"), "oxzep7.python.venv_rebuild"], env=env,
                          stdout=subprocess.PIPE, universal_newlines=True, check=True).stdout
     assert os.path.join(dest, "ansible_collections", "oxzep7", "python") in doc
