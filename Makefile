@@ -1,5 +1,5 @@
 # oxzep7.python: the two commands README.md leads with, and their parts.
-.PHONY: demo test bootstrap wheelhouse unit integration lint build
+.PHONY: demo test bootstrap wheelhouse unit integration lint sanity build
 
 demo:
 	scripts/demo
@@ -21,6 +21,9 @@ integration: wheelhouse
 
 lint: bootstrap
 	scripts/lint
+
+sanity: bootstrap
+	scripts/sanity
 
 build: bootstrap
 	.venv/bin/ansible-galaxy collection build --force --output-path .cache/build .

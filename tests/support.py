@@ -36,5 +36,3 @@ def make_app_venv(path, python, wheelhouse, requirements="requirements.txt"):
                     "-r", os.path.join(FIXTURES, "demoapp", requirements)],
                    check=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     return path
-
-

@@ -233,4 +233,3 @@ def verify(runner, layout, installer, release="current", imports=None, smoke_com
             layout.write_marker(release_id, state=STATE_VERIFIED, verified_at=time.time(),
                                 gates=[g["name"] for g in gates])
     return result
-

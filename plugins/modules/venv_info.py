@@ -16,7 +16,7 @@ description:
     the interpreter, every installed distribution with its version, Requires-Python and PEP 610
     direct-URL data, the lock, size, owner and the release layout.
   - Never changes anything.
-author: oxzep7.python contributors
+author: oxzep7.python contributors (@oxzep7)
 extends_documentation_fragment:
   - oxzep7.python.venv
 options:
@@ -80,32 +80,32 @@ releases:
   type: list
   elements: dict
   contains:
-    id: {description: Release id., type: str}
-    path: {description: Release directory., type: str}
+    id: {description: "Release id.", type: str}
+    path: {description: "Release directory.", type: str}
     state: {description: "C(verified), C(built), C(building) or C(unknown).", type: str}
-    verified: {description: Whether the release passed verification (or was the adopted live venv)., type: bool}
-    created: {description: Creation time, seconds since the epoch., type: float}
-    current: {description: Whether the stable path points at it., type: bool}
-    python_version: {description: Python version of the release., type: str}
+    verified: {description: "Whether the release passed verification (or was the adopted live venv).", type: bool}
+    created: {description: "Creation time, seconds since the epoch.", type: float}
+    current: {description: "Whether the stable path points at it.", type: bool}
+    python_version: {description: "Python version of the release.", type: str}
     origin: {description: "C(adopted), C(snapshot:<id>) or null for a rebuilt release.", type: str}
 interpreter:
   description: The venv's interpreter as it reports itself.
   returned: when exists
   type: dict
   contains:
-    path: {description: The venv's C(bin/python)., type: str}
-    home: {description: The C(home) of pyvenv.cfg (the base interpreter's directory)., type: str}
-    version: {description: Version C(X.Y.Z)., type: str}
-    releaselevel: {description: C(final), C(candidate) and so on., type: str}
-    implementation: {description: C(cpython), C(pypy) and so on., type: str}
-    cache_tag: {description: Bytecode cache tag such as C(cpython-312)., type: str}
-    executable: {description: C(sys.executable)., type: str}
-    base_executable: {description: The base interpreter's executable when Python reports it., type: str}
-    prefix: {description: C(sys.prefix)., type: str}
-    base_prefix: {description: C(sys.base_prefix)., type: str}
-    purelib: {description: Directory of pure Python packages., type: str}
-    platlib: {description: Directory of platform-specific packages., type: str}
-    soabi: {description: The C(SOABI) config variable., type: str}
+    path: {description: "The venv's C(bin/python).", type: str}
+    home: {description: "The C(home) of pyvenv.cfg (the base interpreter's directory).", type: str}
+    version: {description: "Version C(X.Y.Z).", type: str}
+    releaselevel: {description: "C(final), C(candidate) and so on.", type: str}
+    implementation: {description: "C(cpython), C(pypy) and so on.", type: str}
+    cache_tag: {description: "Bytecode cache tag such as C(cpython-312).", type: str}
+    executable: {description: "C(sys.executable).", type: str}
+    base_executable: {description: "The base interpreter's executable when Python reports it.", type: str}
+    prefix: {description: "C(sys.prefix).", type: str}
+    base_prefix: {description: "C(sys.base_prefix).", type: str}
+    purelib: {description: "Directory of pure Python packages.", type: str}
+    platlib: {description: "Directory of platform-specific packages.", type: str}
+    soabi: {description: "The C(SOABI) config variable.", type: str}
 pyvenv_cfg:
   description: The key-value pairs of pyvenv.cfg.
   returned: when exists
@@ -120,12 +120,12 @@ distributions:
   type: list
   elements: dict
   contains:
-    name: {description: Project name., type: str}
-    version: {description: Installed version., type: str}
-    requires_python: {description: Its Requires-Python metadata, or null., type: str}
-    installer: {description: What installed it (C(pip), C(uv)) from the INSTALLER file., type: str}
-    direct_url: {description: The PEP 610 direct_url.json data for URL, VCS and local installs, or null., type: dict}
-    editable: {description: Whether it is an editable install., type: bool}
+    name: {description: "Project name.", type: str}
+    version: {description: "Installed version.", type: str}
+    requires_python: {description: "Its Requires-Python metadata, or null.", type: str}
+    installer: {description: "What installed it (C(pip), C(uv)) from the INSTALLER file.", type: str}
+    direct_url: {description: "The PEP 610 direct_url.json data for URL, VCS and local installs, or null.", type: dict}
+    editable: {description: "Whether it is an editable install.", type: bool}
 direct_url_installs:
   description: Names of distributions installed from a URL, VCS or local path.
   returned: when exists

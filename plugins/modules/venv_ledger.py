@@ -17,7 +17,7 @@ description:
     basis for resuming a run.
   - With O(record), appends it in one write (concurrent writers never mix lines). A ledger is a
     log, so appending reports C(changed=false); RV(recorded) tells what was written.
-author: oxzep7.python contributors
+author: oxzep7.python contributors (@oxzep7)
 extends_documentation_fragment:
   - oxzep7.python.venv
 options:

@@ -24,7 +24,7 @@ description:
   - A release with the same id, interpreter version and requirements that is already built is left
     alone. On any failure the partial release is removed.
   - O(state=absent) removes a release that is not current (a failed or abandoned build).
-author: oxzep7.python contributors
+author: oxzep7.python contributors (@oxzep7)
 extends_documentation_fragment:
   - oxzep7.python.venv
   - oxzep7.python.venv.installer

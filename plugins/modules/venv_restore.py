@@ -20,7 +20,7 @@ description:
     M(oxzep7.python.venv_verify) and M(oxzep7.python.venv_switch) next.
   - Refuses a snapshot taken of another stable path (its scripts name that path) and one whose
     interpreter directory is missing.
-author: oxzep7.python contributors
+author: oxzep7.python contributors (@oxzep7)
 extends_documentation_fragment:
   - oxzep7.python.venv
 options:

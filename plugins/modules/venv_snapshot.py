@@ -18,7 +18,7 @@ description:
   - The snapshot is written under a C(.partial) name and renamed when complete.
   - A complete snapshot with the same id and intact checksums is left alone (no change).
   - Keeps the O(keep) newest snapshots of the stable path and removes older ones.
-author: oxzep7.python contributors
+author: oxzep7.python contributors (@oxzep7)
 extends_documentation_fragment:
   - oxzep7.python.venv
 options:

@@ -22,7 +22,7 @@ description:
     other than the current one, so a switch back is one call.
   - Afterwards removes unverified releases and old verified ones beyond O(keep_releases); the current
     release and the rollback target are always kept.
-author: oxzep7.python contributors
+author: oxzep7.python contributors (@oxzep7)
 extends_documentation_fragment:
   - oxzep7.python.venv
 options:

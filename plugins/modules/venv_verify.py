@@ -19,7 +19,7 @@ description:
   - When every gate passes, the release's marker says C(verified) (the only state
     M(oxzep7.python.venv_switch) accepts). When a gate fails the task fails and returns every result.
   - A plain venv that was never converted (O(release=current)) can be verified; it has no marker.
-author: oxzep7.python contributors
+author: oxzep7.python contributors (@oxzep7)
 extends_documentation_fragment:
   - oxzep7.python.venv
   - oxzep7.python.venv.installer
@@ -65,7 +65,8 @@ options:
 attributes:
   check_mode:
     support: partial
-    description: Runs the read-only gates (pip check, imports, lock); skips smoke and test commands and marks nothing.
+    description: Runs the read-only gates; see O(ignore:details).
+    details: Runs the read-only gates (pip check, imports, lock); skips smoke and test commands and marks nothing.
   diff_mode:
     support: none
     description: Only the marker changes; C(changed) says so.

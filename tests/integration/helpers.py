@@ -41,7 +41,8 @@ def run_playbook(playbook, tmp, host_vars, check=False, extra_vars=None):
                ANSIBLE_CALLBACK_PLUGINS=os.path.join(os.path.dirname(os.path.abspath(__file__)), "callback_plugins"),
                ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_DEPRECATION_WARNINGS="0",
                PATH=BIN + os.pathsep + os.environ.get("PATH", ""))
-    proc = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    proc = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                          check=False)
     try:
         out = json.loads(proc.stdout[proc.stdout.index("{"):])
     except ValueError:
@@ -84,7 +85,7 @@ class ImportProbe(threading.Thread):
     def run(self):
         while not self._stop_event.is_set():
             proc = subprocess.run(self.argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                  universal_newlines=True)
+                                  universal_newlines=True, check=False)
             self.runs += 1
             if proc.returncode == 0:
                 self.versions.append(proc.stdout.strip())

@@ -15,7 +15,7 @@ from ansible_collections.oxzep7.python.plugins.module_utils._snapshot import che
 
 
 def _selftest(stable):
-    out = subprocess.run([os.path.join(stable, "bin", "python"), "-m", "demoapp.selftest"],
+    out = subprocess.run([os.path.join(stable, "bin", "python"), "-m", "demoapp.selftest"], check=False,
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
     assert out.returncode == 0, out.stdout
     return out.stdout
@@ -25,7 +25,7 @@ def test_upgrade_switches_atomically_and_second_run_changes_nothing(app, pyenv_r
     before = tree_manifest(app.stable)
     host_vars = app.host_vars(pyenv_root, wheelhouse)
 
-    rc, stats, _ = run_playbook("upgrade.yml", app.base, host_vars, check=True)
+    rc, stats, _plays = run_playbook("upgrade.yml", app.base, host_vars, check=True)
     assert rc == 0 and stats["changed"] > 0, stats
     assert tree_manifest(app.stable) == before and not os.path.islink(app.stable)
     assert not os.path.exists(Layout(app.stable).releases_dir), "check mode must not build anything"
@@ -58,7 +58,7 @@ def test_upgrade_switches_atomically_and_second_run_changes_nothing(app, pyenv_r
     snap = task_results(plays, "Snapshot the live venv")[0]["path"]
     assert stat.S_IMODE(os.stat(snap).st_mode) == 0o700 and check_sums(snap) == []
 
-    rc, stats, _ = run_playbook("upgrade.yml", app.base, host_vars)
+    rc, stats, _plays = run_playbook("upgrade.yml", app.base, host_vars)
     assert rc == 0 and stats["changed"] == 0, stats
     assert [r for r in read_ledger(app.state_dir) if r["step"] == "upgrade"][-1]["result"] == "already_current"
     assert layout.current_release() == current
@@ -79,10 +79,11 @@ def test_failure_rolls_back_to_the_old_release_unchanged(stage, tmp_path, old_py
     app = App(str(tmp_path), old_python, wheelhouse, requirements)
     try:
         before = tree_manifest(app.stable)
-        entry = app.venv_entry(**dict((k, [a.format(stable=app.stable) for a in v] if k == "health_command" else v)
-                                      for k, v in overrides.items()))
-        rc, stats, plays = run_playbook("upgrade.yml", app.base, app.host_vars(pyenv_root, wheelhouse,
-                                                                              upgrade_venvs=[entry]))
+        entry = app.venv_entry(**dict(
+            (k, [a.format(stable=app.stable) for a in v] if k == "health_command" else v)
+            for k, v in overrides.items()))
+        host_vars = app.host_vars(pyenv_root, wheelhouse, upgrade_venvs=[entry])
+        rc, stats, plays = run_playbook("upgrade.yml", app.base, host_vars)
         assert rc != 0 and stats["failures"] == 1 and stats["rescued"] == 1, stats
         layout = Layout(app.stable)
         live = layout.live_path()
@@ -111,17 +112,17 @@ def test_rollback_playbook_and_restore_from_snapshot(app, pyenv_root, wheelhouse
     layout = Layout(app.stable)
     new, old = layout.current_release(), layout.previous_verified()
 
-    rc, stats, _ = run_playbook("rollback.yml", app.base, host_vars)
+    rc, stats, _plays = run_playbook("rollback.yml", app.base, host_vars)
     assert rc == 0 and stats["changed"] > 0, stats
     assert layout.current_release() == old and "on Python 3.9" in _selftest(app.stable)
     assert http_json("http://127.0.0.1:%d/health" % app.port)["python"].startswith("3.9.")
 
     # forward again to the 3.12 release, delete the old one, then come back from the snapshot
-    rc, stats, _ = run_playbook("rollback.yml", app.base, host_vars, extra_vars={"rollback_release": new})
+    rc, stats, _plays = run_playbook("rollback.yml", app.base, host_vars, extra_vars={"rollback_release": new})
     assert rc == 0 and layout.current_release() == new
     shutil.rmtree(layout.release_path(old))
-    rc, stats, _ = run_playbook("rollback.yml", app.base, host_vars,
-                                extra_vars={"rollback_release": old, "rollback_snapshot": snapshot_id})
+    rc, stats, _plays = run_playbook("rollback.yml", app.base, host_vars,
+                                     extra_vars={"rollback_release": old, "rollback_snapshot": snapshot_id})
     assert rc == 0, stats
     restored = layout.current_release()
     assert restored == "restored-" + snapshot_id
@@ -129,8 +130,8 @@ def test_rollback_playbook_and_restore_from_snapshot(app, pyenv_root, wheelhouse
     assert "on Python 3.9" in _selftest(app.stable)
     assert http_json("http://127.0.0.1:%d/health" % app.port)["python"].startswith("3.9.")
 
-    rc, stats, _ = run_playbook("rollback.yml", app.base, host_vars,
-                                extra_vars={"rollback_release": restored})
+    rc, stats, _plays = run_playbook("rollback.yml", app.base, host_vars,
+                                     extra_vars={"rollback_release": restored})
     assert rc == 0 and stats["changed"] == 0, stats
 
 

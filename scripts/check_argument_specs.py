@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Check that every role's meta/argument_specs.yml matches its defaults/main.yml.
 
 Every default must be a documented option and every option with a default must be
