@@ -53,6 +53,23 @@ def redact(value):
     return value
 
 
+def url_secrets(urls):
+    """Return the passwords (and whole user:password parts) found in URLs, as a set of str.
+
+    Modules add them to ``AnsibleModule.no_log_values`` so that Ansible masks them
+    everywhere it prints module arguments, including the ``invocation`` of results.
+    """
+    found = set()
+    for url in urls:
+        match = _URL_USERINFO.search(url or "")
+        if match:
+            userinfo = match.group("userinfo")
+            found.add(userinfo)
+            if ":" in userinfo:
+                found.add(userinfo.split(":", 1)[1])
+    return set(s for s in found if s)
+
+
 class CommandResult:
     """What one command returned: ``rc`` (int), ``stdout`` and ``stderr`` (str),
     ``cmd`` (list of str) and ``seconds`` (float, wall time)."""

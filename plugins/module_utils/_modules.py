@@ -17,7 +17,7 @@ import shutil
 import time
 
 from ansible_collections.oxzep7.python.plugins.module_utils._common import (
-    Oxzep7Error, module_runner, redact)
+    Oxzep7Error, module_runner, redact, url_secrets)
 from ansible_collections.oxzep7.python.plugins.module_utils._installer import (
     INSTALLER_OPTION_NAMES, Installer, has_pip)
 from ansible_collections.oxzep7.python.plugins.module_utils._layout import Layout, ownership
@@ -57,6 +57,8 @@ def spec(*parts, **own):
 
 def _installer(module):
     options = dict((k, module.params.get(k)) for k in INSTALLER_OPTION_NAMES)
+    module.no_log_values.update(url_secrets([options["index_url"]] + list(options["extra_index_urls"] or [])
+                                            + list(options["find_links"] or [])))
     return Installer(options, lambda name: module.get_bin_path(name, required=False))
 
 

@@ -30,8 +30,12 @@ def run_playbook(playbook, tmp, host_vars, check=False, extra_vars=None):
     host = dict(host_vars, ansible_connection="local", ansible_python_interpreter=sys.executable)
     with open(inventory, "w") as fh:
         json.dump({"python_fleet": {"hosts": {"app": host}}}, fh)
-    argv = [os.path.join(BIN, "ansible-playbook"), "-i", inventory, os.path.join(ROOT, "playbooks", playbook)]
-    # an absolute path names a test playbook; os.path.join keeps it as it is
+    # a collection playbook by FQCN (oxzep7.python.upgrade), a file of playbooks/, or a test playbook's path
+    if not playbook.endswith(".yml"):
+        target = playbook
+    else:
+        target = os.path.join(ROOT, "playbooks", playbook)  # an absolute path stays as it is
+    argv = [os.path.join(BIN, "ansible-playbook"), "-i", inventory, target]
     if check:
         argv.append("--check")
     if extra_vars:

@@ -9,6 +9,7 @@ import subprocess
 import pytest
 
 from helpers import App, ImportProbe, http_json, read_ledger, run_playbook, task_results
+from support import UV
 
 from ansible_collections.oxzep7.python.plugins.module_utils._layout import Layout
 from ansible_collections.oxzep7.python.plugins.module_utils._snapshot import check_sums, tree_manifest
@@ -132,6 +133,32 @@ def test_rollback_playbook_and_restore_from_snapshot(app, pyenv_root, wheelhouse
 
     rc, stats, _plays = run_playbook("rollback.yml", app.base, host_vars,
                                      extra_vars={"rollback_release": restored})
+    assert rc == 0 and stats["changed"] == 0, stats
+
+
+def test_several_venvs_per_host_by_fqcn(tmp_path, old_python, new_python, pyenv_root, wheelhouse):
+    venvs = {}
+    for name, python in (("old", old_python), ("current", new_python)):
+        path = str(tmp_path / name / "venv")
+        os.makedirs(os.path.dirname(path))
+        subprocess.run([python, "-m", "venv", path], check=True)
+        subprocess.run([UV, "pip", "install", "--no-config", "--python", os.path.join(path, "bin", "python"),
+                        "--no-index", "--find-links", wheelhouse, "idna==3.4"], check=True, stdout=subprocess.PIPE)
+        venvs[name] = path
+    before = tree_manifest(venvs["current"])
+    state = str(tmp_path / "state")
+    host_vars = dict(upgrade_python_version="3.12", upgrade_pyenv_root=pyenv_root, upgrade_no_index=True,
+                     upgrade_find_links=[wheelhouse], upgrade_installer_isolated=True, upgrade_state_dir=state,
+                     upgrade_backup_dir=str(tmp_path / "backups"),
+                     upgrade_venvs=[dict(path=venvs["old"], imports=["idna"]),
+                                    dict(path=venvs["current"], imports=["idna"])])
+    rc, stats, _plays = run_playbook("oxzep7.python.upgrade", str(tmp_path), host_vars)
+    assert rc == 0, stats
+    assert Layout(venvs["old"]).current_release().endswith("-cp312")
+    assert Layout(venvs["current"]).kind() == "plain" and tree_manifest(venvs["current"]) == before
+    results = dict((r["path"], r["result"]) for r in read_ledger(state) if r["step"] == "upgrade")
+    assert results == {venvs["old"]: "upgraded", venvs["current"]: "already_current"}
+    rc, stats, _plays = run_playbook("oxzep7.python.upgrade", str(tmp_path), host_vars)
     assert rc == 0 and stats["changed"] == 0, stats
 
 
