@@ -32,6 +32,15 @@ options:
     default: /var/lib/oxzep7-python
 """
 
+    BACKUP = r"""
+options:
+  backup_dir:
+    description:
+      - Root of the snapshots. Each stable path has a folder C(<backup_dir>/<slug>/), mode 0700.
+    type: path
+    default: /var/backups/oxzep7-python
+"""
+
     INSTALLER = r"""
 options:
   installer:

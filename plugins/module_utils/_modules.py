@@ -78,6 +78,13 @@ def _outcome(result):
     return "changed" if result.get("changed") else "unchanged"
 
 
+def _diff(key, value, changed, removed=False):
+    """The diff of something created (``removed=False``) or removed: ``{before: {key: ...}, after: {key: ...}}``."""
+    if removed:
+        return dict(before={key: value if changed else None}, after={key: None})
+    return dict(before={key: None if changed else value}, after={key: value})
+
+
 def run_venv_info(module):
     layout = Layout(module.params["path"])
     runner = module_runner(module)
@@ -126,18 +133,15 @@ def run_venv_snapshot(module):
     p = module.params
     layout = Layout(p["path"])
     if p["state"] == "absent":
-        if not p["snapshot_id"]:
-            raise Oxzep7Error("state=absent needs snapshot_id")
         path = os.path.join(_snapshot.snapshot_root(p["backup_dir"], layout.stable), p["snapshot_id"])
         result = dict(changed=os.path.isdir(path), snapshot_id=p["snapshot_id"], path=path)
         if result["changed"] and not module.check_mode:
             shutil.rmtree(path)
-        result["diff"] = dict(before=dict(snapshot=path if result["changed"] else None), after=dict(snapshot=None))
+        result["diff"] = _diff("snapshot", path, result["changed"], removed=True)
         return result
     result = _snapshot.take(module_runner(module), layout, p["backup_dir"], snapshot_id=p["snapshot_id"],
                             compression=p["compression"], keep=p["keep"], check_mode=module.check_mode)
-    result["diff"] = dict(before=dict(snapshot=None if result["changed"] else result["path"]),
-                          after=dict(snapshot=result["path"]))
+    result["diff"] = _diff("snapshot", result["path"], result["changed"])
     _record(module, "snapshot", _outcome(result), started, source=result["release_id"], target=result["snapshot_id"])
     return result
 
@@ -148,8 +152,7 @@ def run_venv_restore(module):
     layout = Layout(p["path"])
     result = _snapshot.restore(layout, p["backup_dir"], p["snapshot"], release_id=p["release_id"],
                                check_mode=module.check_mode)
-    result["diff"] = dict(before=dict(release=None if result["changed"] else result["release_id"]),
-                          after=dict(release=result["release_id"]))
+    result["diff"] = _diff("release", result["release_id"], result["changed"])
     _record(module, "restore", _outcome(result), started, source=result["snapshot_id"], target=result["release_id"])
     return result
 
@@ -159,14 +162,12 @@ def run_venv_rebuild(module):
     p = module.params
     layout = Layout(p["path"])
     if p["state"] == "absent":
-        if not p["release_id"]:
-            raise Oxzep7Error("state=absent needs release_id")
         exists = os.path.lexists(layout.release_path(p["release_id"])) or \
             os.path.lexists(layout.marker_path(p["release_id"]))
         result = dict(changed=exists, release_id=p["release_id"], release_path=layout.release_path(p["release_id"]))
         if exists and not module.check_mode:
             layout.remove_release(p["release_id"])
-        result["diff"] = dict(before=dict(release=p["release_id"] if exists else None), after=dict(release=None))
+        result["diff"] = _diff("release", p["release_id"], exists, removed=True)
         _record(module, "remove release", _outcome(result), started, source=p["release_id"])
         return result
     interpreter = resolve_interpreter(p["interpreter"], p["python_version"], p["pyenv_root"])
@@ -175,8 +176,7 @@ def run_venv_rebuild(module):
                               keep_seed_pins=p["keep_seed_pins"], allow_unreproducible=p["allow_unreproducible"],
                               check_mode=module.check_mode)
     result["interpreter"] = interpreter
-    result["diff"] = dict(before=dict(release=None if result["changed"] else result["release_id"]),
-                          after=dict(release=result["release_id"], python_version=result["python_version"]))
+    result["diff"] = _diff("release", result["release_id"], result["changed"])
     _record(module, "rebuild", _outcome(result), started, source=layout.current_release(), target=result["release_id"])
     return result
 

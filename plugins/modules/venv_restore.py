@@ -23,11 +23,8 @@ description:
 author: oxzep7.python contributors (@oxzep7)
 extends_documentation_fragment:
   - oxzep7.python.venv
+  - oxzep7.python.venv.backup
 options:
-  backup_dir:
-    description: Root of the snapshots.
-    type: path
-    default: /var/backups/oxzep7-python
   snapshot:
     description: Snapshot id under O(backup_dir), or the absolute path of a snapshot directory.
     type: str

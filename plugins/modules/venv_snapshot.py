@@ -21,11 +21,8 @@ description:
 author: oxzep7.python contributors (@oxzep7)
 extends_documentation_fragment:
   - oxzep7.python.venv
+  - oxzep7.python.venv.backup
 options:
-  backup_dir:
-    description: Root of the snapshots.
-    type: path
-    default: /var/backups/oxzep7-python
   snapshot_id:
     description:
       - Name of the snapshot. Default is C(<current release id or plain>-<12 hex digits of the lock's
