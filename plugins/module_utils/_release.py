@@ -55,19 +55,28 @@ def read_lock_entries(runner, layout, lock_path):
     return describe_live(runner, layout)["entries"]
 
 
-def plan_install(entries, upgrades, keep_seed_pins):
+def plan_install(entries, upgrades, keep_seed_pins, allow_unreproducible=False):
     """Decide what a rebuild installs.
 
     :returns: dict with ``entries`` (to install), ``upgraded`` (canonical names),
-        ``skipped_seed`` (names left to the new venv's own seed), ``text`` (the
-        requirements file) and ``sha256`` (of that text).
+        ``skipped_seed`` (names left to the new venv's own seed), ``unreproducible``
+        (dicts with name, line, reason: left out), ``text`` (the requirements file)
+        and ``sha256`` (of that text).
+    :raises Oxzep7Error: on entries that cannot be reinstalled, unless ``allow_unreproducible``.
     """
     entries, upgraded = apply_upgrades(entries, upgrades)
     skipped = [e["name"] for e in entries
                if e["seed"] and not keep_seed_pins and canonical_name(e["name"]) not in upgraded]
     chosen = [e for e in entries if e["name"] not in skipped]
+    missing = [dict(name=e["name"], line=e["line"], reason=e["reason"]) for e in unreproducible(chosen)]
+    if missing and not allow_unreproducible:
+        raise Oxzep7Error("cannot reproduce %s: %s" % (
+            ", ".join(m["name"] for m in missing), "; ".join(m["reason"] for m in missing)),
+            unreproducible=missing)
+    gone = set(m["name"] for m in missing)
+    chosen = [e for e in chosen if e["name"] not in gone]
     text = render_lock(chosen, header=["requirements of a release built by oxzep7.python"])
-    return dict(entries=chosen, upgraded=upgraded, skipped_seed=skipped, text=text,
+    return dict(entries=chosen, upgraded=upgraded, skipped_seed=skipped, unreproducible=missing, text=text,
                 sha256=hashlib.sha256(text.encode("utf-8")).hexdigest())
 
 
@@ -97,17 +106,9 @@ def rebuild(runner, layout, installer, interpreter, lock_path=None, upgrades=Non
         lock_path = None  # the snapshot holding it was not written in check mode
     base = inspect_python(runner, interpreter)["python"]
     release_id = check_release_id(release_id or make_release_id(interpreter_tag(base)))
-    plan = plan_install(read_lock_entries(runner, layout, lock_path), upgrades, keep_seed_pins)
-    missing = [dict(name=e["name"], line=e["line"], reason=e["reason"]) for e in unreproducible(plan["entries"])]
-    if missing and not allow_unreproducible:
-        raise Oxzep7Error("cannot reproduce %s: %s" % (
-            ", ".join(m["name"] for m in missing), "; ".join(m["reason"] for m in missing)),
-            unreproducible=missing)
-    if missing:
-        gone = set(m["name"] for m in missing)
-        plan = dict(plan, entries=[e for e in plan["entries"] if e["name"] not in gone])
-        plan["text"] = render_lock(plan["entries"], header=["requirements of a release built by oxzep7.python"])
-        plan["sha256"] = hashlib.sha256(plan["text"].encode("utf-8")).hexdigest()
+    plan = plan_install(read_lock_entries(runner, layout, lock_path), upgrades, keep_seed_pins,
+                        allow_unreproducible)
+    missing = plan["unreproducible"]
     dest = layout.release_path(release_id)
     result = dict(changed=False, release_id=release_id, release_path=dest, python_version=base["version"],
                   installer=installer.name, upgraded=plan["upgraded"], skipped_seed=plan["skipped_seed"],

@@ -107,3 +107,15 @@ def test_lock_of_demo_requirements_round_trips():
     with open(os.path.join(FIXTURES, "demoapp", "requirements.txt")) as fh:
         entries = parse_lock(fh.read())
     assert len(entries) == 21 and all(e["kind"] == "pin" for e in entries)
+
+
+def test_plan_leaves_out_unreproducible_only_when_allowed(tmp_path):
+    from ansible_collections.oxzep7.python.plugins.module_utils._release import plan_install
+    entries = parse_lock("idna==3.4\npip==23.0\nlocalpkg @ file://%s  # oxzep7: name=localpkg version=0.1 kind=dir\n"
+                         % (tmp_path / "gone"))
+    with pytest.raises(Oxzep7Error, match="cannot reproduce localpkg"):
+        plan_install(entries, [], keep_seed_pins=False)
+    plan = plan_install(entries, ["idna==3.6"], keep_seed_pins=False, allow_unreproducible=True)
+    assert [e["line"] for e in plan["entries"]] == ["idna==3.6"]
+    assert plan["skipped_seed"] == ["pip"] and [m["name"] for m in plan["unreproducible"]] == ["localpkg"]
+    assert plan["upgraded"] == ["idna"] and "idna==3.6" in plan["text"]
