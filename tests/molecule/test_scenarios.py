@@ -1,30 +1,18 @@
 """Every molecule scenario, run for real on podman containers (create, converge, verify, destroy).
 
-scripts/testbed installs podman and builds the image first; a failing scenario fails this test
-with the end of molecule's output.
+scripts/molecule sets up the test bed (podman, the image, containers.podman) and the environment;
+a failing scenario fails this test with the end of molecule's output.
 """
 
 import os
 import subprocess
-import sys
 
 import pytest
 
-from support import ROOT, pyenv_root_path
+from support import ROOT
 
-BIN = os.path.dirname(sys.executable)
 SCENARIOS = sorted(d for d in os.listdir(os.path.join(ROOT, "molecule"))
                    if os.path.isfile(os.path.join(ROOT, "molecule", d, "molecule.yml")))
-
-
-@pytest.fixture(scope="session")
-def testbed_env(wheelhouse):
-    image = subprocess.run([os.path.join(ROOT, "scripts", "testbed")], stdout=subprocess.PIPE, check=True,
-                           universal_newlines=True).stdout.strip().splitlines()[-1]
-    return dict(os.environ, OXZEP7_TEST_IMAGE=image, OXZEP7_PYENV_ROOT=pyenv_root_path(),
-                CONTAINERS_CONF=os.path.join(ROOT, "tests", "testbed", "containers.conf"),
-                ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".cache", "collections"), ANSIBLE_NOCOLOR="1",
-                NO_COLOR="1", PATH=BIN + os.pathsep + os.environ.get("PATH", ""))
 
 
 def test_scenarios_are_found():
@@ -32,8 +20,9 @@ def test_scenarios_are_found():
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
-def test_scenario(scenario, testbed_env):
-    proc = subprocess.run([os.path.join(BIN, "molecule"), "test", "-s", scenario], cwd=ROOT, env=testbed_env,
+def test_scenario(scenario, pyenv_root):
+    env = dict(os.environ, OXZEP7_PYENV_ROOT=pyenv_root, ANSIBLE_NOCOLOR="1", NO_COLOR="1")
+    proc = subprocess.run([os.path.join(ROOT, "scripts", "molecule"), "test", "-s", scenario], env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, check=False)
     assert proc.returncode == 0, proc.stdout[-6000:]
     assert "Executed: Failed" not in proc.stdout
