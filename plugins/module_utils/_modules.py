@@ -21,7 +21,7 @@ from ansible_collections.oxzep7.python.plugins.module_utils._common import (
 from ansible_collections.oxzep7.python.plugins.module_utils._installer import (
     INSTALLER_OPTION_NAMES, Installer, has_pip)
 from ansible_collections.oxzep7.python.plugins.module_utils._layout import Layout, ownership
-from ansible_collections.oxzep7.python.plugins.module_utils import _release, _snapshot, _state
+from ansible_collections.oxzep7.python.plugins.module_utils import _pyenv, _release, _snapshot, _state
 from ansible_collections.oxzep7.python.plugins.module_utils._venv import (
     inspect_python, python_of, read_pyvenv_cfg, resolve_interpreter, tree_size, venv_distributions)
 
@@ -231,6 +231,52 @@ def run_venv_ledger(module):
         result["recorded"] = _state.append_ledger(p["state_dir"], stable, record)
         entries.append(result["recorded"])
     result["entries"] = entries[-p["last"]:] if p["last"] else entries
+    return result
+
+
+PYENV_SPEC = dict(
+    pyenv_root=dict(type="path", default="/opt/pyenv"),
+    version=dict(type="str", required=True),
+    state=dict(type="str", default="present", choices=["present", "absent"]),
+    pyenv_archive=dict(type="path"),
+    pyenv_git_url=dict(type="str"),
+    pyenv_git_version=dict(type="str"),
+    mirror_url=dict(type="str"),
+    cache_path=dict(type="path"),
+    configure_opts=dict(type="str"),
+    make_opts=dict(type="str"),
+    definitions_dirs=dict(type="list", elements="path", default=[]),
+    definition=dict(type="path"),
+    build_environment=dict(type="dict", default={}),
+    check_build_deps=dict(type="bool", default=True),
+    verify_modules=dict(type="list", elements="str", default=list(_pyenv.DEFAULT_VERIFY_MODULES)),
+    archive=dict(type="path"),
+    archive_sha256=dict(type="str"),
+    export_dir=dict(type="path"),
+    state_dir=dict(type="path", default=_state.DEFAULT_STATE_DIR),
+    force=dict(type="bool", default=False),
+)
+
+
+def run_pyenv_install(module):
+    p = module.params
+    pyenv = _pyenv.Pyenv(p["pyenv_root"], module_runner(module))
+    pyenv_changed = False
+    if p["state"] == "present":
+        pyenv_changed = pyenv.install_pyenv(p["pyenv_git_url"], p["pyenv_git_version"], p["pyenv_archive"],
+                                            check_mode=module.check_mode)
+    env = _pyenv.build_env(p["mirror_url"], p["cache_path"], p["configure_opts"], p["make_opts"],
+                           p["definitions_dirs"], p["build_environment"])
+    before = pyenv.installed(p["version"])
+    result = _pyenv.ensure(pyenv, p["version"], p["state"], lambda name: module.get_bin_path(name),
+                           build_environment=env, definition=p["definition"], archive=p["archive"],
+                           archive_sha256=p["archive_sha256"], export_dir=p["export_dir"],
+                           verify_modules=p["verify_modules"], state_dir=p["state_dir"], force=p["force"],
+                           check_build_deps=p["check_build_deps"], check_mode=module.check_mode)
+    result.update(changed=result["changed"] or pyenv_changed, pyenv_root=pyenv.root,
+                  pyenv_installed=pyenv_changed, pyenv_version=pyenv.version_of_pyenv())
+    result["diff"] = dict(before=dict(version=p["version"] if before else None),
+                          after=dict(version=p["version"] if p["state"] == "present" else None))
     return result
 
 

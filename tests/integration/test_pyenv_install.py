@@ -1,0 +1,83 @@
+"""pyenv_install for real: an offline CPython build from a source tarball, export, import, removal."""
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+
+import pytest
+
+from helpers import ROOT, run_playbook
+
+from ansible_collections.oxzep7.python.plugins.module_utils._common import Oxzep7Error, Runner
+from ansible_collections.oxzep7.python.plugins.module_utils._pyenv import (
+    BUILD_DEPS, Pyenv, missing_build_deps, os_family, platform_id)
+
+
+@pytest.fixture(scope="session")
+def sources():
+    subprocess.run([os.path.join(ROOT, "scripts", "cpython-sources")], check=True)
+    return dict(cache=os.path.join(ROOT, ".cache", "python-build"), pyenv=os.path.join(ROOT, ".cache", "pyenv.tar.gz"))
+
+
+def test_build_export_import_and_guarded_removal(tmp_path, sources):
+    base = str(tmp_path)
+    extra = dict(root=os.path.join(base, "pyenv"), pyenv_archive=sources["pyenv"], cache_path=sources["cache"],
+                 export_dir=os.path.join(base, "export"), state_dir=os.path.join(base, "state"),
+                 venv=os.path.join(base, "app", "venv"))
+    playbook = os.path.join(os.path.dirname(os.path.abspath(__file__)), "playbooks", "pyenv.yml")
+    rc, stats, plays = run_playbook(playbook, base, {}, extra_vars=extra)
+    failed = [(t["task"]["name"], t["hosts"]["app"].get("msg")) for p in plays for t in p["tasks"]
+              if t["hosts"].get("app", {}).get("failed") and t["task"]["name"] != "Remove while the venv uses it"]
+    assert rc == 0 and not failed, failed
+    assert os.access(os.path.join(extra["root"], "versions", "3.13.5", "bin", "python3.13"), os.X_OK)
+
+
+def test_missing_build_dependencies_are_named(tmp_path):
+    missing = missing_build_deps(shutil.which, include_dirs=[str(tmp_path)], family="debian")
+    assert [m["what"] for m in missing] == [row[0] for row in BUILD_DEPS]
+    assert [m["package"] for m in missing][:2] == ["libssl-dev", "libffi-dev"]
+    redhat = missing_build_deps(lambda name: None, include_dirs=[str(tmp_path)], family="redhat")
+    assert redhat[0] == dict(what="cc", needs="cc", package="gcc") and "openssl-devel" in [m["package"] for m in redhat]
+    assert os_family({"ID": "ubuntu", "ID_LIKE": "debian"}) == "debian"
+    assert os_family({"ID": "rocky", "ID_LIKE": "rhel centos fedora"}) == "redhat"
+
+
+def test_missing_dependency_fails_before_anything_is_written(tmp_path, sources, monkeypatch):
+    from ansible_collections.oxzep7.python.plugins.module_utils import _pyenv
+    monkeypatch.setattr(_pyenv, "INCLUDE_DIRS", (str(tmp_path / "empty"),))
+    monkeypatch.setattr(_pyenv.glob, "glob", lambda pattern: [])
+    pyenv = Pyenv(str(tmp_path / "root"), Runner())
+    pyenv.install_pyenv(archive=sources["pyenv"])
+    with pytest.raises(Oxzep7Error) as err:
+        _pyenv.ensure(pyenv, "3.13.5", "present", shutil.which, build_environment={"PYTHON_BUILD_CACHE_PATH": sources["cache"]})
+    assert "libssl-dev" in err.value.msg and "install the packages" in err.value.msg
+    assert not os.path.exists(str(tmp_path / "root" / "versions" / "3.13.5"))
+
+
+def _fake_export(tmp_path, version, prefix, plat):
+    src = tmp_path / "tree" / version / "bin"
+    src.mkdir(parents=True)
+    (src / "python3.13").write_text("#!/bin/sh\n")
+    archive = str(tmp_path / "cpython.tar.gz")
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(str(tmp_path / "tree" / version), arcname=version)
+    digest = hashlib.sha256(open(archive, "rb").read()).hexdigest()
+    with open(archive + ".json", "w") as fh:
+        json.dump(dict(version=version, platform=plat, prefix=prefix, sha256=digest), fh)
+    return archive
+
+
+@pytest.mark.parametrize("problem", ["checksum", "platform", "prefix"])
+def test_import_refuses_wrong_archives(tmp_path, problem):
+    pyenv = Pyenv(str(tmp_path / "root"), Runner())
+    prefix = pyenv.prefix("3.13.5") if problem != "prefix" else "/elsewhere/versions/3.13.5"
+    plat = platform_id() if problem != "platform" else "alpine-3.20-x86_64-musl1.2"
+    archive = _fake_export(tmp_path, "3.13.5", prefix, plat)
+    sha = "0" * 64 if problem == "checksum" else None
+    with pytest.raises(Oxzep7Error, match={"checksum": "expected", "platform": "was built on",
+                                           "prefix": "only works there"}[problem]):
+        pyenv.import_archive("3.13.5", archive, sha)
+    assert not os.path.exists(pyenv.prefix("3.13.5"))
