@@ -16,7 +16,7 @@ SCENARIOS = sorted(d for d in os.listdir(os.path.join(ROOT, "molecule"))
 
 
 def test_scenarios_are_found():
-    assert SCENARIOS == ["default", "fleet", "rollback"]
+    assert SCENARIOS == ["default", "fleet", "interpreter", "rollback"]
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
