@@ -268,7 +268,7 @@ def run_pyenv_install(module):
     env = _pyenv.build_env(p["mirror_url"], p["cache_path"], p["configure_opts"], p["make_opts"],
                            p["definitions_dirs"], p["build_environment"])
     before = pyenv.installed(p["version"])
-    result = _pyenv.ensure(pyenv, p["version"], p["state"], lambda name: module.get_bin_path(name),
+    result = _pyenv.ensure(pyenv, p["version"], p["state"], module.get_bin_path,
                            build_environment=env, definition=p["definition"], archive=p["archive"],
                            archive_sha256=p["archive_sha256"], export_dir=p["export_dir"],
                            verify_modules=p["verify_modules"], state_dir=p["state_dir"], force=p["force"],

@@ -24,7 +24,6 @@ import time
 from ansible_collections.oxzep7.python.plugins.module_utils._common import (
     Oxzep7Error, read_json, write_json_atomic)
 from ansible_collections.oxzep7.python.plugins.module_utils._snapshot import sha256_file, unsafe_members
-from ansible_collections.oxzep7.python.plugins.module_utils._state import read_ledger
 from ansible_collections.oxzep7.python.plugins.module_utils._layout import Layout
 from ansible_collections.oxzep7.python.plugins.module_utils._venv import read_pyvenv_cfg
 
@@ -307,8 +306,8 @@ class Pyenv:
             with tarfile.open(archive) as tar:
                 problems = unsafe_members(tar)
                 if problems or any(m.name.split("/")[0] != version for m in tar.getmembers()):
-                    raise Oxzep7Error("refusing %s: %s" % (archive, "; ".join(problems[:5]) or
-                                                            "members outside %s/" % version))
+                    why = "; ".join(problems[:5]) or "members outside %s/" % version
+                    raise Oxzep7Error("refusing %s: %s" % (archive, why))
                 kwargs = {"filter": "tar"} if hasattr(tarfile, "tar_filter") else {}
                 tar.extractall(work, **kwargs)
             os.rename(os.path.join(work, version), self.prefix(version))
