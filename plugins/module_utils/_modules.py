@@ -98,10 +98,11 @@ def run_venv_info(module):
     facts = inspect_python(runner, python_of(live))
     dists = venv_distributions(facts)
     uid, gid, mode = ownership(live)
-    described = _snapshot.describe_live(runner, layout) if module.params["include_lock"] else None
+    cfg = read_pyvenv_cfg(live)
+    described = _snapshot.describe_live(runner, layout, facts) if module.params["include_lock"] else None
     result.update(
-        interpreter=dict(facts["python"], path=python_of(live), home=read_pyvenv_cfg(live).get("home")),
-        pyvenv_cfg=read_pyvenv_cfg(live), has_pip=has_pip(runner, python_of(live)),
+        interpreter=dict(facts["python"], path=python_of(live), home=cfg.get("home")),
+        pyvenv_cfg=cfg, has_pip=has_pip(runner, python_of(live)),
         distributions=[dict(name=d["name"], version=d["version"], requires_python=d["requires_python"],
                             installer=d["installer"], direct_url=d["direct_url"],
                             editable=bool((d["direct_url"] or {}).get("dir_info", {}).get("editable")))

@@ -23,7 +23,7 @@ import time
 
 from ansible_collections.oxzep7.python.plugins.module_utils._common import (
     Oxzep7Error, read_json, write_json_atomic)
-from ansible_collections.oxzep7.python.plugins.module_utils._snapshot import sha256_file, unsafe_members
+from ansible_collections.oxzep7.python.plugins.module_utils._snapshot import check_archive, extract, sha256_file
 from ansible_collections.oxzep7.python.plugins.module_utils._layout import Layout
 from ansible_collections.oxzep7.python.plugins.module_utils._venv import read_pyvenv_cfg
 
@@ -172,11 +172,8 @@ class Pyenv:
         os.makedirs(tmp)
         try:
             with tarfile.open(archive) as tar:
-                problems = unsafe_members(tar)
-                if problems:
-                    raise Oxzep7Error("refusing pyenv archive %s: %s" % (archive, "; ".join(problems[:5])))
-                kwargs = {"filter": "tar"} if hasattr(tarfile, "tar_filter") else {}
-                tar.extractall(tmp, **kwargs)
+                check_archive(tar, "pyenv archive %s" % archive)
+                extract(tar, tmp)
             tops = os.listdir(tmp)
             source = os.path.join(tmp, tops[0]) if len(tops) == 1 and os.path.isdir(
                 os.path.join(tmp, tops[0], "bin")) else tmp
@@ -304,12 +301,8 @@ class Pyenv:
         os.makedirs(work)
         try:
             with tarfile.open(archive) as tar:
-                problems = unsafe_members(tar)
-                if problems or any(m.name.split("/")[0] != version for m in tar.getmembers()):
-                    why = "; ".join(problems[:5]) or "members outside %s/" % version
-                    raise Oxzep7Error("refusing %s: %s" % (archive, why))
-                kwargs = {"filter": "tar"} if hasattr(tarfile, "tar_filter") else {}
-                tar.extractall(work, **kwargs)
+                check_archive(tar, archive, top=version)
+                extract(tar, work)
             os.rename(os.path.join(work, version), self.prefix(version))
             self.verify(version, modules)
         except BaseException:

@@ -109,9 +109,10 @@ def list_snapshots(backup_dir, stable_path):
     return sorted(out, key=lambda m: (m.get("created", 0), m["snapshot_id"]))
 
 
-def describe_live(runner, layout):
+def describe_live(runner, layout, facts=None):
     """Inspect the live venv of ``layout`` and render its lock.
 
+    :param facts: what ``inspect_python`` already returned for the live venv, to not run it twice.
     :returns: dict with ``path`` (the live directory), ``facts``, ``entries``,
         ``lock_text`` and ``lock_sha256``.
     :raises Oxzep7Error: when there is no venv at the stable path.
@@ -119,7 +120,7 @@ def describe_live(runner, layout):
     live = layout.live_path()
     if live is None:
         raise Oxzep7Error("there is no venv at %s" % layout.stable)
-    facts = inspect_python(runner, python_of(live))
+    facts = facts or inspect_python(runner, python_of(live))
     entries = build_lock(venv_distributions(facts))
     text = render_lock(entries, header=["lock of %s, Python %s (%s)" % (
         layout.stable, facts["python"]["version"], facts["python"]["implementation"])])
@@ -252,6 +253,27 @@ def unsafe_members(tar):
     return problems
 
 
+def check_archive(tar, what, top=None):
+    """Refuse an archive that is unsafe to extract (see :func:`unsafe_members`).
+
+    :param what: words naming it in the error, e.g. ``to restore /path`` or ``pyenv archive /path``.
+    :param top: when given, every member must also lie in this top directory.
+    :raises Oxzep7Error: listing up to 10 reasons.
+    """
+    problems = unsafe_members(tar)
+    if top:
+        problems += ["%s: outside %s/" % (m.name, top) for m in tar.getmembers() if m.name.split("/")[0] != top]
+    if problems:
+        raise Oxzep7Error("refusing %s: %s" % (what, "; ".join(problems[:10])))
+
+
+def extract(tar, dest, **kwargs):
+    """Extract a checked archive into ``dest``, with tarfile's ``tar`` filter where Python has it (PEP 706)."""
+    if hasattr(tarfile, "tar_filter"):
+        kwargs["filter"] = "tar"
+    tar.extractall(dest, **kwargs)
+
+
 def open_snapshot(backup_dir, stable_path, snapshot):
     """Find and check a snapshot by id or absolute path.
 
@@ -298,9 +320,7 @@ def restore(layout, backup_dir, snapshot, release_id=None, check_mode=False):
         raise Oxzep7Error("the snapshot's interpreter directory %s is missing; install Python %s "
                           "there first" % (home, meta.get("python_version")))
     with tarfile.open(os.path.join(path, meta["archive"])) as tar:
-        problems = unsafe_members(tar)
-        if problems:
-            raise Oxzep7Error("refusing to restore %s: %s" % (path, "; ".join(problems[:10])))
+        check_archive(tar, "to restore %s" % path)
         result["changed"] = True
         if check_mode:
             return result
@@ -313,8 +333,7 @@ def restore(layout, backup_dir, snapshot, release_id=None, check_mode=False):
             shutil.rmtree(work)
         os.mkdir(work, 0o700)
         try:
-            kwargs = {"filter": "tar"} if hasattr(tarfile, "tar_filter") else {}
-            tar.extractall(work, numeric_owner=True, **kwargs)
+            extract(tar, work, numeric_owner=True)
             apply_owner(work, owner, recursive=False)
             os.rename(work, dest)
         except Exception:
