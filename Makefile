@@ -12,6 +12,7 @@ bootstrap:
 
 wheelhouse: bootstrap
 	scripts/make-wheelhouse
+	scripts/make-index
 
 unit: wheelhouse
 	.venv/bin/python -m pytest tests/unit

@@ -7,10 +7,15 @@ pyenv first. A missing one is an error, never a skip.
 """
 
 import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 
 import pytest
 
-from support import OLD_VERSION, TARGET_VERSION, UV, WHEELHOUSE, make_app_venv, pyenv_root_path
+from support import INDEX, OLD_VERSION, TARGET_VERSION, UV, WHEELHOUSE, make_app_venv, pyenv_root_path
 
 from ansible_collections.oxzep7.python.plugins.module_utils._common import Runner
 from ansible_collections.oxzep7.python.plugins.module_utils._venv import resolve_interpreter
@@ -55,3 +60,25 @@ def app_venv(tmp_path, old_python, wheelhouse):
     """A live app venv on the old interpreter at ``<tmp>/srv/app/venv`` (a plain directory)."""
     os.makedirs(str(tmp_path / "srv" / "app"))
     return make_app_venv(str(tmp_path / "srv" / "app" / "venv"), old_python, wheelhouse)
+
+
+@pytest.fixture(scope="session")
+def compat_index():
+    """The compatibility test index (scripts/make-index) served on 127.0.0.1; yields its simple/ URL."""
+    site = os.path.join(INDEX, "site")
+    assert os.path.exists(os.path.join(INDEX, ".stamp")), "run scripts/make-index first (make test does)"
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "-d", site],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = "http://127.0.0.1:%d/simple/" % port
+    for attempt in range(100):
+        try:
+            urllib.request.urlopen(url + "six/", timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    yield url
+    server.terminate()
+    server.wait()

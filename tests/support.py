@@ -9,6 +9,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, ".cache", "collections"))
 WHEELHOUSE = os.environ.get("OXZEP7_WHEELHOUSE", os.path.join(ROOT, ".cache", "wheelhouse"))
 FIXTURES = os.path.join(ROOT, "tests", "fixtures")
+INDEX = os.environ.get("OXZEP7_INDEX", os.path.join(ROOT, ".cache", "index"))
 OLD_VERSION, TARGET_VERSION = "3.9", "3.12"
 # uv comes with the tool venv (tests/requirements-tools.txt)
 UV = shutil.which("uv") or os.path.join(os.path.dirname(sys.executable), "uv")

@@ -21,7 +21,8 @@ from ansible_collections.oxzep7.python.plugins.module_utils._common import (
 from ansible_collections.oxzep7.python.plugins.module_utils._installer import (
     INSTALLER_OPTION_NAMES, Installer, has_pip)
 from ansible_collections.oxzep7.python.plugins.module_utils._layout import Layout, ownership
-from ansible_collections.oxzep7.python.plugins.module_utils import _pyenv, _release, _snapshot, _state
+from ansible_collections.oxzep7.python.plugins.module_utils import (
+    _compat, _preflight, _pyenv, _release, _snapshot, _state)
 from ansible_collections.oxzep7.python.plugins.module_utils._venv import (
     inspect_python, python_of, read_pyvenv_cfg, resolve_interpreter, tree_size, venv_distributions)
 
@@ -55,11 +56,20 @@ def spec(*parts, **own):
     return merged
 
 
-def _installer(module):
+def _installer_options(module):
+    """The installer options of ``module``; index credentials join ``no_log_values``."""
     options = dict((k, module.params.get(k)) for k in INSTALLER_OPTION_NAMES)
     module.no_log_values.update(url_secrets([options["index_url"]] + list(options["extra_index_urls"] or [])
                                             + list(options["find_links"] or [])))
-    return Installer(options, lambda name: module.get_bin_path(name, required=False))
+    return options
+
+
+def _which(module):
+    return lambda name: module.get_bin_path(name, required=False)
+
+
+def _installer(module):
+    return Installer(_installer_options(module), _which(module))
 
 
 def _record(module, step, outcome, started, source=None, target=None):
@@ -278,6 +288,87 @@ def run_pyenv_install(module):
                   pyenv_installed=pyenv_changed, pyenv_version=pyenv.version_of_pyenv())
     result["diff"] = dict(before=dict(version=p["version"] if before else None),
                           after=dict(version=p["version"] if p["state"] == "present" else None))
+    return result
+
+
+ALLOWLIST_SPEC = dict(type="list", elements="dict", default=[], options=dict(
+    name=dict(type="str", required=True), version=dict(type="str"), target=dict(type="str"),
+    reason=dict(type="str", required=True)))
+
+
+def _live_python(layout):
+    live = layout.live_path()
+    if live is None:
+        raise Oxzep7Error("there is no venv at %s" % layout.stable)
+    return python_of(live)
+
+
+def run_compat_check(module):
+    p = module.params
+    layout = Layout(p["path"])
+    runner = module_runner(module)
+    python = _live_python(layout)
+    facts = inspect_python(runner, python)
+    entries = (_release.read_lock_entries(runner, layout, p["lock"]) if p["lock"]
+               else _snapshot.describe_live(runner, layout, facts)["entries"])
+    result = _compat.check(runner, python, entries, p["targets"], _installer_options(module), _which(module),
+                           upgrades=p["upgrades"], allowlist=p["allowlist"], keep_seed_pins=p["keep_seed_pins"],
+                           platforms=p["platforms"] or None, resolve=p["resolve"])
+    result.update(changed=False, python_version=facts["python"]["version"], inhibited=bool(result["inhibitors"]))
+    return redact(result)
+
+
+def run_venv_preflight(module):
+    p = module.params
+    layout = Layout(p["path"])
+    runner = module_runner(module)
+    python = _live_python(layout)
+    facts = inspect_python(runner, python)["python"]
+    targets = _compat.check_targets(p["targets"])
+    findings, code = [], None
+    if p["code_paths"]:
+        found, code = _preflight.scan_code(runner, python, p["code_paths"], targets, _installer_options(module),
+                                           _which(module), p["tools"])
+        findings += found
+    skip = [layout.stable, layout.releases_dir, os.path.realpath(layout.stable)]
+    references = _preflight.scan_references(p["reference_paths"], _preflight.reference_needles(facts, layout), skip)
+    findings += [dict(ref, severity="warning", check="reference", target=t, message="%s:%s names the old "
+                      "interpreter (%s): %s" % (ref["file"], ref["line"], ref["kind"], ref["text"]))
+                 for ref in references for t in targets]
+    size = tree_size(layout.live_path())
+    disk = _preflight.check_disk(layout, size, p["backup_dir"]) if p["check_disk"] else None
+    if disk and not disk["ok"]:
+        findings += [dict(severity="inhibitor", check="disk", target=t, message="not enough free disk: %s" % "; ".join(
+            "%s has %d bytes free, needs %d" % (d, disk["free_bytes"][d], disk["needed_bytes"][d])
+            for d in sorted(disk["needed_bytes"]))) for t in targets]
+    inhibitors = [dict((k, v) for k, v in f.items() if k != "severity") for f in findings
+                  if f["severity"] == "inhibitor"]
+    warnings = [dict((k, v) for k, v in f.items() if k != "severity") for f in findings
+                if f["severity"] == "warning"]
+    return redact(dict(changed=False, targets=targets, python_version=facts["version"], size_bytes=size,
+                       code=code, references=references, disk=disk, inhibitors=inhibitors, cautions=warnings,
+                       inhibited=bool(inhibitors)))
+
+
+def run_venv_lock(module):
+    p = module.params
+    stable = Layout(p["path"]).stable
+    if p["state"] == "absent":
+        result = _state.release_lock(p["state_dir"], stable, p["run_id"], check_mode=module.check_mode)
+        result.update(stolen=None, diff=_diff("lock", p["run_id"], result["changed"], removed=True))
+        return result
+    try:
+        result = _state.acquire_lock(p["state_dir"], stable, p["run_id"], p["owner"], steal=p["steal"],
+                                     check_mode=module.check_mode)
+    except _state.LockHeld as exc:
+        held = exc.held
+        owner = held.get("owner") or {}
+        raise Oxzep7Error("%s is locked by run %s (controller %s, pid %s, since %s): another run is changing it; "
+                          "wait for it, or remove %s if that run is gone" % (
+                              stable, held.get("run_id"), owner.get("controller"), owner.get("pid"),
+                              time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(held.get("acquired") or 0)),
+                              _state.lock_path(p["state_dir"], stable)), held=held)
+    result["diff"] = _diff("lock", p["run_id"], result["changed"])
     return result
 
 

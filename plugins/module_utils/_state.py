@@ -83,3 +83,80 @@ def read_ledger(state_dir, stable_path):
     except (IOError, OSError):
         pass
     return records
+
+
+class LockHeld(Exception):
+    """The venv's lock belongs to another run; ``held`` is what its lock file says (dict)."""
+
+    def __init__(self, held):
+        super(LockHeld, self).__init__("locked by run %s" % held.get("run_id"))
+        self.held = held
+
+
+def lock_path(state_dir, stable_path):
+    """The per-venv lock file: ``<state_dir>/<slug>/lock``."""
+    return os.path.join(state_dir, slug(stable_path), "lock")
+
+
+def _read_lock(path):
+    try:
+        with open(path) as fh:
+            return json.load(fh)
+    except (IOError, OSError):
+        return None
+    except ValueError:
+        return {"run_id": None, "note": "unreadable lock file"}
+
+
+def acquire_lock(state_dir, stable_path, run_id, owner, steal=None, check_mode=False):
+    """Take the venv's lock for ``run_id``, or fail fast when another run holds it.
+
+    The lock file is created with ``O_CREAT | O_EXCL``, so of two runs exactly one gets it. The
+    same run taking it again is a no-op (a resumed run). ``steal`` names the run id of a
+    holder known to be dead (its controller process is gone): its lock file is first renamed
+    away (only one taker can rename it), then created anew.
+
+    :param owner: dict saying who holds it (controller host, pid, user), stored in the file.
+    :returns: dict with ``changed``, ``lock_path``, ``held`` (the lock now) and ``stolen``
+        (the dead holder's lock, or None).
+    :raises LockHeld: when another run holds it (and is not ``steal``).
+    """
+    path = lock_path(state_dir, stable_path)
+    mine = dict(run_id=run_id, owner=owner or {}, acquired=time.time())
+    held = _read_lock(path)
+    if held is not None and held.get("run_id") == run_id:
+        return dict(changed=False, lock_path=path, held=held, stolen=None)
+    stolen = None
+    if held is not None:
+        if steal is None or held.get("run_id") != steal:
+            raise LockHeld(held)
+        stolen = held
+    if check_mode:
+        return dict(changed=True, lock_path=path, held=mine, stolen=stolen)
+    venv_dir(state_dir, stable_path)
+    if stolen is not None:
+        try:
+            os.rename(path, "%s.stale-%s" % (path, os.getpid()))
+        except OSError:
+            raise LockHeld(_read_lock(path) or held)  # another run took it over first
+        os.unlink("%s.stale-%s" % (path, os.getpid()))
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except OSError:
+        raise LockHeld(_read_lock(path) or {})
+    with os.fdopen(fd, "w") as fh:
+        json.dump(mine, fh)
+    return dict(changed=True, lock_path=path, held=mine, stolen=stolen)
+
+
+def release_lock(state_dir, stable_path, run_id, check_mode=False):
+    """Remove the venv's lock if ``run_id`` holds it.
+
+    :returns: dict with ``changed``, ``lock_path`` and ``held`` (what the file said, or None).
+    """
+    path = lock_path(state_dir, stable_path)
+    held = _read_lock(path)
+    mine = held is not None and held.get("run_id") == run_id
+    if mine and not check_mode:
+        os.unlink(path)
+    return dict(changed=mine, lock_path=path, held=held)

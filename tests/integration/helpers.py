@@ -26,10 +26,20 @@ def run_playbook(playbook, tmp, host_vars, check=False, extra_vars=None):
     :returns: ``(rc, stats, plays)`` from the json callback: stats is the host's
         counters (ok, changed, failures, rescued...), plays the raw plays list.
     """
+    rc, stats, plays = run_fleet_playbook(playbook, tmp, {"app": host_vars}, check=check, extra_vars=extra_vars)
+    return rc, stats.get("app", {}), plays
+
+
+def run_fleet_playbook(playbook, tmp, hosts, check=False, extra_vars=None):
+    """Run ``playbook`` for local hosts ``hosts`` (name -> host vars) in group python_fleet.
+
+    :returns: ``(rc, stats, plays)``: stats maps each host to its counters.
+    """
     inventory = os.path.join(tmp, "inventory.json")
-    host = dict(host_vars, ansible_connection="local", ansible_python_interpreter=sys.executable)
+    fleet = dict((name, dict(v, ansible_connection="local", ansible_python_interpreter=sys.executable))
+                 for name, v in hosts.items())
     with open(inventory, "w") as fh:
-        json.dump({"python_fleet": {"hosts": {"app": host}}}, fh)
+        json.dump({"python_fleet": {"hosts": fleet}}, fh)
     # a collection playbook by FQCN (oxzep7.python.upgrade), a file of playbooks/, or a test playbook's path
     if not playbook.endswith(".yml"):
         target = playbook
@@ -44,24 +54,24 @@ def run_playbook(playbook, tmp, host_vars, check=False, extra_vars=None):
                ANSIBLE_STDOUT_CALLBACK="test_results", ANSIBLE_NOCOLOR="1",
                ANSIBLE_CALLBACK_PLUGINS=os.path.join(os.path.dirname(os.path.abspath(__file__)), "callback_plugins"),
                ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_DEPRECATION_WARNINGS="0",
-               PATH=BIN + os.pathsep + os.environ.get("PATH", ""))
+               PATH=BIN + os.pathsep + os.environ.get("PATH", ""), PWD=tmp)
     proc = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
-                          check=False)
+                          check=False, cwd=tmp)
     try:
         out = json.loads(proc.stdout[proc.stdout.index("{"):])
     except ValueError:
         raise AssertionError("no JSON from ansible-playbook (rc=%s): %s\n%s" % (proc.returncode, proc.stdout, proc.stderr))
-    return proc.returncode, out["stats"].get("app", {}), out["plays"]
+    return proc.returncode, out["stats"], out["plays"]
 
 
-def task_results(plays, name):
-    """Return the host results of every task named ``name`` (with or without its role prefix)."""
+def task_results(plays, name, host="app"):
+    """Return ``host``'s results of every task named ``name`` (with or without its role prefix)."""
     found = []
     for play in plays:
         for task in play["tasks"]:
             full = task["task"]["name"]
-            if (full == name or full.endswith(" : " + name)) and "app" in task["hosts"]:
-                found.append(task["hosts"]["app"])
+            if (full == name or full.endswith(" : " + name)) and host in task["hosts"]:
+                found.append(task["hosts"][host])
     return found
 
 
@@ -151,3 +161,10 @@ class App:
 
     def stop(self):
         subprocess.run(self.service_argv("stop"), check=False)
+
+
+def failed_tasks(plays, ignore=()):
+    """``(host, task name, msg)`` of every failed task result, except tasks named in ``ignore``."""
+    return [(host, t["task"]["name"], result.get("msg") if "results" not in result
+             else [r.get("msg") for r in result["results"] if r.get("failed")]) for p in plays for t in p["tasks"]
+            for host, result in t["hosts"].items() if result.get("failed") and t["task"]["name"] not in ignore]

@@ -1,0 +1,334 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, oxzep7.python contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Can this venv's lock move to a target Python? (the ``compat_check`` module)
+
+Two sources of truth, both run with the venv's *old* interpreter:
+
+- ``_probe.check_packages`` reads what the index or wheelhouse holds for each locked
+  project and judges every file for each target with ``packaging`` (tags, Requires-Python,
+  yanked), and finds the lowest release that fixes a pin that cannot move;
+- pip's own resolver then confirms each target: ``pip install --dry-run --report`` with
+  ``--python-version``, ``--implementation cp``, ``--abi``, ``--platform`` (this host's
+  platform tags) and ``--only-binary=:all:`` over the pins the probe found wheels for
+  (pip's documented way to resolve for another interpreter; ``--target`` keeps pip
+  older than 23.1 from refusing those options).
+
+The verdicts are sorted into inhibitors (the lock cannot move to that target as it is),
+warnings (it moves, but something needs a look) and accepted inhibitors (allowlisted).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import json
+import os
+import re
+import shutil
+import tempfile
+
+from ansible_collections.oxzep7.python.plugins.module_utils._common import Oxzep7Error, redact
+from ansible_collections.oxzep7.python.plugins.module_utils._installer import Installer
+from ansible_collections.oxzep7.python.plugins.module_utils._lock import canonical_name
+from ansible_collections.oxzep7.python.plugins.module_utils import _probe
+from ansible_collections.oxzep7.python.plugins.module_utils._release import plan_install
+
+__metaclass__ = type
+
+_TARGET = re.compile(r"^3\.\d+(\.\d+)?$")
+
+
+def version_key(target):
+    """Sort key of a "X.Y" or "X.Y.Z" version string: a tuple of ints."""
+    return tuple(int(p) for p in target.split("."))
+
+
+def check_targets(targets):
+    """Return ``targets`` (list of "3.Y" or "3.Y.Z") sorted and without duplicates.
+
+    :raises Oxzep7Error: on an empty list or a value that is not a CPython 3 version.
+    """
+    bad = [t for t in targets if not _TARGET.match(str(t))]
+    if bad or not targets:
+        raise Oxzep7Error("targets must be CPython versions like 3.12 or 3.12.4, not %s" % (bad or "nothing"))
+    return sorted(set(str(t) for t in targets), key=version_key)
+
+
+def probe_source():
+    """The source text of ``_probe`` (from its loader, so it works inside AnsiballZ too)."""
+    loader = getattr(_probe, "__loader__", None)
+    source = loader.get_source(_probe.__name__) if loader is not None and hasattr(loader, "get_source") else None
+    if not source:
+        with open(_probe.__file__) as fh:
+            source = fh.read()
+    return source
+
+
+def run_probe(runner, python, command, request):
+    """Run ``_probe`` command ``command`` in ``python`` and return its JSON answer (dict).
+
+    :param request: a JSON-serializable dict, passed through a temporary file.
+    :raises Oxzep7Error: when the probe fails; its message and the command's output.
+    """
+    fd, path = tempfile.mkstemp(prefix="oxzep7-probe-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(request, fh)
+        result = runner.run([python, "-I", "-B", "-c", probe_source(), command, path], check=False,
+                            env={"PYTHONDONTWRITEBYTECODE": "1"}, what="the %s probe" % command)
+    finally:
+        os.unlink(path)
+    try:
+        answer = json.loads(result.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        answer = None
+    if result.rc != 0 or not isinstance(answer, dict) or "error" in answer:
+        reason = answer.get("error") if isinstance(answer, dict) else "it printed no answer"
+        raise Oxzep7Error("the %s check in %s failed: %s" % (command, python, reason), **result.as_dict())
+    return answer
+
+
+def pip_default_index(runner, python, installer):
+    """The index URL pip itself would use: ``PIP_INDEX_URL``, then ``pip config list``, then
+    pip's built-in default (read from pip, ``pip._internal.models.index.PyPI``).
+
+    :raises Oxzep7Error: when none of them can be read.
+    """
+    env = dict(installer.env)
+    if not installer.options.get("isolated"):
+        if env.get("PIP_INDEX_URL") or os.environ.get("PIP_INDEX_URL"):
+            return env.get("PIP_INDEX_URL") or os.environ["PIP_INDEX_URL"]
+        result = runner.run([python, "-m", "pip", "config", "list"], check=False, env=env)
+        for line in result.stdout.splitlines():
+            key, _sep, value = line.partition("=")
+            if key in ("global.index-url", "install.index-url", "download.index-url"):
+                return value.strip().strip("'\"")
+    result = runner.run([python, "-I", "-c", "from pip._internal.models.index import PyPI; print(PyPI.simple_url)"],
+                        check=False)
+    if result.rc != 0 or not result.stdout.strip():
+        raise Oxzep7Error("cannot tell which index pip uses; set index_url", **result.as_dict())
+    return result.stdout.strip()
+
+
+def sources(options, default_index):
+    """The package sources of installer ``options``: list of ``{"index": url}`` or ``{"links": url or dir}``."""
+    out = []
+    if not options.get("no_index"):
+        out.append({"index": options.get("index_url") or default_index})
+        out += [{"index": url} for url in options.get("extra_index_urls") or []]
+    out += [{"links": link} for link in options.get("find_links") or []]
+    return out
+
+
+# PEP 691: ask for the JSON form of the simple API, accept the HTML one (PEP 503).
+_ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"
+
+
+def fetch_page(url, timeout=30):
+    """``(content type, text)`` of an index page, or ``(None, None)`` when it does not exist (404).
+
+    Uses Ansible's ``open_url`` (proxies, CA bundle; credentials in the URL become Basic auth).
+    ``file://`` URLs are read from disk.
+
+    :param timeout: seconds.
+    :raises Oxzep7Error: on any other failure, with the URL's credentials masked.
+    """
+    from ansible.module_utils.urls import open_url
+    from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
+    if url.startswith("file://"):
+        path = url[len("file://"):]
+        path = os.path.join(path, "index.html") if os.path.isdir(path) else path
+        if not os.path.exists(path):
+            return None, None
+        with open(path) as fh:
+            return "text/html", fh.read()
+    try:
+        response = open_url(url, headers={"Accept": _ACCEPT}, timeout=timeout, follow_redirects="safe")
+    except HTTPError as exc:
+        if exc.code == 404:
+            return None, None
+        raise Oxzep7Error("reading the index page %s failed: HTTP %s" % (redact(url), exc.code))
+    except (URLError, OSError, ValueError) as exc:
+        raise Oxzep7Error("reading the index page %s failed: %s" % (redact(url), redact(str(exc))))
+    charset = response.headers.get_content_charset() or "utf-8"
+    return response.headers.get("Content-Type", ""), response.read().decode(charset, "replace")
+
+
+def fetch_sources(source_list, names):
+    """Add the fetched pages to ``source_list`` for the probe (see ``_probe.list_files``).
+
+    :param names: the locked project names; one page per name and index.
+    """
+    out = []
+    for source in source_list:
+        if "index" in source:
+            root = source["index"].rstrip("/") + "/"
+            pages = {}
+            for name in sorted(set(canonical_name(n) for n in names)):
+                ctype, text = fetch_page(root + name + "/")
+                if text is not None:
+                    pages[name] = [ctype, text]
+            out.append(dict(source, pages=pages))
+        elif os.path.isdir(source["links"][len("file://"):] if source["links"].startswith("file://") else source["links"]):
+            out.append(source)
+        else:
+            out.append(dict(source, text=fetch_page(source["links"])[1] or ""))
+    return out
+
+
+def pip_resolves(runner, python, installer, pins, target, platforms, workdir):
+    """Ask pip's resolver whether ``pins`` install as wheels on CPython ``target``.
+
+    :param pins: list of requirement strings (``name==version``).
+    :param platforms: platform tags, most specific first.
+    :returns: dict with ``target``, ``ok`` (bool), ``checked`` (int), ``files``
+        (name -> chosen file name), ``yanked`` (names pip reports yanked), and on
+        failure ``rc``, ``cmd`` and ``stderr`` (last 2000 characters).
+    """
+    report = os.path.join(workdir, "report-%s.json" % target)
+    reqs = os.path.join(workdir, "requirements-%s.txt" % target)
+    with open(reqs, "w") as fh:
+        fh.write("\n".join(pins) + "\n")
+    abi = "cp%s%s" % tuple(target.split(".")[:2])
+    argv = [python, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--no-deps", "--quiet",
+            "--target", os.path.join(workdir, "target"), "--report", report, "--only-binary=:all:",
+            "--python-version", target, "--implementation", "cp", "--abi", abi]
+    for platform in platforms:
+        argv += ["--platform", platform]
+    argv += installer.index_args() + ["-r", reqs]
+    outcome = dict(target=target, ok=True, checked=len(pins), files={}, yanked=[])
+    if not pins:
+        return outcome
+    result = runner.run(argv, check=False, env=installer.env)
+    if result.rc != 0:
+        outcome.update(ok=False, rc=result.rc, cmd=redact(result.cmd), stderr=redact(result.stderr[-2000:]))
+        return outcome
+    with open(report) as fh:
+        for item in json.load(fh).get("install", []):
+            name = canonical_name(item["metadata"]["name"])
+            outcome["files"][name] = item["download_info"]["url"].split("#")[0].rsplit("/", 1)[-1]
+            if item.get("is_yanked"):
+                outcome["yanked"].append(name)
+    return outcome
+
+
+def _matches(rule, name, version, target):
+    return (canonical_name(rule["name"]) == canonical_name(name)
+            and rule.get("version") in (None, "", version)
+            and rule.get("target") in (None, "", target))
+
+
+def assess(packages, targets, allowlist, upgraded, original, resolution, unreproducible):
+    """Sort the probe's verdicts into inhibitors, warnings and accepted inhibitors.
+
+    :param packages: the probe's ``packages`` list.
+    :param targets: sorted list of "X.Y".
+    :param allowlist: list of dicts (name, optional version and target, reason).
+    :param upgraded: canonical names the ``upgrades`` replaced.
+    :param original: canonical name -> the locked version before upgrades.
+    :param resolution: list of :func:`pip_resolves` results.
+    :param unreproducible: list of dicts (name, line, reason) the rebuild cannot install.
+    :returns: dict with ``inhibitors``, ``cautions`` (the warnings; Ansible reserves
+        ``warnings`` in module results), ``accepted`` (lists of dicts with
+        ``target``, ``name``, ``version``, ``check``, ``message`` and, for an inhibitor,
+        ``fix``), ``matrix`` (per package its status at each target and ``breaks_at``)
+        and ``can_move`` (target -> bool).
+    """
+    inhibitors, warnings, accepted, matrix = [], [], [], []
+    failed = dict((r["target"], r) for r in resolution if not r["ok"])
+
+    def inhibit(item):
+        rule = next((r for r in allowlist if _matches(r, item["name"], item["version"], item["target"])), None)
+        if rule:
+            accepted.append(dict(item, allowlist_reason=rule.get("reason") or ""))
+        else:
+            inhibitors.append(item)
+
+    for target in targets:
+        for item in unreproducible:
+            inhibit(dict(target=target, name=item["name"], version=None, check="unreproducible",
+                         message="cannot be reinstalled: %s" % item["reason"], fix=None))
+        if target in failed:
+            inhibit(dict(target=target, name="(resolution)", version=None, check="resolution",
+                         message="pip could not resolve the locked wheels for %s: %s" % (
+                             target, failed[target]["stderr"].strip().splitlines()[-1:]), fix=None))
+    for pkg in packages:
+        name, version = pkg["name"], pkg["version"]
+        row = dict(name=name, version=version, statuses={}, breaks_at=None)
+        for target in targets:
+            verdict = pkg["targets"][target]
+            row["statuses"][target] = verdict["status"]
+            base = dict(target=target, name=name, version=version)
+            if verdict["status"] == "none":
+                row["breaks_at"] = row["breaks_at"] or target
+                fix = verdict.get("fix")
+                hint = (" Lowest release that supports %s: %s%s." % (
+                    target, fix["version"], " (a new major version)" if fix["crosses_major"] else "")
+                    if fix else " No release on the index supports %s." % target)
+                inhibit(dict(base, check="package", fix=fix, message="%s %s cannot install on %s: %s.%s" % (
+                    name, version, target, verdict["reason"], hint)))
+                continue
+            key = canonical_name(name)
+            if key in upgraded:
+                warnings.append(dict(base, check="upgrade", message="%s moves to %s only with the upgrade %s -> %s" % (
+                    name, target, original.get(key), version)))
+            if verdict["status"] == "sdist":
+                warnings.append(dict(base, check="sdist", message="%s %s has no wheel for %s: it would compile "
+                                     "from %s (needs a compiler and build dependencies)" % (
+                                         name, version, target, verdict["file"])))
+            elif verdict["status"] == "source":
+                warnings.append(dict(base, check="direct_url", message="%s: %s; not checked against the index" % (
+                    name, verdict["reason"])))
+            if verdict["yanked"]:
+                warnings.append(dict(base, check="yanked", message="%s %s is yanked on the index%s" % (
+                    name, version, ": %s" % verdict["yanked_reason"] if verdict["yanked_reason"] else "")))
+        matrix.append(row)
+    can_move = dict((t, not any(i["target"] == t for i in inhibitors)) for t in targets)
+    return dict(inhibitors=inhibitors, cautions=warnings, accepted=accepted, matrix=matrix, can_move=can_move)
+
+
+def check(runner, python, entries, targets, installer_options, which, upgrades=None, allowlist=None,
+          keep_seed_pins=False, platforms=None, resolve=True):
+    """Decide whether the lock ``entries`` can move to each of ``targets``.
+
+    :param python: the venv's interpreter (str), with pip installed.
+    :param entries: lock entries (``_lock.parse_lock`` or ``describe_live``).
+    :param targets: list of "X.Y" or "X.Y.Z".
+    :param installer_options: the installer and index options (see ``_installer``); the
+        probe reads the same index, extra indexes and find-links the rebuild would use.
+    :param which: callable name -> path, to build the ``Installer``.
+    :param upgrades: requirement strings replacing pins, as for ``venv_rebuild``.
+    :param allowlist: list of dicts (name, optional version and target, reason).
+    :param platforms: platform tags; default this host's.
+    :param resolve: also confirm each target with pip's resolver.
+    :returns: dict: ``targets``, ``platforms``, ``packages`` (per package the probe's
+        verdict per target), ``resolution`` plus what :func:`assess` returns.
+    :raises Oxzep7Error: on bad targets, a failed probe or an unreadable index.
+    """
+    targets = check_targets(targets)
+    plan = plan_install(entries, upgrades or [], keep_seed_pins, allow_unreproducible=True)
+    original = dict((canonical_name(e["name"]), e["version"]) for e in entries)
+    installer = Installer(dict(installer_options, installer="pip"), which)
+    pins = [dict(name=e["name"], version=e["version"], kind=e["kind"],
+                 url=e["line"].split(" @ ", 1)[1] if " @ " in e["line"] else None) for e in plan["entries"]]
+    default = None if installer_options.get("no_index") or installer_options.get("index_url") \
+        else pip_default_index(runner, python, installer)
+    wanted = sources(installer_options, default)
+    answer = run_probe(runner, python, "packages", dict(
+        pins=pins, targets=targets, platforms=platforms,
+        sources=fetch_sources(wanted, [p["name"] for p in pins if p["kind"] == "pin"]),
+        allow_sdist=not installer_options.get("only_binary")))
+    resolution = []
+    if resolve:
+        workdir = tempfile.mkdtemp(prefix="oxzep7-compat-")
+        try:
+            for target in targets:
+                wheels = ["%s==%s" % (p["name"], p["version"]) for p in answer["packages"]
+                          if p["kind"] == "pin" and p["targets"][target]["status"] == "wheel"]
+                resolution.append(pip_resolves(runner, python, installer, wheels, target,
+                                               answer["platforms"], workdir))
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+    verdict = assess(answer["packages"], targets, allowlist or [], plan["upgraded"], original, resolution,
+                     plan["unreproducible"])
+    return dict(verdict, targets=targets, platforms=answer["platforms"], packages=answer["packages"],
+                resolution=resolution)

@@ -1,0 +1,184 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, oxzep7.python contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Preflight checks beyond the packages (the ``venv_preflight`` module).
+
+- the app's own code: vermin's minimum Python version and imports of standard library
+  modules the target no longer has (``_probe.check_code``, with vermin and stdlib-list
+  installed by pip into a temporary directory from the configured index);
+- hard-coded references to the old interpreter outside the venv (unit files, cron,
+  environment files, shebangs), each with file and line;
+- free disk for one more release beside the live one and one more snapshot.
+
+Every finding is a dict with ``check``, ``target``, ``message`` and details, and is
+either an inhibitor or a warning, in the same shape as ``_compat.assess`` returns.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import os
+import re
+import shutil
+import tempfile
+
+from ansible_collections.oxzep7.python.plugins.module_utils._common import Oxzep7Error
+from ansible_collections.oxzep7.python.plugins.module_utils._compat import run_probe
+from ansible_collections.oxzep7.python.plugins.module_utils._installer import Installer
+from ansible_collections.oxzep7.python.plugins.module_utils._snapshot import list_snapshots
+
+__metaclass__ = type
+
+# Where services, timers and scheduled jobs usually name an interpreter.
+DEFAULT_REFERENCE_PATHS = ("/etc/systemd/system", "/etc/cron.d", "/etc/crontab", "/var/spool/cron/crontabs",
+                           "/etc/default", "/etc/sysconfig", "/etc/environment", "/etc/supervisor/conf.d")
+MAX_SCANNED_BYTES = 1024 * 1024  # larger files are not read by the reference scan
+TOOLS = ("vermin", "stdlib-list")
+
+
+def install_tools(runner, python, installer, dest, requirements=TOOLS):
+    """Install the code-scan tools with the venv's pip into ``dest`` (``pip install --target``).
+
+    :raises Oxzep7Error: when pip cannot install them (the index lacks them, say).
+    """
+    argv = [python, "-m", "pip", "install", "--quiet", "--no-deps", "--only-binary=:all:", "--target", dest]
+    runner.run(argv + installer.index_args() + list(requirements), env=installer.env,
+               what="installing the code-scan tools (%s) from the index" % ", ".join(requirements))
+
+
+def scan_code(runner, python, paths, targets, installer_options, which, tool_requirements=TOOLS):
+    """Scan the app's source ``paths`` for each of ``targets`` (sorted "X.Y" strings).
+
+    :returns: ``(findings, summary)``: findings are inhibitors (code needing a newer
+        Python than a target; an unguarded import of a module the target removed) and
+        warnings (a guarded import of a removed module; files that do not parse);
+        summary is the probe's answer (files, minimum, removed, syntax_errors).
+    :raises Oxzep7Error: on a missing path or tools that cannot be installed.
+    """
+    missing = [p for p in paths if not os.path.exists(p)]
+    if missing:
+        raise Oxzep7Error("code_paths do not exist: %s" % ", ".join(missing))
+    installer = Installer(dict(installer_options, installer="pip"), which)
+    tools = tempfile.mkdtemp(prefix="oxzep7-tools-")
+    try:
+        install_tools(runner, python, installer, tools, tool_requirements)
+        summary = run_probe(runner, python, "code", dict(paths=list(paths), targets=targets, tools=tools))
+    finally:
+        shutil.rmtree(tools, ignore_errors=True)
+    findings = []
+    minimum = summary.get("minimum")
+    for target in targets:
+        if minimum and _key(minimum) > _key(target):
+            findings.append(dict(severity="inhibitor", check="code_minimum", target=target, minimum=minimum,
+                                 detail=summary["minimum_detail"],
+                                 message="the code needs Python %s or later (vermin), newer than %s" % (minimum, target)))
+    for item in summary["removed"]:
+        for target in [t for t in targets if _key(t) >= _key(item["target"])]:
+            findings.append(dict(
+                item, severity="warning" if item["guarded"] else "inhibitor", check="removed_module", target=target,
+                message="%s:%s imports %s, which the standard library of %s no longer has%s" % (
+                    item["file"], item["line"], item["module"], target,
+                    " (inside a try that catches ImportError)" if item["guarded"] else "")))
+    for target in summary["unknown_targets"]:
+        findings.append(dict(severity="warning", check="code_removed_unknown", target=target,
+                             message="the stdlib-list release this interpreter can install has no module list "
+                                     "for %s: imports of removed modules were not checked for it" % target))
+    for item in summary["syntax_errors"]:
+        findings += [dict(item, severity="warning", check="code_syntax", target=t,
+                          message="%s does not parse with the current interpreter: %s" % (item["file"], item["error"]))
+                     for t in targets]
+    return findings, summary
+
+
+def _key(version):
+    return tuple(int(p) for p in version.split("."))
+
+
+def reference_needles(python_facts, layout):
+    """The strings that betray a hard-coded old interpreter: list of ``(kind, regex)``.
+
+    - ``base_interpreter``: the base installation the venv was made from (its prefix);
+    - ``versioned_name``: ``pythonX.Y`` of the old version (``/usr/bin/python3.9``, ``lib/python3.9``);
+    - ``release_path``: the live release directory instead of the stable path.
+    """
+    major, minor = python_facts["version"].split(".")[:2]
+    needles = [("versioned_name", re.compile(r"python%s\.%s(?![0-9])" % (major, minor)))]
+    base = python_facts.get("base_prefix")
+    if base and base not in ("/usr", "/usr/local", "/"):
+        needles.insert(0, ("base_interpreter", re.compile(re.escape(base.rstrip("/")) + r"(?![\w.-])")))
+    current = layout.current_release()
+    if current:
+        needles.append(("release_path", re.compile(re.escape(os.path.join(layout.releases_dir, current)))))
+    return needles
+
+
+def _text_files(paths, skip):
+    for path in paths:
+        if os.path.isfile(path):
+            candidates = [path]
+        elif os.path.isdir(path):
+            candidates = []
+            for top, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if os.path.join(top, d) not in skip)
+                candidates += [os.path.join(top, f) for f in sorted(files)]
+        else:
+            continue
+        for candidate in candidates:
+            if not os.path.isfile(candidate) or os.path.getsize(candidate) > MAX_SCANNED_BYTES:
+                continue
+            try:
+                with open(candidate, "rb") as fh:
+                    data = fh.read()
+            except (IOError, OSError):
+                continue
+            if b"\0" not in data[:8192]:
+                yield candidate, data.decode("utf-8", "replace")
+
+
+def scan_references(paths, needles, skip=()):
+    """Lines in text files under ``paths`` that match one of ``needles``.
+
+    :param paths: files or directories; missing ones are ignored (defaults differ by distribution).
+    :param skip: directories not entered (the venv and its releases reference themselves).
+    :returns: list of dicts: file, line (1-based), kind, text (the line, at most 200 characters).
+    """
+    found = []
+    for path, text in _text_files(paths, set(skip)):
+        for number, line in enumerate(text.splitlines(), 1):
+            for kind, needle in needles:
+                if needle.search(line):
+                    found.append(dict(file=path, line=number, kind=kind, text=line.strip()[:200]))
+                    break
+    return found
+
+
+def _existing(path):
+    while not os.path.exists(path):
+        path = os.path.dirname(path)
+    return path
+
+
+def check_disk(layout, live_size, backup_dir):
+    """Free space for one more release of ``live_size`` bytes and one more snapshot.
+
+    The snapshot is counted at the size of the newest snapshot of this venv, or at the
+    release size when there is none (an archive is never larger than its tree by much).
+
+    :returns: dict with ``release_bytes``, ``snapshot_bytes``, ``free_bytes`` (per
+        checked directory), ``needed_bytes`` (per directory; both on one file system
+        add up) and ``ok``.
+    """
+    snapshots = list_snapshots(backup_dir, layout.stable)
+    archive = snapshots[-1].get("archive_bytes") if snapshots else None
+    snapshot_bytes = int(archive or live_size)
+    venv_dir, backup = _existing(layout.parent), _existing(backup_dir)
+    needs = {venv_dir: live_size}
+    if os.stat(venv_dir).st_dev == os.stat(backup).st_dev:
+        needs[venv_dir] += snapshot_bytes
+    else:
+        needs[backup] = snapshot_bytes
+    free = {}
+    for directory in needs:
+        st = os.statvfs(directory)
+        free[directory] = st.f_bavail * st.f_frsize
+    return dict(release_bytes=live_size, snapshot_bytes=snapshot_bytes, free_bytes=free, needed_bytes=needs,
+                ok=all(free[d] >= needs[d] for d in needs))

@@ -1,0 +1,99 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, oxzep7.python contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: venv_lock
+short_description: Hold a venv's lock for one run, so two runs never change it at once
+version_added: 0.1.0
+description:
+  - The lock is the file C(<state_dir>/<slug>/lock), created with C(O_EXCL) and naming the run id and its
+    owner (controller host, process id, user). The same run taking it again is a no-op, so a
+    resumed run goes on.
+  - When another run holds it, the task fails at once with who holds it since when.
+  - A lock left behind by a run whose C(ansible-playbook) process is gone (killed, say) is taken over
+    when that run was started from the same controller (the action plugin checks that process
+    there). Runs from another controller must be cleared by hand.
+  - O(state=absent) removes the lock if this run holds it.
+author: oxzep7.python contributors (@oxzep7)
+extends_documentation_fragment:
+  - oxzep7.python.venv
+options:
+  run_id:
+    description: The run that takes or releases the lock.
+    type: str
+    required: true
+  state:
+    description: C(present) takes the lock, C(absent) releases it.
+    type: str
+    choices: [present, absent]
+    default: present
+  owner:
+    description: Who holds it, stored in the lock file. The action plugin fills it in.
+    type: dict
+    default: {}
+  steal:
+    description: Run id of a dead holder whose lock may be taken over. The action plugin fills it in.
+    type: str
+attributes:
+  check_mode:
+    support: full
+    description: Reports whether it would take or release the lock; writes nothing.
+  diff_mode:
+    support: full
+    description: Shows the run id holding the lock before and after.
+  action:
+    support: full
+    description: The action plugin adds the owner and takes over the lock of a dead run of this controller.
+"""
+
+EXAMPLES = r"""
+- name: Lock the venv for this run
+  oxzep7.python.venv_lock:
+    path: /srv/app/venv
+    run_id: "{{ run_id }}"
+
+- name: Release it
+  oxzep7.python.venv_lock:
+    path: /srv/app/venv
+    run_id: "{{ run_id }}"
+    state: absent
+"""
+
+RETURN = r"""
+lock_path:
+  description: The lock file.
+  returned: always
+  type: str
+held:
+  description: What the lock file says now (run_id, owner, acquired as epoch seconds); on failure, the holder.
+  returned: always
+  type: dict
+stolen:
+  description: The lock of the dead run that was taken over, or null.
+  returned: always
+  type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.oxzep7.python.plugins.module_utils._modules import VENV_SPEC, main, run_venv_lock, spec
+
+
+def run():
+    module = AnsibleModule(
+        argument_spec=spec(VENV_SPEC,
+                           run_id=dict(type="str", required=True),
+                           state=dict(type="str", default="present", choices=["present", "absent"]),
+                           owner=dict(type="dict", default={}),
+                           steal=dict(type="str")),
+        supports_check_mode=True)
+    main(module, run_venv_lock)
+
+
+if __name__ == "__main__":
+    run()

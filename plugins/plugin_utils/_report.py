@@ -1,0 +1,192 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, oxzep7.python contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The fleet report of one run, rendered on the controller.
+
+Inputs, all under the run's report directory ``<report_dir>``:
+
+- ``hosts/<host>.json``: written by the upgrade role after each venv (``{"host", "results": [...]}``,
+  one record per venv as the role's ledger record has it);
+- ``preflight/hosts/<host>.json``: written by the preflight role (venvs ``inhibited`` there never
+  reach the upgrade).
+
+Outputs: ``report.json``, ``report.md`` and ``report.html`` (self-contained: a table and a
+timeline). Hosts of the run with no result are ``pending``; the ones Ansible marked failed or
+unreachable without a record are ``failed`` / ``unreachable``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import html
+import json
+import os
+import tempfile
+
+# Worst first: a host's status is the worst of its venvs'.
+HOST_ORDER = ("failed", "unreachable", "rolled_back", "inhibited", "pending", "upgraded", "already_current")
+VENV_STATUS = {"upgraded": "upgraded", "already_current": "already_current", "rolled_back": "rolled_back",
+               "failed": "failed", "inhibited": "inhibited"}
+
+
+def _read(path):
+    try:
+        with open(path) as fh:
+            return json.load(fh)
+    except (OSError, ValueError):
+        return None
+
+
+def _write(path, text):
+    """Write ``text`` to ``path`` atomically (a temporary file renamed over it)."""
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".report-")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
+def collect(report_dir, hosts, failed=(), unreachable=()):
+    """Per host of ``hosts`` (list of names), its venv records and status.
+
+    :returns: list of dicts ``{host, status, venvs: [record...], reason}`` in ``hosts`` order.
+    """
+    out = []
+    for host in hosts:
+        upgraded = _read(os.path.join(report_dir, "hosts", host + ".json")) or {}
+        venvs = [dict(r, status=VENV_STATUS.get(r.get("result"), "failed")) for r in upgraded.get("results", [])]
+        seen = set(v.get("path") for v in venvs)
+        preflight = _read(os.path.join(report_dir, "preflight", "hosts", host + ".json")) or {}
+        for v in preflight.get("venvs", []):
+            if v.get("status") == "inhibited" and v.get("path") not in seen:
+                venvs.append(dict(path=v["path"], status="inhibited", result="inhibited", to=v.get("target"),
+                                  reason="; ".join(i.get("message", "") for i in v.get("inhibitors", [])),
+                                  seconds={}, **{"from": v.get("from")}))
+        statuses = [v["status"] for v in venvs]
+        if host in unreachable and not venvs:
+            statuses = ["unreachable"]
+        elif host in failed:
+            statuses.append("failed")
+        status = min(statuses, key=HOST_ORDER.index) if statuses else "pending"
+        reason = "; ".join(v.get("reason") for v in venvs if v.get("reason"))
+        if status == "failed" and not reason:
+            reason = "the host failed before a venv was recorded (see the run's output)"
+        out.append(dict(host=host, status=status, venvs=venvs, reason=reason))
+    return out
+
+
+def render(report_dir, run_id, hosts, target=None, paused=None, window=None, failed=(), unreachable=(),
+           finished=False):
+    """Write ``report.json``, ``report.md`` and ``report.html`` into ``report_dir``.
+
+    :param hosts: every host of the run, in inventory order.
+    :param paused: the maintenance window verdict that paused the run, or None.
+    :param finished: whether the run has ended (otherwise it is ``running``).
+    :returns: the report dict (``run_id``, ``status``, ``target``, ``generated``, ``totals``,
+        ``hosts``, ``window``).
+    """
+    rows = collect(report_dir, hosts, failed, unreachable)
+    totals = dict((s, sum(1 for r in rows if r["status"] == s)) for s in HOST_ORDER)
+    totals["hosts"] = len(rows)
+    pending = totals["pending"]
+    if not finished:
+        status = "running"
+    elif paused and pending:
+        status = "paused"
+    elif pending:
+        status = "stopped"
+    elif totals["failed"] or totals["unreachable"] or totals["rolled_back"]:
+        status = "completed_with_failures"
+    else:
+        status = "completed"
+    report = dict(run_id=run_id, status=status, target=target, window=paused or window, totals=totals, hosts=rows,
+                  generated=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
+    os.makedirs(report_dir, exist_ok=True)
+    _write(os.path.join(report_dir, "report.json"), json.dumps(report, indent=2, sort_keys=True) + "\n")
+    _write(os.path.join(report_dir, "report.md"), markdown(report))
+    _write(os.path.join(report_dir, "report.html"), page(report))
+    return report
+
+
+_SUMMARY = {
+    "running": "running",
+    "paused": "paused by the maintenance window: run the same command again in an open window to go on",
+    "stopped": "stopped before every host was done (failure budget, or interrupted): fix and run it again",
+    "completed_with_failures": "completed; some hosts failed or were rolled back",
+    "completed": "completed",
+}
+
+
+def _stage(seconds, key):
+    value = (seconds or {}).get(key)
+    return "-" if value in (None, "") else "%.1f" % float(value)
+
+
+def markdown(report):
+    """The report as Markdown (str)."""
+    t = report["totals"]
+    lines = ["# Python upgrade run %s" % report["run_id"], "",
+             "Target: Python %s. Status: **%s**, %s." % (report["target"] or "-", report["status"],
+                                                        _SUMMARY[report["status"]]), "",
+             "%d hosts: %s." % (t["hosts"], ", ".join("%d %s" % (t[s], s.replace("_", " ")) for s in HOST_ORDER if t[s])),
+             ""]
+    if report.get("window"):
+        lines += ["Maintenance window: %s" % report["window"].get("reason"), ""]
+    lines += ["| host | status | venv | from | to | snapshot s | rebuild s | verify s | total s | reason |",
+              "| --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: | --- |"]
+    for row in report["hosts"]:
+        for v in row["venvs"] or [dict(path="-", seconds={})]:
+            s = v.get("seconds") or {}
+            lines.append("| %s | %s | `%s` | %s | %s | %s | %s | %s | %s | %s |" % (
+                row["host"], v.get("status", row["status"]), v.get("path"), v.get("from") or "-",
+                v.get("to") or "-", _stage(s, "snapshot"), _stage(s, "rebuild"), _stage(s, "verify"),
+                _stage(s, "total"), (v.get("reason") or (row["reason"] if not row["venvs"] else "")).replace("|", "/")))
+    return "\n".join(lines) + "\n"
+
+
+def page(report):
+    """The report as one self-contained HTML page: a summary, a table and a timeline."""
+    esc = html.escape
+    starts = [float(v["started"]) for r in report["hosts"] for v in r["venvs"] if v.get("started")]
+    ends = [float(v["started"]) + float((v.get("seconds") or {}).get("total") or 0)
+            for r in report["hosts"] for v in r["venvs"] if v.get("started")]
+    t0, span = (min(starts), max(max(ends) - min(starts), 1.0)) if starts else (0.0, 1.0)
+    rows, bars = [], []
+    for r in report["hosts"]:
+        for v in r["venvs"] or [dict(path="-", seconds={}, status=r["status"])]:
+            s = v.get("seconds") or {}
+            rows.append("<tr class='%s'><td>%s</td><td>%s</td><td><code>%s</code></td><td>%s</td><td>%s</td>"
+                        "<td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>" % (
+                            esc(v.get("status", r["status"])), esc(r["host"]), esc(v.get("status", r["status"])),
+                            esc(str(v.get("path"))), esc(str(v.get("from") or "-")), esc(str(v.get("to") or "-")),
+                            _stage(s, "snapshot"), _stage(s, "rebuild"), _stage(s, "verify"), _stage(s, "total"),
+                            esc(v.get("reason") or "")))
+            if v.get("started"):
+                left = 100.0 * (float(v["started"]) - t0) / span
+                width = max(100.0 * float(s.get("total") or 0) / span, 0.5)
+                bars.append("<div class='lane'><span class='label'>%s</span><div class='track'><div class='bar %s' "
+                            "style='left:%.2f%%;width:%.2f%%' title='%s s'></div></div></div>" % (
+                                esc(r["host"]), esc(v["status"]), left, width, _stage(s, "total")))
+    return """<!doctype html>
+<html><head><meta charset="utf-8"><title>Python upgrade run %(run)s</title>
+<style>
+body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em}
+tr.upgraded td:nth-child(2),.bar.upgraded{background:#cfc}tr.rolled_back td:nth-child(2),.bar.rolled_back{background:#fdb}
+tr.failed td:nth-child(2),.bar.failed{background:#f99}tr.inhibited td:nth-child(2){background:#fe9}
+tr.pending td:nth-child(2){background:#ddd}.bar.already_current{background:#eee}
+.lane{display:flex;align-items:center;margin:2px 0}.label{width:10em}.track{position:relative;flex:1;height:1em;background:#f6f6f6}
+.bar{position:absolute;top:0;height:1em;border:1px solid #888;box-sizing:border-box}
+</style></head><body>
+<h1>Python upgrade run %(run)s</h1>
+<p>Target Python %(target)s. Status: <b>%(status)s</b>, %(summary)s. %(totals)s</p>
+<table><tr><th>host</th><th>status</th><th>venv</th><th>from</th><th>to</th><th>snapshot s</th><th>rebuild s</th>
+<th>verify s</th><th>total s</th><th>reason</th></tr>
+%(rows)s
+</table>
+<h2>Timeline</h2><p>%(span).0f s from the first start to the last end.</p>
+%(bars)s
+</body></html>
+""" % dict(run=esc(str(report["run_id"])), target=esc(str(report["target"])), status=esc(report["status"]),
+           summary=esc(_SUMMARY[report["status"]]), rows="\n".join(rows), bars="\n".join(bars), span=span,
+           totals=esc(", ".join("%d %s" % (report["totals"][k], k.replace("_", " ")) for k in HOST_ORDER
+                                if report["totals"][k])))
