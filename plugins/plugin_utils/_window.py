@@ -4,7 +4,7 @@
 """Maintenance windows, evaluated on the controller (the ``maintenance_window`` action).
 
 A window is a dict: ``days`` (weekday names, ``mon`` .. ``sun``; default every day), ``start``
-and ``end`` (``HH:MM`` local times; an end at or before the start means the window runs
+and ``end`` (``HH:MM`` or ``HH:MM:SS`` local times; an end at or before the start means the window runs
 past midnight into the next day) and ``timezone`` (an IANA name read with :mod:`zoneinfo`,
 default ``UTC``). ``days`` name the day the window *opens*.
 """
@@ -23,10 +23,12 @@ class WindowError(ValueError):
 
 def _clock(text, what):
     try:
-        hours, minutes = (int(p) for p in str(text).split(":"))
-        return datetime.time(hours, minutes)
+        parts = [int(p) for p in str(text).split(":")]
+        if len(parts) not in (2, 3):
+            raise ValueError(text)
+        return datetime.time(*parts)
     except ValueError:
-        raise WindowError("%s must be HH:MM, not %r" % (what, text)) from None
+        raise WindowError("%s must be HH:MM or HH:MM:SS, not %r" % (what, text)) from None
 
 
 def parse(window):

@@ -101,7 +101,7 @@ def test_failure_rolls_back_to_the_old_release_unchanged(stage, tmp_path, old_py
         assert http_json("http://127.0.0.1:%d/health" % app.port)["python"].startswith("3.9.")
         record = [r for r in read_ledger(app.state_dir) if r["step"] == "upgrade"][-1]
         assert record["result"] == "rolled_back", record
-        message = task_results(plays, "Fail the host with the reason")[0]["msg"]
+        message = task_results(plays, "Fail the host, the upgrade was rolled back " + app.stable)[0]["msg"]
         assert "rolled back" in message and record["reason"] in message
     finally:
         app.stop()

@@ -1,0 +1,87 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, oxzep7.python contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# This module is an action plugin only (plugins/action/fleet_report.py); this file holds its documentation.
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: fleet_report
+short_description: Write the fleet report of an upgrade run on the controller
+version_added: 0.1.0
+description:
+  - Runs on the controller only. Reads the per-host results the roles wrote under O(report_dir)
+    (C(hosts/<host>.json) from the upgrade role, C(preflight/hosts/<host>.json) from the preflight role)
+    and writes C(report.json), C(report.md) and C(report.html) (a table and a timeline) there.
+  - Per host, the venvs with from and to version, status (C(upgraded), C(already_current),
+    C(rolled_back) with the reason, C(inhibited), C(failed), C(pending)), and the seconds of each stage;
+    totals; the run's status.
+  - C(playbooks/upgrade.yml) runs it before each batch, and its callback plugin runs it once more when
+    the run ends, whatever happened (also when the failure budget stopped the run).
+author: oxzep7.python contributors (@oxzep7)
+options:
+  report_dir:
+    description: The run's report directory on the controller.
+    type: path
+    required: true
+  run_id:
+    description: The run id shown in the report.
+    type: str
+    required: true
+  hosts:
+    description: Every host of the run, in order; hosts without a result are C(pending).
+    type: list
+    elements: str
+    required: true
+  target:
+    description: The target Python version shown in the report.
+    type: str
+  paused:
+    description: The M(oxzep7.python.maintenance_window) result that paused the run, if it did.
+    type: dict
+  finished:
+    description: Whether the run has ended; otherwise its status is C(running).
+    type: bool
+    default: false
+attributes:
+  check_mode:
+    support: full
+    description: The report is written in check mode too; it is the controller's, not the hosts'.
+  diff_mode:
+    support: none
+    description: Shows nothing.
+  action:
+    support: full
+    description: An action plugin; it never runs on the managed hosts.
+seealso:
+  - module: oxzep7.python.maintenance_window
+"""
+
+EXAMPLES = r"""
+- name: Write the fleet report
+  oxzep7.python.fleet_report:
+    report_dir: "{{ playbook_dir }}/reports/{{ run_id }}"
+    run_id: "{{ run_id }}"
+    hosts: "{{ ansible_play_hosts_all }}"
+    target: "3.12"
+  run_once: true
+"""
+
+RETURN = r"""
+status:
+  description: C(running), C(paused), C(stopped), C(completed_with_failures) or C(completed).
+  returned: always
+  type: str
+totals:
+  description: Number of hosts per status, and C(hosts).
+  returned: always
+  type: dict
+files:
+  description: The files written.
+  returned: always
+  type: list
+  elements: str
+"""

@@ -1,0 +1,216 @@
+"""Fleet runs on six real containers (molecule scenario ``fleet``), checked with testinfra.
+
+One fleet, brought up once by molecule (create, prepare), then several runs of
+``playbooks/upgrade.yml`` through ``scripts/molecule converge -s fleet -- <options>``, in order:
+
+1. a failure budget of 0: the canary, then batch 1, then batch 2 where oxzep7-fleet-4 fails;
+   the run stops there and the last batch is untouched;
+2. a budget of 50% and a maintenance window that closes during batch 2: the run continues
+   past the failing host, finishes that batch and pauses, the last batch still pending;
+3. two concurrent runs on oxzep7-fleet-5: one upgrades it, the other fails fast on the lock;
+4. a run on oxzep7-fleet-6 killed with SIGKILL during its rebuild;
+5. the same command again in an open window: everything left is upgraded (the killed host
+   too, its unfinished release removed), the bad host rolled back again; the report shows
+   every host once with its final state.
+"""
+
+import datetime
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+import testinfra
+
+from support import ROOT, WHEELHOUSE
+
+FLEET = ["oxzep7-fleet-%d" % i for i in range(1, 7)]
+BAD = "oxzep7-fleet-4"
+PORTS = dict((name, 18110 + i) for i, name in enumerate(FLEET, 1))
+SERIAL = [1, 2, "100%"]
+
+
+def host(name):
+    return testinfra.get_host("podman://" + name)
+
+
+def ledger(name):
+    out = host(name).run("cat /var/lib/oxzep7-python/*/ledger.jsonl")
+    return [json.loads(line) for line in out.stdout.splitlines()] if out.rc == 0 else []
+
+
+def upgrades(name):
+    return [r for r in ledger(name) if r["step"] == "upgrade"]
+
+
+def health(name):
+    return json.loads(host(name).check_output(
+        "python3 -c \"import urllib.request as u; print(u.urlopen('http://127.0.0.1:%d/health').read().decode())\""
+        % PORTS[name]))
+
+
+def untouched(name):
+    h = host(name)
+    return (not h.file("/srv/app/venv").is_symlink and not h.file("/srv/app/.venv.releases").exists
+            and health(name)["python"].startswith("3.9."))
+
+
+class Fleet:
+    """Runs scripts/molecule for the fleet scenario with one wheelhouse server for all runs."""
+
+    def __init__(self, pyenv_root, reports):
+        self.reports = reports
+        self.env = dict(os.environ, OXZEP7_PYENV_ROOT=pyenv_root, ANSIBLE_NOCOLOR="1", NO_COLOR="1")
+        self.server = None
+
+    def start(self):
+        import socket
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        self.server = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
+                                        "-d", WHEELHOUSE], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.env["OXZEP7_WHEELHOUSE_URL"] = "http://127.0.0.1:%d/" % port
+        for attempt in range(100):
+            try:
+                urllib.request.urlopen(self.env["OXZEP7_WHEELHOUSE_URL"], timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        for step in ("destroy", "create", "prepare"):
+            proc = self.molecule(step)
+            assert proc.returncode == 0, proc.stdout[-6000:]
+
+    def stop(self):
+        self.molecule("destroy")
+        if self.server:
+            self.server.terminate()
+            self.server.wait()
+
+    def argv(self, step, extra=None, limit=None):
+        argv = [os.path.join(ROOT, "scripts", "molecule"), step, "-s", "fleet"]
+        if step == "converge":
+            argv += ["--", "-e", json.dumps(dict(dict(python_upgrade_report_dir=self.reports,
+                                                      python_upgrade_serial=SERIAL), **(extra or {})))]
+            argv += ["--limit", limit] if limit else []
+        return argv
+
+    def molecule(self, step, extra=None, limit=None):
+        return subprocess.run(self.argv(step, extra, limit), env=self.env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, universal_newlines=True, check=False, cwd=ROOT)
+
+    def start_run(self, extra=None, limit=None):
+        return subprocess.Popen(self.argv("converge", extra, limit), env=self.env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, universal_newlines=True, cwd=ROOT, start_new_session=True)
+
+    def report(self, run_id):
+        with open(os.path.join(self.reports, run_id, "report.json")) as fh:
+            return json.load(fh)
+
+
+@pytest.fixture(scope="module")
+def fleet(pyenv_root, tmp_path_factory):
+    live = Fleet(pyenv_root, str(tmp_path_factory.mktemp("reports")))
+    try:
+        live.start()
+        yield live
+    finally:
+        live.stop()
+
+
+def statuses(report):
+    return dict((h["host"], h["status"]) for h in report["hosts"])
+
+
+def test_fleet_runs(fleet):
+    # 1. failure budget 0: stops after the batch where the bad host fails
+    run = fleet.molecule("converge", dict(python_upgrade_run_id="run1", python_upgrade_max_fail_percentage=0))
+    assert run.returncode != 0, run.stdout[-4000:]
+    assert [r["result"] for r in upgrades("oxzep7-fleet-1")] == ["upgraded"]
+    canary_done = upgrades("oxzep7-fleet-1")[0]["time"]
+    for name in FLEET[1:4]:  # the canary finished before any other host started
+        assert ledger(name)[0]["step"] == "snapshot" and ledger(name)[0]["time"] >= canary_done
+    assert [r["result"] for r in upgrades(BAD)] == ["rolled_back"]
+    assert "No module named 'imp'" in upgrades(BAD)[0]["reason"]
+    assert health(BAD)["python"].startswith("3.9.")
+    assert untouched("oxzep7-fleet-5") and untouched("oxzep7-fleet-6")
+    report = fleet.report("run1")
+    assert report["status"] == "stopped"
+    assert statuses(report) == {"oxzep7-fleet-1": "upgraded", "oxzep7-fleet-2": "upgraded",
+                                "oxzep7-fleet-3": "upgraded", BAD: "failed",
+                                "oxzep7-fleet-5": "pending", "oxzep7-fleet-6": "pending"}
+
+    # 2. budget 50%: the run goes on past the bad host; the window closes during batch 2 (the
+    #    bad host's health checks take about 60 s), so batch 3 never starts: paused, not failed
+    now = datetime.datetime.now(datetime.timezone.utc)
+    window = dict(start=(now - datetime.timedelta(minutes=5)).strftime("%H:%M:%S"),
+                  end=(now + datetime.timedelta(seconds=60)).strftime("%H:%M:%S"), timezone="UTC")
+    run = fleet.molecule("converge", dict(python_upgrade_run_id="run2", python_upgrade_max_fail_percentage=50,
+                                          python_upgrade_windows=[window], python_upgrade_batch_seconds=5))
+    assert "Paused: " in run.stdout, run.stdout[-4000:]
+    assert [r["result"] for r in upgrades(BAD)] == ["rolled_back", "rolled_back"]  # batch 2 ran to its end
+    assert untouched("oxzep7-fleet-5") and untouched("oxzep7-fleet-6")
+    report = fleet.report("run2")
+    assert report["status"] == "paused" and report["window"]["state"] in ("closed", "closing")
+    assert statuses(report)["oxzep7-fleet-5"] == statuses(report)["oxzep7-fleet-6"] == "pending"
+    assert statuses(report)["oxzep7-fleet-2"] == "already_current"
+
+    # 3. two concurrent runs on one host: the first holds the lock, the second fails fast
+    slow = dict(upgrade_venvs=[dict(path="/srv/app/venv", services=["demoapp.service"], imports=["demoapp"],
+                                    smoke_commands=[["python", "-c", "import time; time.sleep(25)"]],
+                                    health_url="http://127.0.0.1:18115/health")])
+    first = fleet.start_run(dict(slow, python_upgrade_run_id="run3a"), limit="oxzep7-fleet-5")
+    deadline = time.time() + 120
+    while not host("oxzep7-fleet-5").run("cat /var/lib/oxzep7-python/*/lock").stdout.count("run3a"):
+        assert time.time() < deadline and first.poll() is None, "the first run never took the lock"
+        time.sleep(1)
+    started = time.time()
+    second = fleet.molecule("converge", dict(slow, python_upgrade_run_id="run3b"), limit="oxzep7-fleet-5")
+    assert second.returncode != 0 and "is locked by run run3a" in second.stdout, second.stdout[-4000:]
+    assert time.time() - started < 60 and first.poll() is None  # failed fast, while the first still ran
+    out = first.communicate()[0]
+    assert first.returncode == 0, out[-4000:]
+    assert [(r["run_id"], r["result"]) for r in upgrades("oxzep7-fleet-5")] == [("run3a", "upgraded")]
+    assert not [r for r in ledger("oxzep7-fleet-5") if r.get("run_id") == "run3b"]
+    assert not host("oxzep7-fleet-5").run("ls /var/lib/oxzep7-python/*/lock").stdout
+
+    # 4. SIGKILL in the middle of a rebuild (pip, from the wheelhouse, takes seconds)
+    killed = fleet.start_run(dict(python_upgrade_run_id="run4", upgrade_installer="pip"), limit="oxzep7-fleet-6")
+    deadline = time.time() + 180
+    while "building" not in host("oxzep7-fleet-6").run("cat /srv/app/.venv.releases/*.release.json").stdout:
+        assert time.time() < deadline and killed.poll() is None, "the rebuild never started"
+        time.sleep(0.2)
+    os.killpg(killed.pid, signal.SIGKILL)
+    killed.wait()
+    assert host("oxzep7-fleet-6").run("cat /var/lib/oxzep7-python/*/lock").stdout.count("run4")
+    assert health("oxzep7-fleet-6")["python"].startswith("3.9.")  # the live venv was never touched
+
+    # 5. the same command again, window open: everything left moves; the report has every host once
+    time.sleep(2)  # let the killed run's orphaned module on the host finish or die
+    run = fleet.molecule("converge", dict(python_upgrade_run_id="run5", python_upgrade_max_fail_percentage=50))
+    assert run.returncode != 0, run.stdout[-4000:]  # the bad host failed again, within the budget
+    report = fleet.report("run5")
+    assert report["status"] == "completed_with_failures"
+    assert sorted(h["host"] for h in report["hosts"]) == FLEET
+    assert statuses(report) == {"oxzep7-fleet-1": "already_current", "oxzep7-fleet-2": "already_current",
+                                "oxzep7-fleet-3": "already_current", BAD: "failed",
+                                "oxzep7-fleet-5": "already_current", "oxzep7-fleet-6": "upgraded"}
+    for name in FLEET:
+        h = host(name)
+        assert h.service("demoapp.service").is_running
+        assert health(name)["python"].startswith("3.9." if name == BAD else "3.12.")
+    six = host("oxzep7-fleet-6")
+    releases = sorted(six.check_output("find /srv/app/.venv.releases -mindepth 1 -maxdepth 1 -type d "
+                                       "-printf '%f\\n'").split())
+    assert len(releases) == 2 and releases[1] == "run5-cp312" and releases[0].endswith("-adopted"), releases
+    assert six.file("/srv/app/venv").linked_to.endswith("/run5-cp312")
+    assert "run4" not in six.check_output("ls -a /srv/app/.venv.releases")  # the unfinished release is gone
+    assert not six.run("ls /var/lib/oxzep7-python/*/lock").stdout
+    with open(os.path.join(fleet.reports, "run5", "report.md")) as fh:
+        markdown = fh.read()
+    assert "Status: **completed_with_failures**" in markdown and "No module named 'imp'" in markdown
+    assert os.path.exists(os.path.join(fleet.reports, "run5", "report.html"))
