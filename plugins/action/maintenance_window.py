@@ -14,8 +14,19 @@ ARGUMENT_SPEC = dict(
     windows=dict(type="list", elements="dict", default=[], options=dict(
         days=dict(type="list", elements="str"), start=dict(type="str", required=True),
         end=dict(type="str", required=True), timezone=dict(type="str", default="UTC"))),
+    windows_file=dict(type="path"),
     batch_seconds=dict(type="int", default=0),
 )
+
+
+def _read_windows(path):
+    """The list of windows in a YAML or JSON file (read anew before each batch)."""
+    import yaml
+    with open(path) as fh:
+        data = yaml.safe_load(fh) or []
+    if not isinstance(data, list) or not all(isinstance(w, dict) for w in data):
+        raise WindowError("%s must hold a list of windows" % path)
+    return data
 
 
 class ActionModule(ActionBase):
@@ -29,8 +40,9 @@ class ActionModule(ActionBase):
         _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         now = datetime.datetime.now(datetime.timezone.utc)
         try:
-            verdict = evaluate(args["windows"], now, args["batch_seconds"])
-        except WindowError as exc:
+            windows = list(args["windows"]) + (_read_windows(args["windows_file"]) if args["windows_file"] else [])
+            verdict = evaluate(windows, now, args["batch_seconds"])
+        except (WindowError, OSError, ValueError) as exc:
             result.update(failed=True, msg="bad maintenance window: %s" % exc)
             return result
         result.update(verdict, changed=False, now=now.isoformat())

@@ -296,19 +296,22 @@ ALLOWLIST_SPEC = dict(type="list", elements="dict", default=[], options=dict(
     reason=dict(type="str", required=True)))
 
 
-def _live_python(layout):
+def _live_venv(module):
+    """``(layout, runner, python, facts)`` of the live venv at the module's ``path``.
+
+    :raises Oxzep7Error: when there is no venv there.
+    """
+    layout = Layout(module.params["path"])
     live = layout.live_path()
     if live is None:
         raise Oxzep7Error("there is no venv at %s" % layout.stable)
-    return python_of(live)
+    runner = module_runner(module)
+    return layout, runner, python_of(live), inspect_python(runner, python_of(live))
 
 
 def run_compat_check(module):
     p = module.params
-    layout = Layout(p["path"])
-    runner = module_runner(module)
-    python = _live_python(layout)
-    facts = inspect_python(runner, python)
+    layout, runner, python, facts = _live_venv(module)
     entries = (_release.read_lock_entries(runner, layout, p["lock"]) if p["lock"]
                else _snapshot.describe_live(runner, layout, facts)["entries"])
     result = _compat.check(runner, python, entries, p["targets"], _installer_options(module), _which(module),
@@ -320,10 +323,8 @@ def run_compat_check(module):
 
 def run_venv_preflight(module):
     p = module.params
-    layout = Layout(p["path"])
-    runner = module_runner(module)
-    python = _live_python(layout)
-    facts = inspect_python(runner, python)["python"]
+    layout, runner, python, facts = _live_venv(module)
+    facts = facts["python"]
     targets = _compat.check_targets(p["targets"])
     findings, code = [], None
     if p["code_paths"]:

@@ -15,6 +15,7 @@ version_added: 0.1.0
 description:
   - Runs on the controller only. Returns whether now is inside one of O(windows) with at least
     O(batch_seconds) left before it closes.
+  - With neither O(windows) nor O(windows_file), it is always open.
   - C(playbooks/upgrade.yml) runs it before each batch; when it says closed or closing, the run starts
     no new batch and ends as paused (the batch that runs finishes first).
   - Changes nothing.
@@ -43,6 +44,12 @@ options:
         description: IANA time zone of O(windows[].start) and O(windows[].end), for example C(Europe/Berlin).
         type: str
         default: UTC
+  windows_file:
+    description:
+      - A YAML or JSON file on the controller with more windows (a list of dicts like O(windows)), read
+        each time the task runs. Edit it during a run to move the window, or to close it so the run
+        stops cleanly after the current batch.
+    type: path
   batch_seconds:
     description: The minimum time one batch needs, in seconds; a window closing sooner counts as closing.
     type: int

@@ -125,11 +125,11 @@ def _stage(seconds, key):
 def markdown(report):
     """The report as Markdown (str)."""
     t = report["totals"]
+    counts = ", ".join("%d %s" % (t[s], s.replace("_", " ")) for s in HOST_ORDER if t[s])
     lines = ["# Python upgrade run %s" % report["run_id"], "",
              "Target: Python %s. Status: **%s**, %s." % (report["target"] or "-", report["status"],
-                                                        _SUMMARY[report["status"]]), "",
-             "%d hosts: %s." % (t["hosts"], ", ".join("%d %s" % (t[s], s.replace("_", " ")) for s in HOST_ORDER if t[s])),
-             ""]
+                                                         _SUMMARY[report["status"]]), "",
+             "%d hosts: %s." % (t["hosts"], counts), ""]
     if report.get("window"):
         lines += ["Maintenance window: %s" % report["window"].get("reason"), ""]
     lines += ["| host | status | venv | from | to | snapshot s | rebuild s | verify s | total s | reason |",

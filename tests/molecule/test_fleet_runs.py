@@ -5,8 +5,9 @@ One fleet, brought up once by molecule (create, prepare), then several runs of
 
 1. a failure budget of 0: the canary, then batch 1, then batch 2 where oxzep7-fleet-4 fails;
    the run stops there and the last batch is untouched;
-2. a budget of 50% and a maintenance window that closes during batch 2: the run continues
-   past the failing host, finishes that batch and pauses, the last batch still pending;
+2. a budget of 50% and a maintenance window that closes during batch 2 (the test rewrites the
+   windows file then): the run continues past the failing host, finishes that batch and
+   pauses, the last batch still pending;
 3. two concurrent runs on oxzep7-fleet-5: one upgrades it, the other fails fast on the lock;
 4. a run on oxzep7-fleet-6 killed with SIGKILL during its rebuild;
 5. the same command again in an open window: everything left is upgraded (the killed host
@@ -144,20 +145,34 @@ def test_fleet_runs(fleet):
                                 "oxzep7-fleet-3": "upgraded", BAD: "failed",
                                 "oxzep7-fleet-5": "pending", "oxzep7-fleet-6": "pending"}
 
-    # 2. budget 50%: the run goes on past the bad host; the window closes during batch 2 (the
-    #    bad host's health checks take about 60 s), so batch 3 never starts: paused, not failed
-    now = datetime.datetime.now(datetime.timezone.utc)
-    window = dict(start=(now - datetime.timedelta(minutes=5)).strftime("%H:%M:%S"),
-                  end=(now + datetime.timedelta(seconds=60)).strftime("%H:%M:%S"), timezone="UTC")
-    run = fleet.molecule("converge", dict(python_upgrade_run_id="run2", python_upgrade_max_fail_percentage=50,
-                                          python_upgrade_windows=[window], python_upgrade_batch_seconds=5))
-    assert "Paused: " in run.stdout, run.stdout[-4000:]
+    # 2. budget 50%: the run goes on past the bad host. The window (in a file the gate reads
+    #    before each batch) is open when the run starts; once batch 2 is under way, the test
+    #    rewrites it to close now, so batch 3 never starts: paused, not failed
+    windows_file = os.path.join(fleet.reports, "windows.json")
+
+    def write_window(end):
+        now = datetime.datetime.now(datetime.timezone.utc)
+        with open(windows_file + ".tmp", "w") as fh:
+            json.dump([dict(start=(now - datetime.timedelta(minutes=5)).strftime("%H:%M:%S"),
+                            end=end(now).strftime("%H:%M:%S"), timezone="UTC")], fh)
+        os.replace(windows_file + ".tmp", windows_file)
+
+    write_window(lambda now: now + datetime.timedelta(minutes=30))
+    paused = fleet.start_run(dict(python_upgrade_run_id="run2", python_upgrade_max_fail_percentage=50,
+                                  python_upgrade_windows_file=windows_file, python_upgrade_batch_seconds=5))
+    deadline = time.time() + 600
+    while not [r for r in ledger(BAD) if r.get("run_id") == "run2"]:  # batch 2 has started on the bad host
+        assert time.time() < deadline and paused.poll() is None, "batch 2 never started"
+        time.sleep(1)
+    write_window(lambda now: now)  # the window closes now, during batch 2
+    out = paused.communicate()[0]
+    assert "Paused: " in out, out[-4000:]
     assert [r["result"] for r in upgrades(BAD)] == ["rolled_back", "rolled_back"]  # batch 2 ran to its end
     assert untouched("oxzep7-fleet-5") and untouched("oxzep7-fleet-6")
     report = fleet.report("run2")
     assert report["status"] == "paused" and report["window"]["state"] in ("closed", "closing")
     assert statuses(report)["oxzep7-fleet-5"] == statuses(report)["oxzep7-fleet-6"] == "pending"
-    assert statuses(report)["oxzep7-fleet-2"] == "already_current"
+    assert statuses(report)["oxzep7-fleet-2"] == "already_current" and statuses(report)[BAD] == "failed"
 
     # 3. two concurrent runs on one host: the first holds the lock, the second fails fast
     slow = dict(upgrade_venvs=[dict(path="/srv/app/venv", services=["demoapp.service"], imports=["demoapp"],
