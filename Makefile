@@ -1,5 +1,8 @@
 # oxzep7.python: the two commands README.md leads with, and their parts.
-.PHONY: demo test bootstrap wheelhouse unit integration lint sanity build
+.PHONY: demo test bench bootstrap wheelhouse unit integration lint sanity build
+
+bench:
+	scripts/bench
 
 demo:
 	scripts/demo

@@ -250,7 +250,7 @@ def assess(packages, targets, allowlist, upgraded, original, resolution, unrepro
         if target in failed:
             inhibit(dict(target=target, name="(resolution)", version=None, check="resolution",
                          message="pip could not resolve the locked wheels for %s: %s" % (
-                             target, failed[target]["stderr"].strip().splitlines()[-1:]), fix=None))
+                             target, (failed[target]["stderr"].strip().splitlines() or [""])[-1]), fix=None))
     for pkg in packages:
         name, version = pkg["name"], pkg["version"]
         row = dict(name=name, version=version, statuses={}, breaks_at=None)

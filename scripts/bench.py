@@ -1,0 +1,539 @@
+"""Benchmarks of oxzep7.python against the plain tools, measured side by side in one run.
+
+Run it with ``make bench`` (scripts/bench sets everything up first). Writes
+docs/benchmarks/README.md (tables, ratios, the machine, tool versions and commit) and PNG
+charts next to it. Sections:
+
+1. upgrade: the ``upgrade`` role end to end (and per stage, from the ledger) on a reference
+   venv of 41 packages, against uv (``uv venv`` + ``uv pip sync``), pip (``python -m venv`` +
+   ``pip install -r``) and ``ansible.builtin.pip`` into a fresh venv, all from the same local
+   wheelhouse with warm caches;
+2. downtime: probes that hit the app over HTTP and execute ``<stable>/bin/python`` in a tight
+   loop through the upgrade, against the naive in-place rebuild (delete, recreate, reinstall,
+   restart);
+3. fleet: 1, 2, 4 and 8 podman containers with forks equal to hosts; and, only when asked for
+   (``--sections interpreter``, about 8 more minutes), the interpreter stage on 2 containers
+   compiled once and imported against compiled on every host;
+4. snapshot: snapshot and restore throughput and archive size per compression.
+
+Options: ``--repeat N`` (default 2), ``--sections a,b`` (default all but interpreter),
+``--smoke`` (one repetition, no fleet: a quick check that everything runs) and
+``--keep-others`` (keep the last numbers of the sections not run now).
+"""
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+
+from support import UV, WHEELHOUSE, pyenv_root_path  # noqa: E402
+from helpers import free_port, run_fleet_playbook  # noqa: E402
+
+from ansible_collections.oxzep7.python.plugins.module_utils import _snapshot  # noqa: E402
+from ansible_collections.oxzep7.python.plugins.module_utils._common import Runner  # noqa: E402
+from ansible_collections.oxzep7.python.plugins.module_utils._layout import Layout  # noqa: E402
+from ansible_collections.oxzep7.python.plugins.module_utils._venv import resolve_interpreter, tree_size  # noqa: E402
+
+OUT = os.path.join(ROOT, "docs", "benchmarks")
+BENCH_WHEELHOUSE = os.path.join(ROOT, ".cache", "bench", "wheelhouse")
+REQUIREMENTS = os.path.join(ROOT, "benchmarks", "requirements.txt")
+LINKS = ["--no-index", "--find-links", BENCH_WHEELHOUSE, "--find-links", WHEELHOUSE]
+
+
+def run(argv, **kwargs):
+    """Run ``argv``; return its wall time in seconds. Raises on failure."""
+    started = time.monotonic()
+    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+                          check=False, **kwargs)
+    if proc.returncode != 0:
+        raise RuntimeError("%s failed:\n%s" % (" ".join(argv), proc.stdout[-3000:]))
+    return time.monotonic() - started
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.work = tempfile.mkdtemp(prefix="oxzep7-bench-")
+        root = pyenv_root_path()
+        self.pyenv_root = root
+        self.old = resolve_interpreter(python_version="3.9", pyenv_root=root)
+        self.new = resolve_interpreter(python_version="3.12", pyenv_root=root)
+        self.results = {}
+
+    # --- helpers -----------------------------------------------------------------------
+    def reference_venv(self, path, requirements=REQUIREMENTS):
+        """A plain venv on 3.9 with the reference set, as a team would have it."""
+        shutil.rmtree(path, ignore_errors=True)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        run([self.old, "-m", "venv", path])
+        run([UV, "pip", "install", "--no-config", "--python", os.path.join(path, "bin", "python"), "-r",
+             requirements] + LINKS)
+        return path
+
+    def host_vars(self, base, venv, **extra):
+        hv = dict(upgrade_python_version="3.12", upgrade_pyenv_root=self.pyenv_root, upgrade_no_index=True,
+                  upgrade_find_links=[BENCH_WHEELHOUSE, WHEELHOUSE], upgrade_installer_isolated=True,
+                  upgrade_only_binary=True, upgrade_state_dir=os.path.join(base, "state"),
+                  upgrade_backup_dir=os.path.join(base, "backups"), upgrade_health_retries=10,
+                  upgrade_health_delay=1, upgrade_venvs=[venv], preflight_reference_paths=[])
+        hv.update(extra)
+        return hv
+
+    def upgrade(self, base, venv, **extra):
+        """The upgrade playbook on localhost; returns (wall seconds, ledger record, tasks run)."""
+        started = time.monotonic()
+        rc, _stats, plays = run_fleet_playbook("upgrade.yml", base, {"app": self.host_vars(base, venv, **extra)},
+                                               extra_vars=dict(python_upgrade_report_dir=os.path.join(base, "r")))
+        wall = time.monotonic() - started
+        if rc != 0:
+            raise RuntimeError("the upgrade failed: %s" % json.dumps(plays)[-3000:])
+        records = []
+        for top, _dirs, files in os.walk(os.path.join(base, "state")):
+            if "ledger.jsonl" in files:
+                with open(os.path.join(top, "ledger.jsonl")) as fh:
+                    records += [json.loads(line) for line in fh]
+        steps = dict((r["step"], r.get("seconds")) for r in records if r.get("run_id"))
+        record = [r for r in records if r["step"] == "upgrade"][-1]
+        tasks = sum(1 for p in plays for t in p["tasks"] for h in t["hosts"].values() if not h.get("skipped"))
+        return wall, record, steps, tasks
+
+    # --- 1. upgrade time ---------------------------------------------------------------------
+    def section_upgrade(self):
+        lock = os.path.join(self.work, "lock.txt")
+        shutil.copy(REQUIREMENTS, lock)
+        ours, stages, tasks, outside = [], [], [], []
+        uv, pip, apip = [], [], []
+        playbook = os.path.join(self.work, "builtin-pip.yml")
+        with open(playbook, "w") as fh:
+            fh.write("""- hosts: python_fleet
+  gather_facts: false
+  tasks:
+    - name: What users write today
+      ansible.builtin.pip:
+        requirements: %s
+        virtualenv: "{{ dest }}"
+        virtualenv_command: %s -m venv
+        extra_args: %s
+""" % (lock, self.new, " ".join(LINKS)))
+        venv_bytes = None
+        for i in range(self.args.repeat + 1):  # the first round warms the caches and is not counted
+            base = os.path.join(self.work, "upgrade-%d" % i)
+            stable = self.reference_venv(os.path.join(base, "srv", "app", "venv"))
+            venv_bytes = venv_bytes or tree_size(stable)
+            wall, record, steps, ntasks = self.upgrade(base, dict(path=stable, imports=["demoapp", "numpy", "pandas"]))
+            dest = os.path.join(base, "uv-venv")
+            t_uv = run([UV, "venv", "--no-config", "-q", "--python", self.new, dest]) + run(
+                [UV, "pip", "sync", "--no-config", "-q", "--python", os.path.join(dest, "bin", "python"), lock] + LINKS)
+            dest = os.path.join(base, "pip-venv")
+            t_pip = run([self.new, "-m", "venv", dest]) + run(
+                [os.path.join(dest, "bin", "python"), "-m", "pip", "install", "-q", "--isolated",
+                 "--disable-pip-version-check", "-r", lock] + LINKS)
+            dest = os.path.join(base, "builtin-pip-venv")
+            started = time.monotonic()
+            rc, _stats, plays = run_fleet_playbook(playbook, base, {"app": {}}, extra_vars=dict(dest=dest))
+            t_apip = time.monotonic() - started
+            if rc != 0:
+                raise RuntimeError("ansible.builtin.pip failed: %s" % json.dumps(plays)[-2000:])
+            if i == 0:
+                continue
+            ours.append(wall)
+            stages.append(dict((k, float(record["seconds"].get(k) or 0)) for k in ("snapshot", "rebuild", "verify")))
+            stages[-1]["switch"] = float(steps.get("switch") or 0)
+            tasks.append(ntasks)
+            outside.append(wall - stages[-1]["rebuild"])
+            uv.append(t_uv)
+            pip.append(t_pip)
+            apip.append(t_apip)
+        med = statistics.median
+        self.results["upgrade"] = dict(
+            packages=sum(1 for line in open(lock) if line.strip() and not line.startswith("#")),
+            venv_bytes=venv_bytes, repeat=self.args.repeat,
+            ours=med(ours), uv=med(uv), pip=med(pip), builtin_pip=med(apip),
+            stages=dict((k, med(s[k] for s in stages)) for k in stages[0]),
+            tasks=med(tasks), outside_installers=med(outside), samples=dict(ours=ours, uv=uv, pip=pip,
+                                                                          builtin_pip=apip))
+
+    # --- 2. downtime ---------------------------------------------------------------------
+    def section_downtime(self):
+        demo_requirements = os.path.join(ROOT, "tests", "fixtures", "demoapp", "requirements.txt")
+        out = {}
+        for method in ("ours", "naive"):
+            base = os.path.join(self.work, "downtime-" + method)
+            stable = self.reference_venv(os.path.join(base, "srv", "app", "venv"), demo_requirements)
+            port, pidfile = free_port(), os.path.join(base, "app.pid")
+            service = lambda action: [os.path.join(stable, "bin", "python"), "-m", "demoapp.service", action,  # noqa
+                                      str(port), pidfile]
+            run(service("start"))
+            probes = [Probe(lambda: urllib.request.urlopen("http://127.0.0.1:%d/health" % port, timeout=2).read()),
+                      Probe(lambda: subprocess.run([os.path.join(stable, "bin", "python"), "-c", "import demoapp"],
+                                                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))]
+            for p in probes:
+                p.start()
+            time.sleep(1)
+            started = time.monotonic()
+            if method == "ours":
+                self.upgrade(base, dict(path=stable, imports=["demoapp"], restart_commands=[service("restart")],
+                                        health_url="http://127.0.0.1:%d/health" % port))
+            else:
+                shutil.rmtree(stable)
+                run([UV, "venv", "--no-config", "-q", "--python", self.new, stable])
+                run([UV, "pip", "install", "--no-config", "-q", "--python", os.path.join(stable, "bin", "python"),
+                     "-r", demo_requirements] + LINKS)
+                run(service("restart"))
+                wait_http("http://127.0.0.1:%d/health" % port)
+            seconds = time.monotonic() - started
+            time.sleep(1)
+            for p in probes:
+                p.stop()
+            run(service("stop"))
+            out[method] = dict(seconds=seconds, http=probes[0].summary(), exec=probes[1].summary())
+        self.results["downtime"] = out
+
+    # --- 3. fleet scaling ----------------------------------------------------------------
+    def section_fleet(self):
+        out = []
+        for count in (1, 2, 4, 8):
+            fleet = Containers(count, self)
+            try:
+                fleet.up()
+                started = time.monotonic()
+                rc, stats, plays = fleet.playbook("upgrade.yml", dict(python_upgrade_canary_count=0,
+                                                                      python_upgrade_serial=["100%"]))
+                wall = time.monotonic() - started
+                if rc != 0:
+                    raise RuntimeError("fleet upgrade failed: %s" % stats)
+                per_host = fleet.totals()
+                out.append(dict(hosts=count, wall=wall, per_host_median=statistics.median(per_host),
+                                per_host_max=max(per_host)))
+            finally:
+                fleet.down()
+        self.results["fleet"] = out
+
+    def section_interpreter(self):
+        """CPython 3.13.5 on 2 containers: compiled once and imported, against compiled on each."""
+        playbook = os.path.join(self.work, "interpreter.yml")
+        with open(playbook, "w") as fh:
+            fh.write("- hosts: python_fleet\n  gather_facts: false\n  roles:\n    - oxzep7.python.interpreter\n")
+        out = []
+        for build_once in (True, False):
+            fleet = Containers(2, self)
+            try:
+                fleet.up(prepare=False)
+                started = time.monotonic()
+                rc, stats, _plays = fleet.playbook(playbook, dict(
+                    interpreter_versions=["3.13.5"], interpreter_build_once=build_once,
+                    interpreter_pyenv_archive=os.path.join(ROOT, ".cache", "pyenv.tar.gz"),
+                    interpreter_source_cache=os.path.join(ROOT, ".cache", "python-build"),
+                    interpreter_make_opts="-j2", upgrade_pyenv_root="/opt/pyenv",
+                    interpreter_archive_dir=os.path.join(fleet.base, "interpreters-%s" % build_once)))
+                if rc != 0:
+                    raise RuntimeError("interpreter role failed: %s" % stats)
+                out.append(dict(build_once=build_once, hosts=2, wall=time.monotonic() - started))
+            finally:
+                fleet.down()
+        self.results["interpreter"] = out
+
+    # --- 4. snapshot and restore -------------------------------------------------------------
+    def section_snapshot(self):
+        stable = self.reference_venv(os.path.join(self.work, "snap", "srv", "app", "venv"))
+        size = tree_size(stable)
+        layout = Layout(stable)
+        out = []
+        for compression in ("none", "gz", "bz2", "xz"):
+            backups = os.path.join(self.work, "snap", "backups-" + compression)
+            started = time.monotonic()
+            taken = _snapshot.take(Runner(), layout, backups, compression=compression, keep=0)
+            t_take = time.monotonic() - started
+            started = time.monotonic()
+            restored = _snapshot.restore(layout, backups, taken["snapshot_id"])
+            t_restore = time.monotonic() - started
+            layout.remove_release(restored["release_id"])
+            out.append(dict(compression=compression, bytes=size, archive_bytes=taken["archive_bytes"],
+                            snapshot_s=t_take, restore_s=t_restore,
+                            snapshot_mb_s=size / t_take / 1e6, restore_mb_s=size / t_restore / 1e6))
+        self.results["snapshot"] = out
+
+
+class Probe(threading.Thread):
+    """Calls ``check`` in a tight loop; records (monotonic time, ok) of every call."""
+
+    def __init__(self, check):
+        super().__init__(daemon=True)
+        self.check, self.samples, self._halt = check, [], threading.Event()
+
+    def run(self):
+        while not self._halt.is_set():
+            try:
+                self.check()
+                ok = True
+            except Exception:  # pylint: disable=broad-except
+                ok = False
+            self.samples.append((time.monotonic(), ok))
+
+    def stop(self):
+        self._halt.set()
+        self.join(10)
+
+    def summary(self):
+        """``calls``, ``failed`` and ``longest_gap_ms`` between two successful calls."""
+        good = [t for t, ok in self.samples if ok]
+        gaps = [b - a for a, b in zip(good, good[1:])]
+        return dict(calls=len(self.samples), failed=sum(1 for _t, ok in self.samples if not ok),
+                    longest_gap_ms=round(1000 * max(gaps), 1) if gaps else None)
+
+
+def wait_http(url, timeout=30):
+    deadline = time.time() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2).read()
+            return
+        except OSError:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+class Containers:
+    """``count`` podman containers of the test image with the demo app, as molecule's prepare makes them."""
+
+    def __init__(self, count, bench):
+        self.count, self.bench = count, bench
+        self.names = ["oxzep7-bench-%d" % i for i in range(1, count + 1)]
+        self.base = os.path.join(bench.work, "fleet-%d" % count)
+        os.makedirs(self.base, exist_ok=True)
+        self.ports = dict((n, 18200 + i) for i, n in enumerate(self.names, 1))
+
+    def podman(self, *argv):
+        return run(["podman"] + list(argv))
+
+    def up(self, prepare=True):
+        for name in self.names:
+            subprocess.run(["podman", "rm", "-f", name], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           check=False)
+            self.podman("run", "-d", "--name", name, "--network", "host", "--systemd", "always",
+                        "-v", "%s/versions:%s/versions:ro" % (self.bench.pyenv_root, self.bench.pyenv_root),
+                        os.environ["OXZEP7_TEST_IMAGE"], "/sbin/init")
+        if not prepare:
+            return
+        rc, stats, _plays = self.playbook(os.path.join(ROOT, "molecule", "resources", "prepare.yml"), {})
+        if rc != 0:
+            raise RuntimeError("prepare failed: %s" % stats)
+
+    def playbook(self, playbook, extra):
+        hosts = dict((n, dict(ansible_connection="containers.podman.podman", app_port=self.ports[n],
+                              ansible_python_interpreter="/usr/bin/python3")) for n in self.names)
+        common = dict(upgrade_python_version="3.12", upgrade_pyenv_root=self.bench.pyenv_root, upgrade_no_index=True,
+                      upgrade_find_links=[os.environ["OXZEP7_WHEELHOUSE_URL"]], upgrade_installer_isolated=True,
+                      upgrade_only_binary=True, upgrade_health_retries=10, upgrade_health_delay=1,
+                      upgrade_venvs=[dict(path="/srv/app/venv", services=["demoapp.service"], imports=["demoapp"],
+                                          health_url="http://127.0.0.1:{{ app_port }}/health")])
+        hosts = dict((n, dict(common, **hv)) for n, hv in hosts.items())
+        os.environ["ANSIBLE_FORKS"] = str(self.count)
+        extra = dict(extra, python_upgrade_report_dir=os.path.join(self.base, "reports"), python_upgrade_run_id="b")
+        return run_fleet_playbook(playbook, self.base, hosts, extra_vars=extra)
+
+    def totals(self):
+        with open(os.path.join(self.base, "reports", "b", "report.json")) as fh:
+            report = json.load(fh)
+        return [float(v["seconds"]["total"]) for h in report["hosts"] for v in h["venvs"]]
+
+    def down(self):
+        for name in self.names:
+            subprocess.run(["podman", "rm", "-f", "-t", "0", name], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, check=False)
+
+
+# --- the report ----------------------------------------------------------------------------
+
+def versions():
+    def out(argv):
+        try:
+            return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+                                  check=False).stdout.strip().splitlines()[0]
+        except (OSError, IndexError):
+            return "not found"
+    return dict(
+        machine="%s, %d cores, %s" % (platform.platform(), os.cpu_count(), platform.machine()),
+        commit=out(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"]),
+        ansible=out([os.path.join(os.path.dirname(sys.executable), "ansible"), "--version"]),
+        uv=out([UV, "--version"]), pip=out([sys.executable, "-m", "pip", "--version"]).split(" from ")[0],
+        podman=out(["podman", "--version"]), python=platform.python_version(),
+        date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
+
+
+def charts(results):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    files = []
+    if "upgrade" in results:
+        u = results["upgrade"]
+        fig, ax = plt.subplots(figsize=(7, 3.5))
+        names = ["oxzep7 upgrade role", "uv venv + pip sync", "venv + pip install", "ansible.builtin.pip"]
+        ax.barh(names, [u["ours"], u["uv"], u["pip"], u["builtin_pip"]], color=["#4a7", "#79c", "#79c", "#c97"])
+        ax.set_xlabel("seconds (median of %d)" % u["repeat"])
+        ax.set_title("Upgrade of a %d-package venv, 3.9 to 3.12" % u["packages"])
+        ax.invert_yaxis()
+        fig.tight_layout()
+        fig.savefig(os.path.join(OUT, "upgrade.png"), dpi=100)
+        files.append("upgrade.png")
+    if "downtime" in results:
+        d = results["downtime"]
+        fig, ax = plt.subplots(figsize=(7, 3))
+        labels = ["HTTP probe", "exec probe"]
+        for i, method in enumerate(("ours", "naive")):
+            values = [d[method]["http"]["longest_gap_ms"] or 0, d[method]["exec"]["longest_gap_ms"] or 0]
+            ax.bar([x + i * 0.4 for x in range(2)], values, 0.4,
+                   label="oxzep7 (switch + restart)" if method == "ours" else "naive in-place rebuild")
+        ax.set_xticks([0.2, 1.2], labels)
+        ax.set_ylabel("longest gap, ms")
+        ax.set_yscale("log")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(os.path.join(OUT, "downtime.png"), dpi=100)
+        files.append("downtime.png")
+    if results.get("fleet"):
+        f = results["fleet"]
+        fig, ax = plt.subplots(figsize=(7, 3.5))
+        ax.plot([r["hosts"] for r in f], [r["wall"] for r in f], "o-", label="whole run")
+        ax.plot([r["hosts"] for r in f], [r["per_host_median"] for r in f], "s--", label="per host (median)")
+        ax.set_xlabel("hosts (forks = hosts)")
+        ax.set_ylabel("seconds")
+        ax.set_xticks([r["hosts"] for r in f])
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(os.path.join(OUT, "fleet.png"), dpi=100)
+        files.append("fleet.png")
+    if "snapshot" in results:
+        s = results["snapshot"]
+        fig, ax = plt.subplots(figsize=(7, 3))
+        xs = range(len(s))
+        ax.bar([x - 0.2 for x in xs], [r["snapshot_mb_s"] for r in s], 0.4, label="snapshot")
+        ax.bar([x + 0.2 for x in xs], [r["restore_mb_s"] for r in s], 0.4, label="restore")
+        ax.set_xticks(list(xs), [r["compression"] for r in s])
+        ax.set_ylabel("MB/s of venv")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(os.path.join(OUT, "snapshot.png"), dpi=100)
+        files.append("snapshot.png")
+    return files
+
+
+def markdown(results, env, files):
+    lines = ["# Benchmarks", "",
+             "Measured by `make bench` (scripts/bench.py) on %s, commit `%s`, %s." % (env["machine"], env["commit"],
+                                                                                     env["date"]),
+             "Tools: %s; %s; %s; %s; Python %s (controller)." % (env["ansible"], env["uv"], env["pip"], env["podman"],
+                                                                 env["python"]), ""]
+    if "upgrade" in results:
+        u = results["upgrade"]
+        lines += ["## Upgrade of one venv", "",
+                  "A plain venv on CPython 3.9 with %d packages (%.0f MB), moved to 3.12 from a local wheelhouse "
+                  "with warm caches; median of %d rounds after one warm-up round. The baselines build the same lock "
+                  "for 3.12 in the same run." % (u["packages"], u["venv_bytes"] / 1e6, u["repeat"]), "",
+                  "| approach | seconds | oxzep7 / this |", "| --- | ---: | ---: |",
+                  "| oxzep7 `upgrade` role, end to end | %.1f | 1.00 |" % u["ours"],
+                  "| `uv venv` + `uv pip sync` | %.1f | %.1f |" % (u["uv"], u["ours"] / u["uv"]),
+                  "| `python -m venv` + `pip install -r` | %.1f | %.1f |" % (u["pip"], u["ours"] / u["pip"]),
+                  "| `ansible.builtin.pip` into a fresh venv | %.1f | %.1f |" % (u["builtin_pip"],
+                                                                          u["ours"] / u["builtin_pip"]),
+                  "",
+                  "Stages of the role (median seconds): snapshot %.1f, rebuild %.1f (uv), verify %.1f, switch %.3f. "
+                  "The role ran %d tasks; %.1f s of the run are outside the installer (snapshot, inspection, preflight, "
+                  "verification, switch, bookkeeping and Ansible itself)." % (
+                      u["stages"]["snapshot"], u["stages"]["rebuild"], u["stages"]["verify"], u["stages"]["switch"],
+                      u["tasks"], u["outside_installers"]), "", "![upgrade](upgrade.png)", ""]
+    if "downtime" in results:
+        d = results["downtime"]
+        lines += ["## Downtime", "",
+                  "Two probes run in a tight loop from 1 s before to 1 s after the change: an HTTP request to the app "
+                  "and `<stable path>/bin/python -c 'import demoapp'`. The naive baseline deletes the venv, recreates "
+                  "it with uv, reinstalls and restarts.", "",
+                  "| method | seconds | HTTP calls | HTTP failed | HTTP longest gap ms | exec calls | exec failed | "
+                  "exec longest gap ms |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for method, label in (("ours", "oxzep7: new release, atomic switch, restart"), ("naive", "naive in-place")):
+            r = d[method]
+            lines.append("| %s | %.1f | %d | %d | %s | %d | %d | %s |" % (
+                label, r["seconds"], r["http"]["calls"], r["http"]["failed"], r["http"]["longest_gap_ms"],
+                r["exec"]["calls"], r["exec"]["failed"], r["exec"]["longest_gap_ms"]))
+        lines += ["", "![downtime](downtime.png)", ""]
+    if results.get("interpreter"):
+        lines += ["## Interpreter stage", "",
+                  "CPython 3.13.5 from the local source cache onto 2 containers (the `interpreter` role, "
+                  "`make -j2`, build dependencies from Debian's packages).", "",
+                  "| mode | whole stage s |", "| --- | ---: |"]
+        lines += ["| %s | %.0f |" % ("compiled once, imported by the other host" if r["build_once"]
+                                     else "compiled on every host", r["wall"]) for r in results["interpreter"]]
+        lines += [""]
+    if results.get("fleet"):
+        lines += ["## Fleet scaling", "",
+                  "Podman containers of the test image (systemd, the demo app as a service), one batch, forks = hosts, "
+                  "on the same 2 cores.", "",
+                  "| hosts | whole run s | per host median s | per host max s |", "| ---: | ---: | ---: | ---: |"]
+        lines += ["| %d | %.1f | %.1f | %.1f |" % (r["hosts"], r["wall"], r["per_host_median"], r["per_host_max"])
+                  for r in results["fleet"]]
+        lines += ["", "![fleet](fleet.png)", ""]
+    if "snapshot" in results:
+        lines += ["## Snapshot and restore", "",
+                  "The reference venv (%.0f MB): `venv_snapshot` (archive, lock, SHA256SUMS) and `venv_restore` (every "
+                  "checksum checked) per compression." % (results["snapshot"][0]["bytes"] / 1e6), "",
+                  "| compression | archive MB | snapshot s | snapshot MB/s | restore s | restore MB/s |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: |"]
+        lines += ["| %s | %.1f | %.1f | %.1f | %.1f | %.1f |" % (
+            r["compression"], r["archive_bytes"] / 1e6, r["snapshot_s"], r["snapshot_mb_s"], r["restore_s"],
+            r["restore_mb_s"]) for r in results["snapshot"]]
+        lines += ["", "![snapshot](snapshot.png)", ""]
+    lines += ["Raw numbers: [results.json](results.json).", ""]
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--sections", default="upgrade,downtime,fleet,snapshot")
+    parser.add_argument("--smoke", action="store_true", help="one round, no fleet, results not written to docs/")
+    parser.add_argument("--keep-others", action="store_true",
+                        help="keep the last numbers of the sections not run now in docs/benchmarks")
+    args = parser.parse_args()
+    if args.smoke:
+        args.repeat, args.sections = 1, args.sections.replace("fleet", "")
+    bench = Bench(args)
+    try:
+        for section in [s for s in args.sections.split(",") if s]:
+            started = time.monotonic()
+            getattr(bench, "section_" + section)()
+            print("%s: %.0f s" % (section, time.monotonic() - started), flush=True)
+    finally:
+        shutil.rmtree(bench.work, ignore_errors=True)
+    env = versions()
+    print(json.dumps(dict(env=env, results=bench.results), indent=2))
+    if args.smoke:
+        return
+    os.makedirs(OUT, exist_ok=True)
+    results = dict(bench.results)
+    previous = os.path.join(OUT, "results.json")
+    if os.path.exists(previous) and args.keep_others:  # sections not run now keep their last numbers
+        with open(previous) as fh:
+            results = dict(json.load(fh)["results"], **bench.results)
+    with open(previous, "w") as fh:
+        json.dump(dict(env=env, results=results), fh, indent=2)
+    files = charts(results)
+    with open(os.path.join(OUT, "README.md"), "w") as fh:
+        fh.write(markdown(results, env, files))
+
+
+if __name__ == "__main__":
+    main()
