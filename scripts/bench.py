@@ -39,7 +39,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 
 from support import UV, WHEELHOUSE, pyenv_root_path  # noqa: E402
-from helpers import free_port, run_fleet_playbook  # noqa: E402
+from helpers import failed_tasks, free_port, run_fleet_playbook  # noqa: E402
 
 from ansible_collections.oxzep7.python.plugins.module_utils import _snapshot  # noqa: E402
 from ansible_collections.oxzep7.python.plugins.module_utils._common import Runner  # noqa: E402
@@ -213,7 +213,7 @@ class Bench:
                                                                       python_upgrade_serial=["100%"]))
                 wall = time.monotonic() - started
                 if rc != 0:
-                    raise RuntimeError("fleet upgrade failed: %s" % stats)
+                    raise RuntimeError("fleet upgrade failed: %s" % failed_tasks(plays))
                 per_host = fleet.totals()
                 out.append(dict(hosts=count, wall=wall, per_host_median=statistics.median(per_host),
                                 per_host_max=max(per_host)))
@@ -232,14 +232,14 @@ class Bench:
             try:
                 fleet.up(prepare=False)
                 started = time.monotonic()
-                rc, stats, _plays = fleet.playbook(playbook, dict(
+                rc, _stats, plays = fleet.playbook(playbook, dict(
                     interpreter_versions=["3.13.5"], interpreter_build_once=build_once,
                     interpreter_pyenv_archive=os.path.join(ROOT, ".cache", "pyenv.tar.gz"),
                     interpreter_source_cache=os.path.join(ROOT, ".cache", "python-build"),
                     interpreter_make_opts="-j2", upgrade_pyenv_root="/opt/pyenv",
                     interpreter_archive_dir=os.path.join(fleet.base, "interpreters-%s" % build_once)))
                 if rc != 0:
-                    raise RuntimeError("interpreter role failed: %s" % stats)
+                    raise RuntimeError("interpreter role failed: %s" % failed_tasks(plays))
                 out.append(dict(build_once=build_once, hosts=2, wall=time.monotonic() - started))
             finally:
                 fleet.down()
@@ -326,11 +326,18 @@ class Containers:
             self.podman("run", "-d", "--name", name, "--network", "host", "--systemd", "always",
                         "-v", "%s/versions:%s/versions:ro" % (self.bench.pyenv_root, self.bench.pyenv_root),
                         os.environ["OXZEP7_TEST_IMAGE"], "/sbin/init")
+        for name in self.names:  # systemd inside must be up before anything talks to it
+            deadline = time.time() + 60
+            while subprocess.run(["podman", "exec", name, "systemctl", "is-system-running"], stdout=subprocess.PIPE,
+                                 universal_newlines=True, check=False).stdout.strip() not in ("running", "degraded"):
+                if time.time() > deadline:
+                    raise RuntimeError("systemd did not start in %s" % name)
+                time.sleep(0.5)
         if not prepare:
             return
-        rc, stats, _plays = self.playbook(os.path.join(ROOT, "molecule", "resources", "prepare.yml"), {})
+        rc, _stats, plays = self.playbook(os.path.join(ROOT, "molecule", "resources", "prepare.yml"), {})
         if rc != 0:
-            raise RuntimeError("prepare failed: %s" % stats)
+            raise RuntimeError("prepare failed: %s" % failed_tasks(plays))
 
     def playbook(self, playbook, extra):
         hosts = dict((n, dict(ansible_connection="containers.podman.podman", app_port=self.ports[n],

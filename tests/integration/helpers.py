@@ -31,13 +31,14 @@ def run_playbook(playbook, tmp, host_vars, check=False, extra_vars=None):
 
 
 def run_fleet_playbook(playbook, tmp, hosts, check=False, extra_vars=None):
-    """Run ``playbook`` for local hosts ``hosts`` (name -> host vars) in group python_fleet.
+    """Run ``playbook`` for hosts ``hosts`` (name -> host vars) in group python_fleet; local unless
+    their vars say otherwise (``ansible_connection``).
 
     :returns: ``(rc, stats, plays)``: stats maps each host to its counters.
     """
     inventory = os.path.join(tmp, "inventory.json")
-    fleet = dict((name, dict(v, ansible_connection="local", ansible_python_interpreter=sys.executable))
-                 for name, v in hosts.items())
+    local = dict(ansible_connection="local", ansible_python_interpreter=sys.executable)
+    fleet = dict((name, dict(local, **v)) for name, v in hosts.items())
     with open(inventory, "w") as fh:
         json.dump({"python_fleet": {"hosts": fleet}}, fh)
     # a collection playbook by FQCN (oxzep7.python.upgrade), a file of playbooks/, or a test playbook's path
