@@ -476,7 +476,10 @@ def markdown(results, env, files):
             lines.append("| %s | %.1f | %d | %d | %s | %d | %d | %s |" % (
                 label, r["seconds"], r["http"]["calls"], r["http"]["failed"], r["http"]["longest_gap_ms"],
                 r["exec"]["calls"], r["exec"]["failed"], r["exec"]["longest_gap_ms"]))
-        lines += ["", "![downtime](downtime.png)", ""]
+        lines += ["", "The exec probe imports the app: one call lasts as long as that import (no bytecode yet in a fresh "
+                  "release), so its longest gap is never shorter than one call, and its failure count is the telling "
+                  "number. The HTTP gap is the app's own stop and start, the same for both methods.", "",
+                  "![downtime](downtime.png)", ""]
     if results.get("interpreter"):
         lines += ["## Interpreter stage", "",
                   "CPython 3.13.5 from the local source cache onto 2 containers (the `interpreter` role, "
@@ -492,7 +495,8 @@ def markdown(results, env, files):
                   "| hosts | whole run s | per host median s | per host max s |", "| ---: | ---: | ---: | ---: |"]
         lines += ["| %d | %.1f | %.1f | %.1f |" % (r["hosts"], r["wall"], r["per_host_median"], r["per_host_max"])
                   for r in results["fleet"]]
-        lines += ["", "![fleet](fleet.png)", ""]
+        lines += ["", "Per-host seconds come from each venv's ledger record (snapshot to health check); the whole run "
+                  "adds the preflight, the interpreter role and Ansible's own work.", "", "![fleet](fleet.png)", ""]
     if "snapshot" in results:
         lines += ["## Snapshot and restore", "",
                   "The reference venv (%.0f MB): `venv_snapshot` (archive, lock, SHA256SUMS) and `venv_restore` (every "
