@@ -162,8 +162,8 @@ class Bench:
             venv_bytes=venv_bytes, repeat=self.args.repeat,
             ours=med(ours), uv=med(uv), pip=med(pip), builtin_pip=med(apip),
             stages=dict((k, med(s[k] for s in stages)) for k in stages[0]),
-            tasks=med(tasks), outside_installers=med(outside), samples=dict(ours=ours, uv=uv, pip=pip,
-                                                                          builtin_pip=apip))
+            tasks=med(tasks), outside_installers=med(outside),
+            samples=dict(ours=ours, uv=uv, pip=pip, builtin_pip=apip))
 
     # --- 2. downtime ---------------------------------------------------------------------
     def section_downtime(self):
@@ -173,8 +173,10 @@ class Bench:
             base = os.path.join(self.work, "downtime-" + method)
             stable = self.reference_venv(os.path.join(base, "srv", "app", "venv"), demo_requirements)
             port, pidfile = free_port(), os.path.join(base, "app.pid")
-            service = lambda action: [os.path.join(stable, "bin", "python"), "-m", "demoapp.service", action,  # noqa
-                                      str(port), pidfile]
+
+            def service(action, stable=stable, port=port, pidfile=pidfile):
+                return [os.path.join(stable, "bin", "python"), "-m", "demoapp.service", action, str(port), pidfile]
+
             run(service("start"))
             probes = [Probe(lambda: urllib.request.urlopen("http://127.0.0.1:%d/health" % port, timeout=2).read()),
                       Probe(lambda: subprocess.run([os.path.join(stable, "bin", "python"), "-c", "import demoapp"],
@@ -441,8 +443,8 @@ def charts(results):
 
 def markdown(results, env, files):
     lines = ["# Benchmarks", "",
-             "Measured by `make bench` (scripts/bench.py) on %s, commit `%s`, %s." % (env["machine"], env["commit"],
-                                                                                     env["date"]),
+             "Measured by `make bench` (scripts/bench.py) on %s, commit `%s`, %s." % (
+                 env["machine"], env["commit"], env["date"]),
              "Tools: %s; %s; %s; %s; Python %s (controller)." % (env["ansible"], env["uv"], env["pip"], env["podman"],
                                                                  env["python"]), ""]
     if "upgrade" in results:
@@ -455,8 +457,8 @@ def markdown(results, env, files):
                   "| oxzep7 `upgrade` role, end to end | %.1f | 1.00 |" % u["ours"],
                   "| `uv venv` + `uv pip sync` | %.1f | %.1f |" % (u["uv"], u["ours"] / u["uv"]),
                   "| `python -m venv` + `pip install -r` | %.1f | %.1f |" % (u["pip"], u["ours"] / u["pip"]),
-                  "| `ansible.builtin.pip` into a fresh venv | %.1f | %.1f |" % (u["builtin_pip"],
-                                                                          u["ours"] / u["builtin_pip"]),
+                  "| `ansible.builtin.pip` into a fresh venv | %.1f | %.1f |" % (
+                      u["builtin_pip"], u["ours"] / u["builtin_pip"]),
                   "",
                   "Stages of the role (median seconds): snapshot %.1f, rebuild %.1f (uv), verify %.1f, switch %.3f. "
                   "The role ran %d tasks; %.1f s of the run are outside the installer (snapshot, inspection, preflight, "
@@ -512,7 +514,7 @@ def markdown(results, env, files):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--sections", default="upgrade,downtime,fleet,snapshot")
     parser.add_argument("--smoke", action="store_true", help="one round, no fleet, results not written to docs/")
