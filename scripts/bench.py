@@ -12,7 +12,7 @@ charts next to it. Sections:
    loop through the upgrade, against the naive in-place rebuild (delete, recreate, reinstall,
    restart);
 3. fleet: 1, 2, 4 and 8 podman containers with forks equal to hosts; and, only when asked for
-   (``--sections interpreter``, about 8 more minutes), the interpreter stage on 2 containers
+   (``--sections interpreter``, about 10 more minutes), the interpreter stage on 2 containers
    compiled once and imported against compiled on every host;
 4. snapshot: snapshot and restore throughput and archive size per compression.
 
