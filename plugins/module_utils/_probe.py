@@ -161,7 +161,7 @@ def list_files(project, sources, cache):
             path = link[len("file://"):] if link.startswith("file://") else link
             cache[link] = _directory_files(path) if os.path.isdir(path) else _anchors(source.get("text") or "", link)
         files += cache[link]
-    return [f for f in files if _parse_filename(f["filename"]) and _parse_filename(f["filename"])[0] == name]
+    return [f for f in files if (_parse_filename(f["filename"]) or (None,))[0] == name]
 
 
 def _parse_filename(filename):

@@ -23,6 +23,8 @@ import json
 import os
 import tempfile
 
+from ansible_collections.oxzep7.python.plugins.module_utils._common import write_json_atomic
+
 # Worst first: a host's status is the worst of its venvs'.
 HOST_ORDER = ("failed", "unreachable", "rolled_back", "inhibited", "pending", "upgraded", "already_current")
 VENV_STATUS = {"upgraded": "upgraded", "already_current": "already_current", "rolled_back": "rolled_back",
@@ -38,7 +40,8 @@ def _read(path):
 
 
 def _write(path, text):
-    """Write ``text`` to ``path`` atomically (a temporary file renamed over it)."""
+    """Write ``text`` to ``path`` atomically (a temporary file renamed over it); JSON goes
+    through ``_common.write_json_atomic``."""
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".report-")
     with os.fdopen(fd, "w") as fh:
         fh.write(text)
@@ -102,7 +105,7 @@ def render(report_dir, run_id, hosts, target=None, paused=None, window=None, fai
     report = dict(run_id=run_id, status=status, target=target, window=paused or window, totals=totals, hosts=rows,
                   generated=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
     os.makedirs(report_dir, exist_ok=True)
-    _write(os.path.join(report_dir, "report.json"), json.dumps(report, indent=2, sort_keys=True) + "\n")
+    write_json_atomic(os.path.join(report_dir, "report.json"), report)
     _write(os.path.join(report_dir, "report.md"), markdown(report))
     _write(os.path.join(report_dir, "report.html"), page(report))
     return report
