@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from helpers import App, ImportProbe, http_json, read_ledger, run_playbook, task_results
+from helpers import App, ImportProbe, http_json, read_ledger, run_fleet_playbook, run_playbook, task_results
 from support import UV
 
 from ansible_collections.oxzep7.python.plugins.module_utils._layout import Layout
@@ -163,6 +163,34 @@ def test_several_venvs_per_host_by_fqcn(tmp_path, old_python, new_python, pyenv_
     assert results == {venvs["old"]: "upgraded", venvs["current"]: "already_current"}
     rc, stats, _plays = run_playbook("oxzep7.python.upgrade", str(tmp_path), host_vars)
     assert rc == 0 and stats["changed"] == 0, stats
+
+
+def test_hosts_whose_venv_entries_differ_work_side_by_side(tmp_path, old_python, pyenv_root, wheelhouse):
+    """Two hosts in one batch, each with its own venv entry: every task of the venv's include runs once
+    for both hosts. Ansible's linear strategy runs differing include items host after host, which made
+    a batch as slow as its hosts one by one."""
+    hosts = {}
+    for name in ("web-1", "web-2"):
+        path = str(tmp_path / name / "venv")
+        os.makedirs(os.path.dirname(path))
+        subprocess.run([old_python, "-m", "venv", path], check=True)
+        subprocess.run([UV, "pip", "install", "--no-config", "--python", os.path.join(path, "bin", "python"),
+                        "--no-index", "--find-links", wheelhouse, "idna==3.4"], check=True, stdout=subprocess.PIPE)
+        hosts[name] = dict(upgrade_python_version="3.12", upgrade_pyenv_root=pyenv_root, upgrade_no_index=True,
+                           upgrade_find_links=[wheelhouse], upgrade_installer_isolated=True,
+                           upgrade_state_dir=str(tmp_path / name / "state"),
+                           upgrade_backup_dir=str(tmp_path / name / "backups"),
+                           upgrade_venvs=[dict(path=path, imports=["idna"])])
+    rc, stats, plays = run_fleet_playbook("upgrade.yml", str(tmp_path), hosts, extra_vars=dict(
+        python_upgrade_canary_count=0, python_upgrade_serial=["100%"],
+        python_upgrade_report_dir=str(tmp_path / "reports")))
+    assert rc == 0, stats
+    for name in hosts:
+        assert Layout(hosts[name]["upgrade_venvs"][0]["path"]).current_release().endswith("-cp312")
+    for task in ("Check the locked packages against the targets", "Build the new release beside the live one",
+                 "Switch the stable path to the new release"):
+        started = [t for p in plays for t in p["tasks"] if t["task"]["name"].endswith(" : " + task)]
+        assert [sorted(t["hosts"]) for t in started] == [sorted(hosts)], task
 
 
 def test_rollback_with_nothing_to_go_back_to_fails_cleanly(app, pyenv_root, wheelhouse):
