@@ -17,8 +17,8 @@ description:
     (C(hosts/<host>.json) from the upgrade role, C(preflight/hosts/<host>.json) from the preflight role)
     and writes C(report.json), C(report.md) and C(report.html) (a table and a timeline) there.
   - Per host, the venvs with from and to version, status (C(upgraded), C(already_current),
-    C(rolled_back) with the reason, C(inhibited), C(failed), C(pending)), and the seconds of each stage;
-    totals; the run's status.
+    C(rolled_back) with the reason, C(inhibited), C(failed), C(pending), or C(would_upgrade) in check
+    mode), and the seconds of each stage; totals; the run's status.
   - C(playbooks/upgrade.yml) runs it before each batch, and its callback plugin runs it once more when
     the run ends, whatever happened (also when the failure budget stopped the run).
 author: oxzep7.python contributors (@oxzep7)

@@ -26,9 +26,11 @@ import tempfile
 from ansible_collections.oxzep7.python.plugins.module_utils._common import write_json_atomic
 
 # Worst first: a host's status is the worst of its venvs'.
-HOST_ORDER = ("failed", "unreachable", "rolled_back", "inhibited", "pending", "upgraded", "already_current")
-VENV_STATUS = {"upgraded": "upgraded", "already_current": "already_current", "rolled_back": "rolled_back",
-               "failed": "failed", "inhibited": "inhibited"}
+# would_upgrade: a venv that a run in check mode found ready (nothing was built or switched).
+HOST_ORDER = ("failed", "unreachable", "rolled_back", "inhibited", "pending", "would_upgrade", "upgraded",
+              "already_current")
+VENV_STATUS = dict((s, s) for s in ("upgraded", "already_current", "rolled_back", "failed", "inhibited",
+                                    "would_upgrade"))
 
 
 def _read(path):
@@ -177,6 +179,7 @@ body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{bord
 tr.upgraded td:nth-child(2),.bar.upgraded{background:#cfc}tr.rolled_back td:nth-child(2),.bar.rolled_back{background:#fdb}
 tr.failed td:nth-child(2),.bar.failed{background:#f99}tr.inhibited td:nth-child(2){background:#fe9}
 tr.pending td:nth-child(2){background:#ddd}.bar.already_current{background:#eee}
+tr.would_upgrade td:nth-child(2),.bar.would_upgrade{background:#def}
 .lane{display:flex;align-items:center;margin:2px 0}.label{width:10em}.track{position:relative;flex:1;height:1em;background:#f6f6f6}
 .bar{position:absolute;top:0;height:1em;border:1px solid #888;box-sizing:border-box}
 </style></head><body>

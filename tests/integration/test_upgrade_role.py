@@ -26,10 +26,16 @@ def test_upgrade_switches_atomically_and_second_run_changes_nothing(app, pyenv_r
     before = tree_manifest(app.stable)
     host_vars = app.host_vars(pyenv_root, wheelhouse)
 
-    rc, stats, _plays = run_playbook("upgrade.yml", app.base, host_vars, check=True)
+    reports = os.path.join(app.base, "check-reports")
+    rc, stats, _plays = run_playbook("upgrade.yml", app.base, host_vars, check=True,
+                                     extra_vars=dict(python_upgrade_report_dir=reports, python_upgrade_run_id="check"))
     assert rc == 0 and stats["changed"] > 0, stats
     assert tree_manifest(app.stable) == before and not os.path.islink(app.stable)
     assert not os.path.exists(Layout(app.stable).releases_dir), "check mode must not build anything"
+    with open(os.path.join(reports, "check", "report.json")) as fh:
+        report = json.load(fh)
+    assert [(h["host"], h["status"]) for h in report["hosts"]] == [("app", "would_upgrade")], report
+    assert report["status"] == "completed" and report["totals"]["would_upgrade"] == 1, report
 
     probe = ImportProbe(app.stable)
     probe.start()
