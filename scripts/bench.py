@@ -23,6 +23,7 @@ Options: ``--repeat N`` (default 2), ``--sections a,b`` (default all but interpr
 
 import argparse
 import concurrent.futures
+import functools
 import json
 import os
 import platform
@@ -323,14 +324,16 @@ def each(names, func):
         list(pool.map(func, names))
 
 
-def prepare_unit(port):
-    """The demo app's systemd unit for ``port``, as molecule's prepare playbook writes it."""
+@functools.lru_cache(maxsize=None)
+def prepare_unit_template():
+    """The demo app's systemd unit as molecule's prepare playbook writes it (a Jinja2 template of
+    ``app_port``); read once per bench run."""
     import jinja2
     import yaml
     with open(os.path.join(ROOT, "molecule", "resources", "prepare.yml")) as fh:
         tasks = yaml.safe_load(fh)[0]["tasks"]
     task = [t for t in tasks if t["name"] == "Install the app's systemd unit"][0]
-    return jinja2.Template(task["ansible.builtin.copy"]["content"]).render(app_port=port)
+    return jinja2.Template(task["ansible.builtin.copy"]["content"])
 
 
 class Containers:
@@ -360,7 +363,7 @@ class Containers:
         self.podman("exec", name, "cp", "-a", PREPARED_VENV, "/srv/app/venv")
         unit = os.path.join(self.base, name + ".service")
         with open(unit, "w") as fh:
-            fh.write(prepare_unit(self.ports[name]))
+            fh.write(prepare_unit_template().render(app_port=self.ports[name]))
         self.podman("cp", unit, "%s:/etc/systemd/system/demoapp.service" % name)
         self.podman("exec", name, "systemctl", "daemon-reload")
         self.podman("exec", name, "systemctl", "enable", "--now", "demoapp.service")

@@ -154,16 +154,22 @@ def utc_stamp(epoch=None):
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(epoch if epoch is not None else time.time()))
 
 
-def write_json_atomic(path, data, mode=0o644):
-    """Write ``data`` as JSON to ``path`` through a temporary file and one ``rename()``."""
+def write_text_atomic(path, text, mode=0o644):
+    """Write the str ``text`` to ``path`` through a temporary file beside it, ``fsync`` and one
+    ``rename()``: readers see the old file or the new one, never a part. ``mode``: the file's
+    permission bits. Raises ``OSError`` when the directory is not writable."""
     tmp = "%s.tmp-%d" % (path, os.getpid())
     with open(tmp, "w") as fh:
-        json.dump(data, fh, indent=2, sort_keys=True)
-        fh.write("\n")
+        fh.write(text)
         fh.flush()
         os.fsync(fh.fileno())
     os.chmod(tmp, mode)
     os.replace(tmp, path)
+
+
+def write_json_atomic(path, data, mode=0o644):
+    """Write ``data`` as JSON (indented, sorted keys) to ``path`` with :func:`write_text_atomic`."""
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n", mode)
 
 
 def read_json(path, default=None):

@@ -21,9 +21,8 @@ import datetime
 import html
 import json
 import os
-import tempfile
 
-from ansible_collections.oxzep7.python.plugins.module_utils._common import write_json_atomic
+from ansible_collections.oxzep7.python.plugins.module_utils._common import write_json_atomic, write_text_atomic
 
 # Worst first: a host's status is the worst of its venvs'.
 # would_upgrade: a venv that a run in check mode found ready (nothing was built or switched).
@@ -39,16 +38,6 @@ def _read(path):
             return json.load(fh)
     except (OSError, ValueError):
         return None
-
-
-def _write(path, text):
-    """Write ``text`` to ``path`` atomically (a temporary file renamed over it); JSON goes
-    through ``_common.write_json_atomic``."""
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".report-")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
 
 
 def collect(report_dir, hosts, failed=(), unreachable=()):
@@ -108,8 +97,8 @@ def render(report_dir, run_id, hosts, target=None, paused=None, window=None, fai
                   generated=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
     os.makedirs(report_dir, exist_ok=True)
     write_json_atomic(os.path.join(report_dir, "report.json"), report)
-    _write(os.path.join(report_dir, "report.md"), markdown(report))
-    _write(os.path.join(report_dir, "report.html"), page(report))
+    write_text_atomic(os.path.join(report_dir, "report.md"), markdown(report))
+    write_text_atomic(os.path.join(report_dir, "report.html"), page(report))
     return report
 
 
