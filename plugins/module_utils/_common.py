@@ -13,6 +13,8 @@ from __future__ import absolute_import, division, print_function
 import json
 import os
 import re
+import shutil
+import stat
 import subprocess
 import time
 
@@ -179,3 +181,37 @@ def read_json(path, default=None):
             return json.load(fh)
     except (IOError, OSError):
         return default
+
+
+def remove_tree(path, parent):
+    """Delete the directory ``path``, which must lie directly in the directory ``parent``.
+
+    The guard every deletion of this collection goes through: right before the removal,
+    ``os.lstat`` must show ``parent`` as a real directory (not a symlink to one) and ``path``
+    as a real directory (not a symlink), and ``path`` must be ``parent/<one name>`` with no
+    ``..``. ``shutil.rmtree`` then deletes it without following symlinks inside it.
+
+    :param path: the directory to delete (str, absolute).
+    :param parent: the directory of this collection it must be in (str, absolute), for example a
+        releases directory or ``<backup_dir>/<slug>``.
+    :returns: True when something was deleted, False when ``path`` did not exist.
+    :raises Oxzep7Error: when ``path`` or ``parent`` is not what this collection made.
+    """
+    path, parent = os.path.normpath(path), os.path.normpath(parent)
+    name = os.path.basename(path)
+    if not os.path.isabs(path) or os.path.dirname(path) != parent or name in ("", ".", ".."):
+        raise Oxzep7Error("refusing to delete %s: it is not a directory entry of %s" % (path, parent))
+    try:
+        parent_st = os.lstat(parent)
+    except OSError:
+        return False
+    if not stat.S_ISDIR(parent_st.st_mode):
+        raise Oxzep7Error("refusing to delete %s: %s is not a real directory (a symlink?)" % (path, parent))
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    if not stat.S_ISDIR(st.st_mode):
+        raise Oxzep7Error("refusing to delete %s: it is not a real directory (a symlink?)" % path)
+    shutil.rmtree(path)
+    return True
