@@ -198,7 +198,7 @@ def pip_resolves(runner, python, installer, pins, target, platforms, workdir):
     outcome = dict(target=target, ok=True, checked=len(pins), files={}, yanked=[])
     if not pins:
         return outcome
-    result = runner.run(argv, check=False, env=installer.env)
+    result = installer.run(runner, argv, check=False)
     if result.rc != 0:
         outcome.update(ok=False, rc=result.rc, cmd=redact(result.cmd), stderr=redact(result.stderr[-2000:]))
         return outcome

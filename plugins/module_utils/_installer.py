@@ -8,18 +8,59 @@ Options follow the tools' own: ``--index-url``, ``--extra-index-url``,
 ``uv pip install`` (pip and uv documentation). ``isolated`` maps to pip's
 ``--isolated`` (ignore environment variables and user configuration) and uv's
 ``--no-config``.
+
+Credentials never reach a command line, where any user of the host could read them
+(``ps``): the ``user:password@`` part of each index and find-links URL is taken out of
+the arguments and handed to the installer in a netrc file (mode 0600, in a private
+temporary directory removed right after the command) named by ``NETRC``. pip reads it
+through requests' ``get_netrc_auth`` (pip documentation, "Authentication": netrc
+support), uv reads ``NETRC`` too (uv documentation, "Authentication").
 """
 
 from __future__ import absolute_import, division, print_function
 
 import os
+import tempfile
 
-from ansible_collections.oxzep7.python.plugins.module_utils._common import Oxzep7Error
+from ansible_collections.oxzep7.python.plugins.module_utils._common import Oxzep7Error, remove_tree
+
+try:
+    from urllib.parse import unquote, urlsplit, urlunsplit
+except ImportError:  # pragma: no cover - Python 2 is not a supported host
+    from urlparse import urlsplit, urlunsplit  # type: ignore
+    from urllib import unquote  # type: ignore
 
 __metaclass__ = type
 
 INSTALLER_OPTION_NAMES = ("installer", "uv_path", "index_url", "extra_index_urls", "find_links",
                           "no_index", "only_binary", "isolated", "environment", "link_mode")
+_URL_OPTIONS = ("index_url", "extra_index_urls", "find_links")
+# what a netrc token cannot hold without quoting, which pip's and uv's parsers read differently
+_NETRC_UNSAFE = frozenset(" \t\r\n\"'\\#")
+
+
+def split_credentials(url):
+    """Split the ``user:password@`` part off a URL.
+
+    :param url: an index or find-links URL, or a local path (str).
+    :returns: ``(url without credentials, (host, login, password) or None)``; login and
+        password are percent-decoded (RFC 3986 userinfo), host is the netloc's host part as
+        netrc names it (without the port).
+    :raises Oxzep7Error: when a login or password holds a character netrc cannot carry
+        (whitespace, quotes, backslash, ``#``); the message names the host, never the secret.
+    """
+    if "://" not in (url or ""):
+        return url, None
+    parts = urlsplit(url)
+    userinfo, sep, hostport = parts.netloc.rpartition("@")
+    if not sep:
+        return url, None
+    login, _colon, password = userinfo.partition(":")
+    login, password = unquote(login), unquote(password)
+    if _NETRC_UNSAFE.intersection(login + password):
+        raise Oxzep7Error("the credentials for %s hold whitespace, a quote, a backslash or '#', which a netrc "
+                          "file cannot carry; use other credentials or a pip/uv configuration file" % parts.hostname)
+    return urlunsplit(parts._replace(netloc=hostport)), (parts.hostname, login, password)
 
 
 class Installer:
@@ -34,6 +75,11 @@ class Installer:
 
     def __init__(self, options, which):
         opts = dict((k, options.get(k)) for k in INSTALLER_OPTION_NAMES)
+        self.credentials = {}
+        for key in _URL_OPTIONS:
+            value = opts[key]
+            urls = [self._take_credentials(u) for u in (value if isinstance(value, list) else [value] if value else [])]
+            opts[key] = urls if isinstance(value, list) else (urls[0] if urls else value)
         self.options = opts
         wanted = opts["installer"] or "auto"
         if wanted not in ("auto", "uv", "pip"):
@@ -49,6 +95,41 @@ class Installer:
         self.env = dict((str(k), str(v)) for k, v in (opts["environment"] or {}).items())
         if self.name == "uv":
             self.env.setdefault("UV_PYTHON_DOWNLOADS", "never")
+
+    def _take_credentials(self, url):
+        bare, creds = split_credentials(url)
+        if creds:
+            host, login, password = creds
+            if self.credentials.get(host, (login, password)) != (login, password):
+                raise Oxzep7Error("two different credentials for %s: a netrc file holds one per host" % host)
+            self.credentials[host] = (login, password)
+        return bare
+
+    def run(self, runner, argv, env=None, **kwargs):
+        """Run an installer command with this installer's environment and credentials.
+
+        :param runner: a ``_common.Runner``.
+        :param argv: the command (list of str), with URLs from :meth:`index_args` (no credentials).
+        :param env: more variables (dict), over this installer's ``environment``.
+        :param kwargs: passed to ``Runner.run`` (``what``, ``check``, ``cwd``...).
+        :returns: the ``CommandResult``.
+        :raises Oxzep7Error: as ``Runner.run`` does.
+        """
+        environ = dict(self.env)
+        environ.update(env or {})
+        if not self.credentials:
+            return runner.run(argv, env=environ, **kwargs)
+        private = tempfile.mkdtemp(prefix="oxzep7-netrc-")
+        try:
+            path = os.path.join(private, "netrc")
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                for host in sorted(self.credentials):
+                    fh.write("machine %s login %s password %s\n" % ((host,) + self.credentials[host]))
+            environ["NETRC"] = path
+            return runner.run(argv, env=environ, **kwargs)
+        finally:
+            remove_tree(private, os.path.dirname(private))
 
     def index_args(self):
         """Return the index and isolation arguments (list of str) for this installer."""
@@ -84,7 +165,7 @@ class Installer:
             argv += [a for a in self.index_args() if a not in ("--only-binary", ":all:")] + [dest]
         else:
             argv = [interpreter, "-m", "venv"] + ([] if seed else ["--without-pip"]) + [dest]
-        return runner.run(argv, env=self.env, what="creating venv %s" % dest)
+        return self.run(runner, argv, what="creating venv %s" % dest)
 
     def install(self, runner, python, requirements_file):
         """Install a requirements file into the venv of ``python``; return the CommandResult."""
@@ -94,8 +175,7 @@ class Installer:
                 argv += ["--link-mode", self.options["link_mode"]]
         else:
             argv = [python, "-m", "pip", "install", "-r", requirements_file]
-        return runner.run(argv + self.index_args(), env=self.env,
-                          what="installing the lock with %s" % self.name)
+        return self.run(runner, argv + self.index_args(), what="installing the lock with %s" % self.name)
 
     def check(self, runner, python, has_pip):
         """Run ``pip check`` (or ``uv pip check``) for the venv of ``python``; never raises on rc."""
@@ -105,7 +185,7 @@ class Installer:
             argv = [self.uv, "pip", "check", "--python", python]
         else:
             raise Oxzep7Error("%s has no pip and uv is not available for the dependency check" % python)
-        return runner.run(argv, env=dict(self.env, PYTHONDONTWRITEBYTECODE="1"), check=False)
+        return self.run(runner, argv, env={"PYTHONDONTWRITEBYTECODE": "1"}, check=False)
 
 
 def has_pip(runner, python):

@@ -57,11 +57,17 @@ def spec(*parts, **own):
 
 
 def _installer_options(module):
-    """The installer options of ``module``; index credentials join ``no_log_values``."""
-    options = dict((k, module.params.get(k)) for k in INSTALLER_OPTION_NAMES)
-    module.no_log_values.update(url_secrets([options["index_url"]] + list(options["extra_index_urls"] or [])
-                                            + list(options["find_links"] or [])))
-    return options
+    """The installer options of ``module``."""
+    return dict((k, module.params.get(k)) for k in INSTALLER_OPTION_NAMES)
+
+
+def _mask_url_credentials(module):
+    """Add the credentials of every URL option of ``module`` to ``no_log_values``, whatever branch runs."""
+    urls = []
+    for key in ("index_url", "extra_index_urls", "find_links", "mirror_url", "pyenv_git_url"):
+        value = module.params.get(key)
+        urls += value if isinstance(value, list) else [value] if value else []
+    module.no_log_values.update(url_secrets(urls))
 
 
 def _which(module):
@@ -375,6 +381,7 @@ def run_venv_lock(module):
 
 def main(module, run):
     """Run ``run(module)`` and exit the module with its result or a clean failure."""
+    _mask_url_credentials(module)
     try:
         result = run(module)
     except Oxzep7Error as exc:

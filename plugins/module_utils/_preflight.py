@@ -41,8 +41,8 @@ def install_tools(runner, python, installer, dest, requirements=TOOLS):
     :raises Oxzep7Error: when pip cannot install them (the index lacks them, say).
     """
     argv = [python, "-m", "pip", "install", "--quiet", "--no-deps", "--only-binary=:all:", "--target", dest]
-    runner.run(argv + installer.index_args() + list(requirements), env=installer.env,
-               what="installing the code-scan tools (%s) from the index" % ", ".join(requirements))
+    installer.run(runner, argv + installer.index_args() + list(requirements),
+                  what="installing the code-scan tools (%s) from the index" % ", ".join(requirements))
 
 
 def scan_code(runner, python, paths, targets, installer_options, which, tool_requirements=TOOLS):

@@ -1,25 +1,142 @@
-"""Credentials in index URLs never reach results, messages or verbose output of a module run."""
+"""Credentials in index URLs never reach results, messages, verbose output or a command line."""
 
+import base64
+import functools
+import http.server
 import json
 import os
+import shutil
 import subprocess
+import tempfile
+import threading
+
+import pytest
 
 from helpers import BIN, ROOT
+from support import UV
+
+from ansible_collections.oxzep7.python.plugins.module_utils._common import Oxzep7Error, Runner
+from ansible_collections.oxzep7.python.plugins.module_utils._installer import Installer, split_credentials
+
+LOGIN, PASSWORD = "ci-user", "s3cret-pass"
+
+
+def run_module(module, args):
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".cache", "collections"),
+               ANSIBLE_NOCOLOR="1", ANSIBLE_LOCALHOST_WARNING="0")
+    return subprocess.run([os.path.join(BIN, "ansible"), "localhost", "-vvv", "-m", "oxzep7.python." + module,
+                           "-a", json.dumps(args), "-e", "ansible_python_interpreter=" + os.path.join(BIN, "python")],
+                          env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+                          check=False)
 
 
 def test_index_password_is_masked_everywhere(app_venv, new_python):
     args = dict(path=app_venv, interpreter=new_python, installer="pip", isolated=True, release_id="creds",
-                index_url="http://ci-user:s3cret-pass@127.0.0.1:9/simple",
-                extra_index_urls=["http://other:an0ther@127.0.0.1:9/simple"],
+                index_url="http://%s:%s@127.0.0.1:9/simple" % (LOGIN, PASSWORD),
+                extra_index_urls=["http://other:an0ther@127.0.0.2:9/simple"],
                 environment={"PIP_RETRIES": "0", "PIP_TIMEOUT": "1"}, state_dir=os.path.dirname(app_venv))
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".cache", "collections"),
-               ANSIBLE_NOCOLOR="1", ANSIBLE_LOCALHOST_WARNING="0")
-    proc = subprocess.run([os.path.join(BIN, "ansible"), "localhost", "-vvv", "-m", "oxzep7.python.venv_rebuild",
-                           "-a", json.dumps(args), "-e", "ansible_python_interpreter=" + os.path.join(BIN, "python")],
-                          env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
-                          check=False)
+    proc = run_module("venv_rebuild", args)
     assert proc.returncode != 0 and "installing the lock with pip failed" in proc.stdout, proc.stdout[-3000:]
-    assert "s3cret-pass" not in proc.stdout and "an0ther" not in proc.stdout
-    # the URL stays recognisable; only its user:password part is gone
-    assert "http://***@127.0.0.1:9/simple" in proc.stdout
+    assert PASSWORD not in proc.stdout and "an0ther" not in proc.stdout
+    # the failing command names the index without any user:password part
+    assert "http://127.0.0.1:9/simple" in proc.stdout
     assert not os.path.exists(os.path.join(os.path.dirname(app_venv), ".venv.releases", "creds"))
+
+
+@pytest.mark.parametrize("module,extra", [
+    ("venv_preflight", dict(check_disk=False)),           # no code_paths: the installer is never built
+    ("venv_rebuild", dict(state="absent", release_id="gone")),
+])
+def test_password_masked_on_branches_that_never_install(app_venv, module, extra):
+    args = dict(path=app_venv, index_url="http://%s:%s@127.0.0.1:9/simple" % (LOGIN, PASSWORD), **extra)
+    if module == "venv_preflight":
+        args["targets"] = ["3.12"]
+    proc = run_module(module, args)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "index_url" in proc.stdout  # the invocation is printed, masked
+    assert PASSWORD not in proc.stdout
+
+
+class _AuthHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves a wheel directory only to requests with the right Basic credentials; counts them."""
+
+    seen = None
+
+    def do_GET(self):  # noqa: N802 - http.server's name
+        want = "Basic " + base64.b64encode(("%s:%s" % (LOGIN, PASSWORD)).encode()).decode()
+        if self.headers.get("Authorization") != want:
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="wheels"')
+            self.end_headers()
+            return
+        self.seen.append(self.path)
+        super().do_GET()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def private_wheels(tmp_path, wheelhouse):
+    """A find-links page on 127.0.0.1 that needs a login, holding one pure-Python wheel."""
+    site = tmp_path / "site"
+    site.mkdir()
+    wheel = [n for n in os.listdir(wheelhouse) if n.startswith("blinker-")][0]
+    shutil.copy(os.path.join(wheelhouse, wheel), str(site))
+    seen = []
+    handler = type("Handler", (_AuthHandler,), {"seen": seen})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(site)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield "http://%s:%s@127.0.0.1:%d/" % (LOGIN, PASSWORD, server.server_address[1]), seen
+    server.shutdown()
+    server.server_close()
+
+
+class RecordingRunner(Runner):
+    """A real Runner that also keeps every argv and the NETRC file it was given."""
+
+    def __init__(self):
+        super().__init__()
+        self.argvs, self.netrcs = [], []
+
+    def run(self, argv, cwd=None, env=None, check=True, what=None, **kwargs):
+        self.argvs.append([str(a) for a in argv])
+        self.netrcs.append((env or {}).get("NETRC"))
+        if self.netrcs[-1]:
+            assert os.stat(self.netrcs[-1]).st_mode & 0o777 == 0o600
+        return super().run(argv, cwd=cwd, env=env, check=check, what=what, **kwargs)
+
+
+@pytest.mark.parametrize("tool", ["pip", "uv"])
+def test_credentials_go_through_a_private_netrc_never_argv(tmp_path, new_python, private_wheels, tool):
+    url, seen = private_wheels
+    venv = str(tmp_path / "venv")
+    runner = RecordingRunner()
+    installer = Installer(dict(installer=tool, uv_path=UV if tool == "uv" else None, no_index=True,
+                               find_links=[url], isolated=True), shutil.which)
+    installer.create_venv(runner, new_python, venv, seed=tool == "pip")
+    reqs = tmp_path / "requirements.txt"
+    reqs.write_text("blinker==1.7.0\n")
+    installer.install(runner, os.path.join(venv, "bin", "python"), str(reqs))
+    assert any("blinker" in path for path in seen), seen  # the wheel came through the login
+    assert os.path.isdir(os.path.join(venv, "lib", "python3.12", "site-packages", "blinker"))
+    flat = " ".join(" ".join(argv) for argv in runner.argvs)
+    assert PASSWORD not in flat and LOGIN not in flat
+    assert url.replace("%s:%s@" % (LOGIN, PASSWORD), "") in flat
+    used = [n for n in runner.netrcs if n]
+    assert used and not any(os.path.exists(n) or os.path.exists(os.path.dirname(n)) for n in used)
+    assert not [n for n in os.listdir(tempfile.gettempdir()) if n.startswith("oxzep7-netrc-")]
+
+
+def test_credentials_netrc_cannot_carry_are_refused_without_echoing_them():
+    with pytest.raises(Oxzep7Error) as err:
+        Installer(dict(installer="pip", index_url="https://u:pa%20ss@idx.example/simple"), shutil.which)
+    assert "idx.example" in err.value.msg and "pa ss" not in err.value.msg and "pa%20ss" not in err.value.msg
+    assert split_credentials("https://u:p%40x@h.example:8443/simple") == (
+        "https://h.example:8443/simple", ("h.example", "u", "p@x"))
+    with pytest.raises(Oxzep7Error) as err:
+        Installer(dict(installer="pip", index_url="https://a:one@idx.example/simple",
+                       extra_index_urls=["https://b:two@idx.example/other"]), shutil.which)
+    assert "two different credentials for idx.example" in err.value.msg
+    assert split_credentials("/srv/wheelhouse") == ("/srv/wheelhouse", None)
