@@ -20,6 +20,7 @@ import errno
 import os
 import re
 import shutil
+import stat
 import time
 
 from ansible_collections.oxzep7.python.plugins.module_utils._common import (
@@ -177,6 +178,19 @@ class Layout:
             return False
         os.mkdir(self.releases_dir, owner[2] & 0o7777)
         apply_owner(self.releases_dir, owner, recursive=False)
+        return True
+
+    def remove_releases_dir_if_empty(self):
+        """Remove the releases directory when it is a real, empty directory (left by a failed first build).
+
+        :returns: True when it was removed.
+        """
+        try:
+            if not stat.S_ISDIR(os.lstat(self.releases_dir).st_mode):
+                return False  # a symlink or a file: not ours to touch
+            os.rmdir(self.releases_dir)
+        except OSError:
+            return False  # absent, or not empty: leave it
         return True
 
     def write_marker(self, release_id, **fields):

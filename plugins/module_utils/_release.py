@@ -129,7 +129,7 @@ def rebuild(runner, layout, installer, interpreter, lock_path=None, upgrades=Non
     owner = ownership(live if live else layout.parent)
     seed = has_pip(runner, python_of(live)) if live else True
     layout.remove_release(release_id)  # an unfinished or stale build of the same id
-    layout.ensure_releases_dir(owner)
+    made_releases_dir = layout.ensure_releases_dir(owner)
     layout.write_marker(release_id, state=STATE_BUILDING, created=time.time(), python_version=base["version"])
     try:
         installer.create_venv(runner, interpreter, dest, seed=seed)
@@ -141,6 +141,8 @@ def rebuild(runner, layout, installer, interpreter, lock_path=None, upgrades=Non
         apply_owner(dest, owner)
     except BaseException:
         layout.remove_release(release_id)
+        if made_releases_dir:
+            layout.remove_releases_dir_if_empty()
         raise
     layout.write_marker(release_id, state=STATE_BUILT, interpreter=interpreter, installer=installer.name,
                         lock_sha256=plan["sha256"], upgraded=plan["upgraded"],
