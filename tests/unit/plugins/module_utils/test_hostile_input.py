@@ -163,6 +163,29 @@ def test_modes_a_venv_really_has_are_kept():
     assert unsafe_members(tarfile.open(fileobj=buf)) == []
 
 
+RESTORE_SCRIPT = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from ansible_collections.oxzep7.python.plugins.module_utils._layout import Layout
+from ansible_collections.oxzep7.python.plugins.module_utils._snapshot import restore, tree_manifest
+import tarfile
+layout = Layout(sys.argv[2])
+done = restore(layout, None, sys.argv[3])
+print(json.dumps(dict(filters=hasattr(tarfile, "data_filter"), live=tree_manifest(layout.stable),
+                      restored=tree_manifest(done["release_path"]))))
+"""
+
+
+def test_restore_where_python_has_extraction_filters_is_byte_identical(host, new_python):
+    """With tarfile.data_filter (CPython 3.12) as the second check, a real venv's absolute
+    bin/python3.9 symlink and uv's 0666 .lock come back exactly as they were."""
+    out = subprocess.run([new_python, "-I", "-c", RESTORE_SCRIPT, COLLECTION, host["stable"], host["snapshot"]],
+                         stdout=subprocess.PIPE, universal_newlines=True, check=True)
+    answer = json.loads(out.stdout)
+    assert answer["filters"] and answer["restored"] == answer["live"]
+    assert answer["live"][".lock"].endswith(" 666") and answer["live"]["bin/python3.9"].startswith("-> /")
+
+
 def test_interpreter_import_refuses_unsafe_members(host):
     pyenv = Pyenv(os.path.join(host["tmp"], "pyenv"), Runner())
     archive = write_tar(os.path.join(host["tmp"], "cpython.tar.gz"), [
