@@ -35,6 +35,11 @@ import tarfile
 import time
 import zlib
 
+try:
+    from lzma import LZMAError
+except ImportError:  # a Python built without liblzma: tarfile reports .xz as a CompressionError
+    LZMAError = EOFError
+
 from ansible_collections.oxzep7.python.plugins.module_utils._common import (
     Oxzep7Error, remove_tree, write_json_atomic)
 from ansible_collections.oxzep7.python.plugins.module_utils._installer import pip_freeze_and_inspect
@@ -51,20 +56,15 @@ COMPRESSION = {"gz": ("w:gz", ".tar.gz"), "xz": ("w:xz", ".tar.xz"),
                "bz2": ("w:bz2", ".tar.bz2"), "none": ("w", ".tar")}
 SUMS = "SHA256SUMS"
 META = "snapshot.json"
-ARCHIVE_NAMES = tuple("release" + suffix for mode, suffix in COMPRESSION.values())
+ARCHIVE_NAMES = tuple("release" + suffix for _mode, suffix in COMPRESSION.values())
 # One line of ``sha256sum`` text output: 64 lowercase hex digits, two spaces, a plain file name.
 SUM_LINE = re.compile(r"^([0-9a-f]{64})  ([A-Za-z0-9][A-Za-z0-9._-]*)$")
 _SUMS_MAX_BYTES = 64 * 1024
 _CHUNK = 1024 * 1024
-try:
-    import lzma
-    _LZMA_ERRORS = (lzma.LZMAError,)
-except ImportError:  # a Python built without liblzma: tarfile reports .xz as a CompressionError
-    _LZMA_ERRORS = ()
 # What reading or extracting a damaged archive raises: tarfile's own errors, a compressed stream
 # that ends early (EOFError), the decompressors' errors (gzip's BadGzipFile and bz2's are OSError),
 # and OSError from the disk.
-ARCHIVE_ERRORS = (tarfile.TarError, EOFError, zlib.error, OSError) + _LZMA_ERRORS
+ARCHIVE_ERRORS = (tarfile.TarError, EOFError, zlib.error, LZMAError, OSError)
 
 
 def sha256_file(path):
@@ -304,9 +304,12 @@ def take(runner, layout, backup_dir, snapshot_id=None, compression="gz", keep=5,
         result["seconds"] = round(time.time() - started, 3)
         return result
     made = [path for path in (backup_dir, root) if not os.path.isdir(path)]
+    for path in made:
+        os.makedirs(path, 0o700)
+    if not stat.S_ISDIR(os.lstat(root).st_mode):
+        raise Oxzep7Error("refusing to use %s: it is not a real directory (a symlink?); oxzep7.python keeps "
+                          "the snapshots of %s only in a directory it made there" % (root, layout.stable))
     for path in (backup_dir, root):
-        if not os.path.isdir(path):
-            os.makedirs(path, 0o700)
         os.chmod(path, 0o700)
     partial = final + ".partial"
     for stale in (partial, final):

@@ -385,6 +385,18 @@ def test_restore_refuses_a_snapshot_id_that_is_a_path(host, snapshot):
     assert host["manifest"]() == before
 
 
+def test_snapshot_refuses_a_symlinked_snapshot_directory(host):
+    """<backup_dir>/<slug> replaced by a symlink: nothing is written or chmodded through it."""
+    root = snapshot_root(host["backups"], host["stable"])
+    shutil.rmtree(root)
+    os.symlink(host["canary"], root)
+    before = host["manifest"]()
+    assert refused(take, Runner(), host["layout"], host["backups"], snapshot_id="s1", compression="none") == (
+        "refusing to use %s: it is not a real directory (a symlink?); oxzep7.python keeps the snapshots of %s "
+        "only in a directory it made there" % (root, host["stable"]))
+    assert host["manifest"]() == before
+
+
 # -- full disk ---------------------------------------------------------------------------------
 @pytest.fixture
 def small_disk(tmp_path):
