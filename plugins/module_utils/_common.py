@@ -159,14 +159,20 @@ def utc_stamp(epoch=None):
 def write_text_atomic(path, text, mode=0o644):
     """Write the str ``text`` to ``path`` through a temporary file beside it, ``fsync`` and one
     ``rename()``: readers see the old file or the new one, never a part. ``mode``: the file's
-    permission bits. Raises ``OSError`` when the directory is not writable."""
+    permission bits. Raises ``OSError`` when the directory is not writable or the disk is full;
+    the temporary file is removed then."""
     tmp = "%s.tmp-%d" % (path, os.getpid())
-    with open(tmp, "w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+        raise
 
 
 def write_json_atomic(path, data, mode=0o644):

@@ -23,10 +23,9 @@ from __future__ import absolute_import, division, print_function
 import json
 import os
 import re
-import shutil
 import tempfile
 
-from ansible_collections.oxzep7.python.plugins.module_utils._common import Oxzep7Error, redact
+from ansible_collections.oxzep7.python.plugins.module_utils._common import Oxzep7Error, redact, remove_tree
 from ansible_collections.oxzep7.python.plugins.module_utils._installer import Installer
 from ansible_collections.oxzep7.python.plugins.module_utils._lock import canonical_name
 from ansible_collections.oxzep7.python.plugins.module_utils import _probe
@@ -327,7 +326,7 @@ def check(runner, python, entries, targets, installer_options, which, upgrades=N
                 resolution.append(pip_resolves(runner, python, installer, wheels, target,
                                                answer["platforms"], workdir))
         finally:
-            shutil.rmtree(workdir, ignore_errors=True)
+            remove_tree(workdir, os.path.dirname(workdir))
     verdict = assess(answer["packages"], targets, allowlist or [], plan["upgraded"], original, resolution,
                      plan["unreproducible"])
     return dict(verdict, targets=targets, platforms=answer["platforms"], packages=answer["packages"],

@@ -19,12 +19,11 @@ import ctypes
 import errno
 import os
 import re
-import shutil
 import stat
 import time
 
 from ansible_collections.oxzep7.python.plugins.module_utils._common import (
-    Oxzep7Error, read_json, utc_stamp, write_json_atomic)
+    Oxzep7Error, read_json, remove_tree, utc_stamp, write_json_atomic)
 from ansible_collections.oxzep7.python.plugins.module_utils._venv import read_pyvenv_cfg
 
 __metaclass__ = type
@@ -40,11 +39,16 @@ _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
 
 
-def check_release_id(release_id):
-    """Raise :class:`Oxzep7Error` unless ``release_id`` is a safe single path component."""
-    if not release_id or not RELEASE_ID.match(release_id) or release_id.endswith(MARKER_SUFFIX):
-        raise Oxzep7Error("release id %r is not valid: use letters, digits, '.', '_' and '-' "
-                          "(at most 128), starting with a letter or digit" % (release_id,))
+def check_release_id(release_id, what="release id"):
+    """Return ``release_id`` when it is a safe single path component (str).
+
+    :param what: the words naming it in the error, e.g. ``snapshot id``.
+    :raises Oxzep7Error: when it is empty, a path (``/``, ``..``), hidden, longer than 128
+        characters or ends like a marker file.
+    """
+    if not isinstance(release_id, str) or not RELEASE_ID.match(release_id) or release_id.endswith(MARKER_SUFFIX):
+        raise Oxzep7Error("%s %r is not valid: use letters, digits, '.', '_' and '-' "
+                          "(at most 128), starting with a letter or digit" % (what, release_id))
     return release_id
 
 
@@ -143,11 +147,10 @@ class Layout:
         ``verified`` (bool), ``created`` (epoch seconds, float), ``current`` (bool),
         ``python_version`` and ``origin`` from the marker.
         """
-        try:
-            names = os.listdir(self.releases_dir)
-        except OSError:
+        if not self.has_releases_dir():
             return []
         current = self.current_release()
+        names = os.listdir(self.releases_dir)
         out = []
         for name in names:
             path = os.path.join(self.releases_dir, name)
@@ -167,14 +170,31 @@ class Layout:
         candidates = [r["id"] for r in self.releases() if r["verified"] and not r["current"]]
         return candidates[-1] if candidates else None
 
+    def has_releases_dir(self):
+        """Tell whether the releases directory exists (bool), checked with ``os.lstat``.
+
+        :raises Oxzep7Error: when something other than a real directory is there, for example a
+            symlink to another directory: listing, pruning or writing through it would change
+            files this collection does not own.
+        """
+        try:
+            st = os.lstat(self.releases_dir)
+        except OSError:
+            return False
+        if not stat.S_ISDIR(st.st_mode):
+            raise Oxzep7Error("refusing to use %s: it is not a real directory (a symlink?); oxzep7.python "
+                              "keeps releases only in a directory it made there" % self.releases_dir)
+        return True
+
     # -- changing ----------------------------------------------------------------
     def ensure_releases_dir(self, owner):
         """Create the releases directory with the owner and mode of the live venv.
 
         :param owner: ``(uid, gid, mode)`` to apply, see :func:`ownership`.
         :returns: True when it was created.
+        :raises Oxzep7Error: when something other than a real directory is there.
         """
-        if os.path.isdir(self.releases_dir):
+        if self.has_releases_dir():
             return False
         os.mkdir(self.releases_dir, owner[2] & 0o7777)
         apply_owner(self.releases_dir, owner, recursive=False)
@@ -194,7 +214,12 @@ class Layout:
         return True
 
     def write_marker(self, release_id, **fields):
-        """Merge ``fields`` into a release's marker, written atomically."""
+        """Merge ``fields`` into a release's marker, written atomically.
+
+        :raises Oxzep7Error: when the releases directory is missing or not a real directory.
+        """
+        if not self.has_releases_dir():
+            raise Oxzep7Error("cannot mark release %s: %s does not exist" % (release_id, self.releases_dir))
         data = self.marker(release_id)
         data.update(fields)
         data["release_id"] = release_id
@@ -202,15 +227,24 @@ class Layout:
         return data
 
     def remove_release(self, release_id):
-        """Delete a release directory and its marker. Refuses the current release."""
+        """Delete a release directory, its marker and its lock file.
+
+        Only entries directly in the real releases directory are removed; symlinks among them
+        are removed themselves, never followed.
+
+        :raises Oxzep7Error: for the current release, or when the releases directory is not a
+            real directory.
+        """
         if release_id == self.current_release():
             raise Oxzep7Error("refusing to remove %s: it is the current release" % release_id)
+        if not self.has_releases_dir():
+            return
         path = self.release_path(release_id)
-        if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path)
+        if os.path.islink(path):
+            unlink_entry(self.releases_dir, release_id)
+        remove_tree(path, self.releases_dir)
         for extra in (self.marker_path(release_id), self.lock_path(release_id)):
-            if os.path.lexists(extra):
-                os.unlink(extra)
+            unlink_entry(self.releases_dir, os.path.basename(extra))
 
     def _point_at(self, release_id):
         """Point the stable path at a release: symlink to a temporary name, then rename()."""
@@ -249,7 +283,7 @@ class Layout:
         self.ensure_releases_dir(owner)
         slot = self.release_path(release_id)
         if os.path.islink(slot):
-            os.unlink(slot)  # left by a conversion that was killed before the exchange
+            unlink_entry(self.releases_dir, release_id)  # left by a conversion killed before the exchange
         if os.path.lexists(slot):
             raise Oxzep7Error("cannot adopt %s: %s already exists" % (self.stable, slot))
         created = os.stat(self.stable).st_mtime
@@ -263,8 +297,8 @@ class Layout:
         try:
             exchange(slot, self.stable)
         except OSError as exc:
-            os.unlink(slot)
-            os.unlink(self.marker_path(release_id))
+            unlink_entry(self.releases_dir, release_id)
+            unlink_entry(self.releases_dir, os.path.basename(self.marker_path(release_id)))
             raise Oxzep7Error("cannot convert %s to the release layout atomically: %s"
                               % (self.stable, exc))
         return release_id
@@ -276,10 +310,11 @@ class Layout:
             defaults to the live venv's.
         :returns: dict with ``changed``, ``previous`` (release id or None),
             ``current``, ``converted`` (adopted release id or None).
-        :raises Oxzep7Error: when the release does not exist or is not verified.
+        :raises Oxzep7Error: when the release does not exist or is not verified, or the releases
+            directory is not a real directory.
         """
         path = self.release_path(release_id)
-        if not os.path.isdir(path) or os.path.islink(path):
+        if not self.has_releases_dir() or not os.path.isdir(path) or os.path.islink(path):
             raise Oxzep7Error("release %s does not exist in %s" % (release_id, self.releases_dir))
         if self.marker(release_id).get("state") != STATE_VERIFIED:
             raise Oxzep7Error("release %s is not verified; run venv_verify on it first" % release_id)
@@ -374,6 +409,28 @@ def link_previous_lib(previous_dir, release_dir, releases_rel_to_lib):
             os.symlink(os.path.join(releases_rel_to_lib, os.path.basename(previous_dir), "lib", name), target)
             made.append(target)
     return made
+
+
+def unlink_entry(directory, name):
+    """Remove the file or symlink ``name`` of ``directory`` if it is there.
+
+    ``directory`` is opened with ``O_NOFOLLOW`` and the entry removed relative to it, so a
+    directory replaced by a symlink meanwhile is refused (``OSError``, ``ELOOP``) instead of
+    followed; a symlink entry is removed itself.
+
+    :param directory: absolute path of a real directory (str).
+    :param name: one path component (str).
+    :returns: True when an entry was removed.
+    :raises OSError: when ``directory`` is a symlink or the entry cannot be removed (a directory).
+    """
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        os.unlink(name, dir_fd=fd)
+        return True
+    except FileNotFoundError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def ownership(path):

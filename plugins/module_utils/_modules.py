@@ -13,7 +13,6 @@ from __future__ import absolute_import, division, print_function
 import grp
 import os
 import pwd
-import shutil
 import time
 
 from ansible_collections.oxzep7.python.plugins.module_utils._common import (
@@ -150,11 +149,8 @@ def run_venv_snapshot(module):
     p = module.params
     layout = Layout(p["path"])
     if p["state"] == "absent":
-        path = os.path.join(_snapshot.snapshot_root(p["backup_dir"], layout.stable), p["snapshot_id"])
-        result = dict(changed=os.path.isdir(path), snapshot_id=p["snapshot_id"], path=path)
-        if result["changed"] and not module.check_mode:
-            shutil.rmtree(path)
-        result["diff"] = _diff("snapshot", path, result["changed"], removed=True)
+        result = _snapshot.remove(p["backup_dir"], layout.stable, p["snapshot_id"], check_mode=module.check_mode)
+        result["diff"] = _diff("snapshot", result["path"], result["changed"], removed=True)
         return result
     result = _snapshot.take(module_runner(module), layout, p["backup_dir"], snapshot_id=p["snapshot_id"],
                             compression=p["compression"], keep=p["keep"], check_mode=module.check_mode)

@@ -18,10 +18,9 @@ from __future__ import absolute_import, division, print_function
 
 import os
 import re
-import shutil
 import tempfile
 
-from ansible_collections.oxzep7.python.plugins.module_utils._common import Oxzep7Error
+from ansible_collections.oxzep7.python.plugins.module_utils._common import Oxzep7Error, remove_tree
 from ansible_collections.oxzep7.python.plugins.module_utils._compat import run_probe
 from ansible_collections.oxzep7.python.plugins.module_utils._installer import Installer
 from ansible_collections.oxzep7.python.plugins.module_utils._snapshot import list_snapshots
@@ -63,7 +62,7 @@ def scan_code(runner, python, paths, targets, installer_options, which, tool_req
         install_tools(runner, python, installer, tools, tool_requirements)
         summary = run_probe(runner, python, "code", dict(paths=list(paths), targets=targets, tools=tools))
     finally:
-        shutil.rmtree(tools, ignore_errors=True)
+        remove_tree(tools, os.path.dirname(tools))
     findings = []
     minimum = summary.get("minimum")
     for target in targets:

@@ -17,13 +17,13 @@ import json
 import os
 import platform
 import re
-import shutil
 import tarfile
 import time
 
 from ansible_collections.oxzep7.python.plugins.module_utils._common import (
-    Oxzep7Error, read_json, write_json_atomic)
-from ansible_collections.oxzep7.python.plugins.module_utils._snapshot import check_archive, extract, sha256_file
+    Oxzep7Error, read_json, remove_tree, write_json_atomic)
+from ansible_collections.oxzep7.python.plugins.module_utils._snapshot import (
+    ARCHIVE_ERRORS, extract, load_archive, sha256_file)
 from ansible_collections.oxzep7.python.plugins.module_utils._layout import Layout
 from ansible_collections.oxzep7.python.plugins.module_utils._venv import read_pyvenv_cfg
 
@@ -168,20 +168,19 @@ class Pyenv:
 
     def _unpack_pyenv(self, archive):
         tmp = self.root + ".unpack-%d" % os.getpid()
-        shutil.rmtree(tmp, ignore_errors=True)
-        os.makedirs(tmp)
-        try:
-            with tarfile.open(archive) as tar:
-                check_archive(tar, "pyenv archive %s" % archive)
+        with load_archive(archive) as tar:
+            remove_tree(tmp, os.path.dirname(tmp))
+            os.makedirs(tmp)
+            try:
                 extract(tar, tmp)
-            tops = os.listdir(tmp)
-            source = os.path.join(tmp, tops[0]) if len(tops) == 1 and os.path.isdir(
-                os.path.join(tmp, tops[0], "bin")) else tmp
-            if not os.path.isfile(os.path.join(source, "bin", "pyenv")):
-                raise Oxzep7Error("pyenv archive %s holds no bin/pyenv" % archive)
-            self._move_in(source)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+                tops = os.listdir(tmp)
+                source = os.path.join(tmp, tops[0]) if len(tops) == 1 and os.path.isdir(
+                    os.path.join(tmp, tops[0], "bin")) else tmp
+                if not os.path.isfile(os.path.join(source, "bin", "pyenv")):
+                    raise Oxzep7Error("pyenv archive %s holds no bin/pyenv" % archive)
+                self._move_in(source)
+            finally:
+                remove_tree(tmp, os.path.dirname(tmp))
 
     def _move_in(self, source):
         """Move the pyenv tree at ``source`` into the root, keeping a versions/ that is there."""
@@ -193,14 +192,19 @@ class Pyenv:
             target = os.path.join(self.root, name)
             if not os.path.lexists(target):
                 os.rename(os.path.join(source, name), target)
-        shutil.rmtree(source, ignore_errors=True)
+        remove_tree(source, os.path.dirname(source))
 
     # -- interpreters -------------------------------------------------------------------
+    @property
+    def versions(self):
+        """The directory of the installed versions, ``<root>/versions`` (str)."""
+        return os.path.join(self.root, "versions")
+
     def prefix(self, version):
         """Return ``<root>/versions/<version>`` (str)."""
         if not VERSION.match(version or ""):
             raise Oxzep7Error("version must be X.Y.Z, got %r" % (version,))
-        return os.path.join(self.root, "versions", version)
+        return os.path.join(self.versions, version)
 
     def interpreter(self, version):
         """Return the path of ``python X.Y`` in an installed version (str; may not exist)."""
@@ -245,7 +249,7 @@ class Pyenv:
                 raise Oxzep7Error("definition %s did not install CPython %s" % (definition, version))
             self.verify(version, modules)
         except BaseException:
-            shutil.rmtree(self.prefix(version), ignore_errors=True)
+            remove_tree(self.prefix(version), self.versions)
             raise
         result.stdout = result.stdout[-4000:]
         return result
@@ -260,15 +264,20 @@ class Pyenv:
         """
         plat = platform_id()
         path = os.path.join(export_dir, "cpython-%s-%s.tar.gz" % (version, plat))
-        meta = read_json(path + ".json")
+        meta = archive_meta(path)
         if meta and os.path.isfile(path) and sha256_file(path) == meta.get("sha256") \
                 and meta.get("prefix") == self.prefix(version):
             return False, dict(meta, path=path)
         os.makedirs(export_dir, exist_ok=True)
         tmp = path + ".partial"
-        with tarfile.open(tmp, "w:gz", compresslevel=6) as tar:
-            tar.add(self.prefix(version), arcname=version)
-        os.rename(tmp, path)
+        try:
+            with tarfile.open(tmp, "w:gz", compresslevel=6) as tar:
+                tar.add(self.prefix(version), arcname=version)
+            os.rename(tmp, path)
+        except ARCHIVE_ERRORS as exc:
+            if os.path.lexists(tmp):
+                os.unlink(tmp)
+            raise Oxzep7Error("cannot export CPython %s to %s (the partial file was removed): %s" % (version, path, exc))
         meta = dict(version=version, platform=plat, prefix=self.prefix(version), sha256=sha256_file(path),
                     created=time.time())
         write_json_atomic(path + ".json", meta)
@@ -278,10 +287,11 @@ class Pyenv:
         """Install ``version`` from an exported archive; verify it; remove it if it is not whole.
 
         :param sha256: expected checksum; default the one in ``<archive>.json``.
-        :raises Oxzep7Error: on a wrong checksum, platform, prefix or version, an unsafe
-            member, or a failed verification.
+        :raises Oxzep7Error: on a wrong checksum, platform, prefix or version, a damaged archive,
+            an unsafe member (checked before anything is written, see ``_snapshot.unsafe_members``),
+            or a failed verification.
         """
-        meta = read_json(archive + ".json") or {}
+        meta = archive_meta(archive)
         want = sha256 or meta.get("sha256")
         if not want:
             raise Oxzep7Error("no sha256 for %s: give archive_sha256 or keep its .json beside it" % archive)
@@ -294,22 +304,20 @@ class Pyenv:
         if meta.get("prefix") and meta["prefix"] != self.prefix(version):
             raise Oxzep7Error("%s was built for %s and only works there, not in %s"
                               % (archive, meta["prefix"], self.prefix(version)))
-        versions = os.path.join(self.root, "versions")
-        os.makedirs(versions, exist_ok=True)
-        work = os.path.join(versions, ".%s.importing" % version)
-        shutil.rmtree(work, ignore_errors=True)
-        os.makedirs(work)
-        try:
-            with tarfile.open(archive) as tar:
-                check_archive(tar, archive, top=version)
+        work = os.path.join(self.versions, ".%s.importing" % version)
+        with load_archive(archive, top=version) as tar:
+            os.makedirs(self.versions, exist_ok=True)
+            remove_tree(work, self.versions)
+            os.makedirs(work)
+            try:
                 extract(tar, work)
-            os.rename(os.path.join(work, version), self.prefix(version))
-            self.verify(version, modules)
-        except BaseException:
-            shutil.rmtree(self.prefix(version), ignore_errors=True)
-            raise
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+                os.rename(os.path.join(work, version), self.prefix(version))
+                self.verify(version, modules)
+            except BaseException:
+                remove_tree(self.prefix(version), self.versions)
+                raise
+            finally:
+                remove_tree(work, self.versions)
 
     def users(self, version, state_dir):
         """Return the venv releases (paths) recorded in ``state_dir`` that run on ``version``.
@@ -338,7 +346,22 @@ class Pyenv:
 
     def remove(self, version):
         """Delete an installed version's directory."""
-        shutil.rmtree(self.prefix(version))
+        remove_tree(self.prefix(version), self.versions)
+
+
+def archive_meta(archive):
+    """Return the metadata beside an exported interpreter archive, ``<archive>.json`` (dict; empty
+    when there is none).
+
+    :raises Oxzep7Error: naming the file when it is not JSON or not a JSON object.
+    """
+    try:
+        meta = read_json(archive + ".json", {})
+    except ValueError as exc:
+        raise Oxzep7Error("%s.json is not JSON: %s" % (archive, exc))
+    if not isinstance(meta, dict):
+        raise Oxzep7Error("%s.json holds a JSON %s, not an object" % (archive, type(meta).__name__))
+    return meta
 
 
 def build_env(mirror_url=None, cache_path=None, configure_opts=None, make_opts=None, definitions_dirs=None,

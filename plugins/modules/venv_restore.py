@@ -12,10 +12,17 @@ module: venv_restore
 short_description: Restore a venv snapshot into a new release directory
 version_added: 0.1.0
 description:
-  - Checks every file of the snapshot against its C(SHA256SUMS), refuses unsafe archive members
-    (absolute paths, C(..), devices, hard links leaving the archive, members below a symbolic link),
-    and unpacks the archive into a new release beside the live one, with the owner and mode recorded
-    in the snapshot.
+  - Checks the snapshot as untrusted input before anything is written. C(SHA256SUMS) must list every
+    file of the snapshot directory exactly once, one C(<sha256>  <name>) line each, and every sha256
+    must match; C(snapshot.json) must be the object M(oxzep7.python.venv_snapshot) writes.
+  - Refuses unsafe archive members on every Python, with tarfile's C(data) filter as a second check
+    where the host Python has it. Refused are absolute names and C(..); devices, FIFOs and other types;
+    a member that appears twice, or is or lies below an earlier symbolic link; hard links other than
+    to an earlier regular file, or through a symbolic link; setuid files and directories, setgid or
+    sticky files, world-writable directories. Symbolic links may point anywhere (a venv's
+    C(bin/python3.X) points at its interpreter). World-writable files are kept (uv makes C(.lock) 0666).
+  - Unpacks the archive into a new release beside the live one, with the owners and modes of the
+    archive; a damaged archive fails with a message naming it and leaves nothing behind.
   - The new release is marked C(built), not verified, and is not switched to; run
     M(oxzep7.python.venv_verify) and M(oxzep7.python.venv_switch) next.
   - Refuses a snapshot taken of another stable path (its scripts name that path) and one whose

@@ -15,7 +15,10 @@ description:
   - Writes into C(<backup_dir>/<slug>/<snapshot_id>/) (mode 0700) the lock (exact pins),
     C(pip freeze --all) and C(pip inspect) output, pyvenv.cfg, an archive of the live release
     and a C(SHA256SUMS) file covering all of them.
-  - The snapshot is written under a C(.partial) name and renamed when complete.
+  - The snapshot is written under a C(.partial) name and renamed when complete; on any failure (a full
+    disk) the partial copy is removed and the error names the snapshot directory.
+  - Refuses a venv holding a member M(oxzep7.python.venv_restore) would refuse (a setuid file, a device),
+    so that every snapshot taken can be restored.
   - A complete snapshot with the same id and intact checksums is left alone (no change).
   - Keeps the O(keep) newest snapshots of the stable path and removes older ones.
 author: oxzep7.python contributors (@oxzep7)
@@ -27,7 +30,7 @@ options:
     description:
       - Name of the snapshot. Default is C(<current release id or plain>-<12 hex digits of the lock's
         sha256>), so the same live venv always gives the same snapshot.
-      - Required with O(state=absent).
+      - Required with O(state=absent). Letters, digits, C(.), C(_) and C(-) only, never a path.
     type: str
   compression:
     description: Compression of the archive.
