@@ -20,6 +20,7 @@ import errno
 import os
 import re
 import shutil
+import stat
 import time
 
 from ansible_collections.oxzep7.python.plugins.module_utils._common import (
@@ -197,6 +198,26 @@ class Layout:
         for extra in (self.marker_path(release_id), self.lock_path(release_id)):
             if os.path.lexists(extra):
                 os.unlink(extra)
+
+    def remove_empty_releases_dir(self, check_mode=False):
+        """Remove the releases directory when the stable path is a plain venv and it holds nothing.
+
+        What a first upgrade that failed before its switch leaves behind: its build made the
+        directory, and the rollback removed the release in it. ``os.lstat`` must show a real
+        directory (not a symlink) right before; ``os.rmdir`` removes only an empty one.
+
+        :returns: True when it was removed (or would be, in check mode).
+        """
+        if self.kind() != "plain":
+            return False
+        try:
+            if not stat.S_ISDIR(os.lstat(self.releases_dir).st_mode) or os.listdir(self.releases_dir):
+                return False
+            if not check_mode:
+                os.rmdir(self.releases_dir)
+        except OSError:  # gone already, or something arrived in it since: keep it
+            return False
+        return True
 
     def _point_at(self, release_id):
         """Point the stable path at a release: symlink to a temporary name, then rename()."""
