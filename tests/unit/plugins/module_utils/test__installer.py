@@ -34,7 +34,7 @@ def _says(reason, parts):
 def test_failed_rebuild_names_the_package_and_its_error(tmp_path, runner, old_python, new_python, wheelhouse,
                                                         old_sdists, installer, package):
     stable = str(tmp_path / "venv")
-    subprocess.run([UV, "venv", "--quiet", "--no-config", "--seed", "--python", old_python, stable], check=True)
+    subprocess.run([old_python, "-m", "venv", stable], check=True)
     lock = tmp_path / "lock.txt"
     lock.write_text("idna==3.4\n%s==1.0\n" % package)
     inst = Installer(dict(installer=installer, uv_path=UV, no_index=True, find_links=[wheelhouse, old_sdists],
@@ -78,7 +78,7 @@ def test_pip_26_names_the_package_too(tmp_path, runner, pip26, wheelhouse, old_s
 def test_a_pin_with_no_build_for_the_target_is_named(tmp_path, runner, new_python, wheelhouse, installer):
     """numpy 1.24.4 has wheels up to cp311 only; with wheels only, neither installer finds one."""
     venv = str(tmp_path / "venv")
-    subprocess.run([UV, "venv", "--quiet", "--no-config", "--seed", "--python", new_python, venv], check=True)
+    subprocess.run([new_python, "-m", "venv", venv], check=True)
     requirements = tmp_path / "requirements.txt"
     requirements.write_text("idna==3.4\nnumpy==1.24.4\n")
     inst = Installer(dict(installer=installer, uv_path=UV, no_index=True, find_links=[wheelhouse], isolated=True,
