@@ -138,6 +138,7 @@ _BUILD_FAILED = (re.compile(r"Failed to (?:download and )?build `([^`]+)`"),  # 
                  re.compile(r"Failed building wheel for (\S+)"))  # pip
 _PIP_PREPARING = re.compile(r"^(?:Collecting|Processing) (\S+)")  # the build a pip 23/24 error does not name
 _PIP_NO_MATCH = re.compile(r"No matching distribution found for (\S+)")
+_PIP_UNREACHABLE = re.compile(r"Retrying \(Retry\(|Could not fetch URL")  # then "no matching" says nothing of builds
 _PIN = re.compile(r"([A-Za-z0-9][A-Za-z0-9._-]*==[^\s,;`]+)")
 _COMPILER_ERROR = re.compile(r"^\S+:\d+(?::\d+)?: (?:fatal )?error: ", re.I)
 _EXCEPTION = re.compile(r"^[A-Za-z_][\w.]*(?:Error|Exception|Exit): ")
@@ -153,7 +154,8 @@ def explain_failure(stdout, stderr, pins, tag):
     :param pins: the lock entries being installed (dicts with ``name`` and ``version``), to
         give the version of a package that the installer names without one.
     :param tag: the target interpreter's tag, e.g. ``cp312``.
-    :returns: ``None`` when the output names no package, else a dict with ``kind`` (``build``:
+    :returns: ``None`` when the output names no package (or pip could not read an index: its
+        "no matching distribution" then says nothing about builds), else a dict with ``kind`` (``build``:
         the package's build failed; ``no_build``: no file of the pin installs on the target),
         ``name``, ``version`` (None when unknown), ``line`` (the error line: the compiler's
         first error, else the build's last exception, else its last ``error:`` line) and
@@ -178,7 +180,7 @@ def explain_failure(stdout, stderr, pins, tag):
             line = next((ln[ln.index("Because "):] for ln in lines if "Because " in ln), None)
             names = set(canonical_name(p["name"]) for p in pins)
             found = next((m for m in _PIN.findall(line or "") if canonical_name(m.split("==")[0]) in names), None)
-        if found is None or line is None:
+        if found is None or line is None or _first(_PIP_UNREACHABLE, lines):
             return None
     name, version = _pin_of(found, pins)
     what = "%s==%s" % (name, version) if version else name

@@ -180,6 +180,19 @@ class Layout:
         apply_owner(self.releases_dir, owner, recursive=False)
         return True
 
+    def remove_releases_dir_if_empty(self):
+        """Remove the releases directory when it is a real, empty directory (left by a failed first build).
+
+        :returns: True when it was removed.
+        """
+        try:
+            if not stat.S_ISDIR(os.lstat(self.releases_dir).st_mode):
+                return False  # a symlink or a file: not ours to touch
+            os.rmdir(self.releases_dir)
+        except OSError:
+            return False  # absent, or not empty: leave it
+        return True
+
     def write_marker(self, release_id, **fields):
         """Merge ``fields`` into a release's marker, written atomically."""
         data = self.marker(release_id)
@@ -198,26 +211,6 @@ class Layout:
         for extra in (self.marker_path(release_id), self.lock_path(release_id)):
             if os.path.lexists(extra):
                 os.unlink(extra)
-
-    def remove_empty_releases_dir(self, check_mode=False):
-        """Remove the releases directory when the stable path is a plain venv and it holds nothing.
-
-        What a first upgrade that failed before its switch leaves behind: its build made the
-        directory, and the rollback removed the release in it. ``os.lstat`` must show a real
-        directory (not a symlink) right before; ``os.rmdir`` removes only an empty one.
-
-        :returns: True when it was removed (or would be, in check mode).
-        """
-        if self.kind() != "plain":
-            return False
-        try:
-            if not stat.S_ISDIR(os.lstat(self.releases_dir).st_mode) or os.listdir(self.releases_dir):
-                return False
-            if not check_mode:
-                os.rmdir(self.releases_dir)
-        except OSError:  # gone already, or something arrived in it since: keep it
-            return False
-        return True
 
     def _point_at(self, release_id):
         """Point the stable path at a release: symlink to a temporary name, then rename()."""

@@ -196,11 +196,10 @@ def run_venv_rebuild(module):
     if p["state"] == "absent":
         exists = os.path.lexists(layout.release_path(p["release_id"])) or \
             os.path.lexists(layout.marker_path(p["release_id"]))
+        result = dict(changed=exists, release_id=p["release_id"], release_path=layout.release_path(p["release_id"]))
         if exists and not module.check_mode:
             layout.remove_release(p["release_id"])
-        dropped = layout.remove_empty_releases_dir(check_mode=module.check_mode)
-        result = dict(changed=exists or dropped, release_id=p["release_id"],
-                      release_path=layout.release_path(p["release_id"]), removed_releases_dir=dropped)
+            layout.remove_releases_dir_if_empty()  # beside a plain venv, when that was its only release
         result["diff"] = _diff("release", p["release_id"], exists, removed=True)
         _record(module, "remove release", _outcome(result), started, source=p["release_id"])
         return result

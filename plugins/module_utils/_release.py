@@ -99,8 +99,8 @@ def rebuild(runner, layout, installer, interpreter, lock_path=None, upgrades=Non
         ``installer``, ``upgraded``, ``skipped_seed``, ``unreproducible`` (list of
         dicts with name, line, reason), ``seconds``, ``install`` (command result or None).
     :raises Oxzep7Error: on unreproducible entries (unless allowed) or a failed
-        create/install (see :func:`installer_error`); the partial release is removed first,
-        and the releases directory too when it is left empty beside a plain venv.
+        create/install (see :func:`installer_error` for the install); the partial release is
+        removed first.
     """
     started = time.time()
     if check_mode and lock_path and not os.path.exists(lock_path):
@@ -130,21 +130,23 @@ def rebuild(runner, layout, installer, interpreter, lock_path=None, upgrades=Non
     owner = ownership(live if live else layout.parent)
     seed = has_pip(runner, python_of(live)) if live else True
     layout.remove_release(release_id)  # an unfinished or stale build of the same id
-    layout.ensure_releases_dir(owner)
+    made_releases_dir = layout.ensure_releases_dir(owner)
     layout.write_marker(release_id, state=STATE_BUILDING, created=time.time(), python_version=base["version"])
     try:
         installer.create_venv(runner, interpreter, dest, seed=seed)
         with open(layout.lock_path(release_id), "w") as fh:
             fh.write(plan["text"])
         if plan["entries"]:
-            result["install"] = installer.install(runner, python_of(dest), layout.lock_path(release_id)).as_dict()
+            try:
+                result["install"] = installer.install(runner, python_of(dest), layout.lock_path(release_id)).as_dict()
+            except Oxzep7Error as exc:
+                raise installer_error(exc, plan["entries"], interpreter_tag(base))
         pin_release(dest)
         apply_owner(dest, owner)
-    except BaseException as exc:
+    except BaseException:
         layout.remove_release(release_id)
-        layout.remove_empty_releases_dir()
-        if isinstance(exc, Oxzep7Error):
-            raise installer_error(exc, plan["entries"], interpreter_tag(base))
+        if made_releases_dir:
+            layout.remove_releases_dir_if_empty()
         raise
     layout.write_marker(release_id, state=STATE_BUILT, interpreter=interpreter, installer=installer.name,
                         lock_sha256=plan["sha256"], upgraded=plan["upgraded"],

@@ -32,7 +32,7 @@ description:
   - With a O(run_id), a C(rebuild) record goes into the ledger, also when the rebuild fails (C(failed),
     with the message as C(reason)).
   - O(state=absent) removes a release that is not current (a failed or abandoned build), and then the
-    releases directory when it is empty beside a plain venv.
+    releases directory when that leaves it empty (beside a plain venv whose first upgrade failed).
 author: oxzep7.python contributors (@oxzep7)
 extends_documentation_fragment:
   - oxzep7.python.venv
@@ -157,10 +157,6 @@ seconds:
   description: Wall time spent, in seconds.
   returned: state=present
   type: float
-removed_releases_dir:
-  description: Whether the empty releases directory beside a plain venv was removed.
-  returned: state=absent
-  type: bool
 installer_log:
   description: >-
     The failed installer run: its command, exit status, stdout and stderr as one text (credentials
