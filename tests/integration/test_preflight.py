@@ -203,6 +203,6 @@ def test_allowlist_and_fail_on_inhibited(tmp_path, old_python, wheelhouse, pyenv
     with open(os.path.join(reports, "up", "report.json")) as fh:
         report = json.load(fh)
     # the inhibited host's failure is its inhibition, and the host outside --limit is not pending
-    assert [(h["host"], h["status"]) for h in report["hosts"]] == [("allowed", "would_upgrade"),
-                                                                    ("blocked", "inhibited")]
+    statuses = [(h["host"], h["status"]) for h in report["hosts"]]
+    assert statuses == [("allowed", "would_upgrade"), ("blocked", "inhibited")], statuses
     assert report["totals"]["failed"] == report["totals"]["pending"] == 0 and report["status"] == "completed"

@@ -95,7 +95,6 @@ def test_a_pin_with_no_build_for_the_target_is_named(tmp_path, runner, new_pytho
     assert failure["reason"] == expected[installer] and failure["kind"] == "no_build"
 
 
-
 def test_an_index_that_does_not_answer_is_no_missing_build(tmp_path, runner, pip26):
     """pip says "No matching distribution" when it could not read the index at all (after its retries, which
     it reports): that names no build."""
