@@ -7,6 +7,7 @@ pyenv first. A missing one is an error, never a skip.
 """
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import urllib.request
 
 import pytest
 
-from support import INDEX, OLD_VERSION, TARGET_VERSION, UV, WHEELHOUSE, make_app_venv, pyenv_root_path
+from support import FIXTURES, INDEX, OLD_VERSION, TARGET_VERSION, UV, WHEELHOUSE, make_app_venv, pyenv_root_path
 
 from ansible_collections.oxzep7.python.plugins.module_utils._common import Runner
 from ansible_collections.oxzep7.python.plugins.module_utils._venv import resolve_interpreter
@@ -82,3 +83,16 @@ def compat_index():
     yield url
     server.terminate()
     server.wait()
+
+
+@pytest.fixture(scope="session")
+def old_sdists(tmp_path_factory, old_python, wheelhouse):
+    """A find-links directory with the sdists of tests/fixtures/sdists (built by ``uv build``): each
+    builds on the old interpreter and fails to build on the target."""
+    out, work = str(tmp_path_factory.mktemp("sdists")), str(tmp_path_factory.mktemp("sdist-sources"))
+    for name in ("oldext", "oldsetup"):
+        source = shutil.copytree(os.path.join(FIXTURES, "sdists", name), os.path.join(work, name))  # builds write egg-info
+        subprocess.run([UV, "build", "--sdist", "--no-config", "--python", old_python, "--no-index",
+                        "--find-links", wheelhouse, "--out-dir", out, source],
+                       check=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return out

@@ -7,6 +7,7 @@ from __future__ import annotations
 # The documentation is in plugins/modules/fleet_report.py.
 import os
 
+from ansible.inventory.manager import InventoryManager
 from ansible.plugins.action import ActionBase
 from ansible_collections.oxzep7.python.plugins.plugin_utils._report import render
 
@@ -29,8 +30,27 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        args["hosts"] = self._within_limit(args["hosts"], task_vars)
         report = render(**args)
         result.update(changed=False, status=report["status"], totals=report["totals"],
                       files=[os.path.join(args["report_dir"], n) for n in ("report.json", "report.md", "report.html")],
                       oxzep7_fleet_report=args)
         return result
+
+    def _within_limit(self, hosts, task_vars):
+        """``hosts`` without the ones the run's ``--limit`` (``ansible_limit``) leaves out.
+
+        The limit is read with Ansible's ``InventoryManager.subset`` over the inventory's groups,
+        as the ``inventory_hostnames`` lookup reads a pattern: names, groups, globs, regexes,
+        ``!`` and ``&``, and ``@file``.
+        """
+        if not task_vars.get("ansible_limit"):
+            return hosts
+        inventory = InventoryManager(self._loader, parse=False)
+        for group, members in task_vars["groups"].items():
+            inventory.add_group(group)
+            for host in members:
+                inventory.add_host(host, group=group)
+        inventory.subset(task_vars["ansible_limit"])
+        allowed = set(h.name for h in inventory.get_hosts("all"))
+        return [h for h in hosts if h in allowed]

@@ -22,7 +22,8 @@ options:
   run_id:
     description:
       - Id of the run this step belongs to. When set, the step is appended to the venv's ledger
-        C(<state_dir>/<slug>/ledger.jsonl) with its result and seconds.
+        C(<state_dir>/<slug>/ledger.jsonl) with its result and seconds; a step that fails is recorded
+        too, with result C(failed) and the failure's message as C(reason).
     type: str
   state_dir:
     description:

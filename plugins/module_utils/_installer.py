@@ -20,9 +20,11 @@ support), uv reads ``NETRC`` too (uv documentation, "Authentication").
 from __future__ import absolute_import, division, print_function
 
 import os
+import re
 import tempfile
 
 from ansible_collections.oxzep7.python.plugins.module_utils._common import Oxzep7Error, remove_tree
+from ansible_collections.oxzep7.python.plugins.module_utils._lock import canonical_name
 
 try:
     from urllib.parse import unquote, urlsplit, urlunsplit
@@ -207,3 +209,86 @@ def pip_freeze_and_inspect(runner, python):
     inspect = runner.run([python, "-m", "pip", "inspect", "--disable-pip-version-check"],
                          check=False, env={"PYTHONDONTWRITEBYTECODE": "1"})
     return freeze.stdout, inspect.stdout if inspect.rc == 0 else None
+
+
+# What pip (23 to 26) and uv (0.4 to 0.13) print when an install fails, read from their real
+# output (tests/unit/plugins/module_utils/test__installer.py runs them).
+_BUILD_FAILED = (re.compile(r"Failed to (?:download and )?build `([^`]+)`"),  # uv
+                 re.compile(r"Failed to build '([^']+)'"),  # pip 25 and later
+                 re.compile(r"Failed building wheel for (\S+)"))  # pip
+_PIP_PREPARING = re.compile(r"^(?:Collecting|Processing) (\S+)")  # the build a pip 23/24 error does not name
+_PIP_NO_MATCH = re.compile(r"No matching distribution found for (\S+)")
+_PIP_UNREACHABLE = re.compile(r"Retrying \(Retry\(|Could not fetch URL")  # then "no matching" says nothing of builds
+_PIN = re.compile(r"([A-Za-z0-9][A-Za-z0-9._-]*==[^\s,;`]+)")
+_COMPILER_ERROR = re.compile(r"^\S+:\d+(?::\d+)?: (?:fatal )?error: ", re.I)
+_EXCEPTION = re.compile(r"^[A-Za-z_][\w.]*(?:Error|Exception|Exit): ")
+_INSTALLER_NOISE = re.compile(r"subprocess-exited-with-error|failed-wheel-build|Failed to (?:download and )?build|"
+                              r"No solution found")
+
+
+def explain_failure(stdout, stderr, pins, tag):
+    """Name the package that made a failed ``pip install`` or ``uv pip install`` fail, and why.
+
+    :param stdout: the installer's standard output (str).
+    :param stderr: its standard error (str).
+    :param pins: the lock entries being installed (dicts with ``name`` and ``version``), to
+        give the version of a package that the installer names without one.
+    :param tag: the target interpreter's tag, e.g. ``cp312``.
+    :returns: ``None`` when the output names no package (or pip could not read an index: its
+        "no matching distribution" then says nothing about builds), else a dict with ``kind`` (``build``:
+        the package's build failed; ``no_build``: no file of the pin installs on the target),
+        ``name``, ``version`` (None when unknown), ``line`` (the error line: the compiler's
+        first error, else the build's last exception, else its last ``error:`` line) and
+        ``reason``: ``building NAME==VERSION for TAG failed: LINE`` or
+        ``no build of NAME==VERSION for TAG: LINE``.
+    """
+    lines = [ln.strip() for ln in (stdout + "\n" + stderr).splitlines() if ln.strip()]
+    found = _search(_BUILD_FAILED, lines)
+    if found is None and any("did not run successfully" in ln for ln in lines):
+        found = ([m.group(1) for m in map(_PIP_PREPARING.match, lines) if m] or [None])[-1]
+    if found is not None:
+        kind = "build"
+        line = (_first(_COMPILER_ERROR, lines) or _first(_EXCEPTION, lines[::-1])
+                or next((ln for ln in lines[::-1] if ln.lower().startswith("error:")
+                         and not _INSTALLER_NOISE.search(ln)), None)
+                or (stderr.strip().splitlines() or [""])[-1].strip())
+    else:
+        kind = "no_build"
+        found = _search((_PIP_NO_MATCH,), lines)
+        line = next((ln[len("ERROR: "):] for ln in lines if ln.startswith("ERROR: Could not find a version")), None)
+        if any("No solution found when resolving dependencies" in ln for ln in lines):  # uv
+            line = next((ln[ln.index("Because "):] for ln in lines if "Because " in ln), None)
+            names = set(canonical_name(p["name"]) for p in pins)
+            found = next((m for m in _PIN.findall(line or "") if canonical_name(m.split("==")[0]) in names), None)
+        if found is None or line is None or _first(_PIP_UNREACHABLE, lines):
+            return None
+    name, version = _pin_of(found, pins)
+    what = "%s==%s" % (name, version) if version else name
+    reason = ("building %s for %s failed: %s" if kind == "build" else "no build of %s for %s: %s") % (what, tag, line)
+    return dict(kind=kind, name=name, version=version, line=line, reason=reason)
+
+
+def _search(patterns, lines):
+    for line in lines:
+        for pattern in patterns:
+            match = pattern.search(line)
+            if match:
+                return match.group(1)
+    return None
+
+
+def _first(pattern, lines):
+    return next((ln for ln in lines if pattern.search(ln)), None)
+
+
+def _pin_of(found, pins):
+    """``(name, version)`` for what an installer named: ``name==version``, a name, or a file name."""
+    if "==" in found:
+        name, version = found.split("==", 1)
+        return name, version
+    key = canonical_name(os.path.basename(found))
+    for pin in pins:
+        name, version = canonical_name(pin["name"]), pin.get("version")
+        if key == name or (version and key.startswith("%s-%s" % (name, canonical_name(version)))):
+            return pin["name"], version
+    return found, None

@@ -10,6 +10,7 @@ them and turns :class:`Oxzep7Error` into ``fail_json`` with rc, stdout, stderr a
 
 from __future__ import absolute_import, division, print_function
 
+import contextlib
 import grp
 import os
 import pwd
@@ -77,16 +78,34 @@ def _installer(module):
     return Installer(_installer_options(module), _which(module))
 
 
-def _record(module, step, outcome, started, source=None, target=None):
+def _record(module, step, outcome, started, source=None, target=None, reason=None):
     """Append the step to the ledger when the module got a run id (not in check mode).
 
     :param outcome: ``changed``, ``unchanged``, ``passed`` or ``failed``.
+    :param reason: why it failed (str), kept in the record's ``reason``.
     """
     if not module.params.get("run_id") or module.check_mode:
         return
-    _state.append_ledger(module.params["state_dir"], Layout(module.params["path"]).stable, dict(
-        run_id=module.params["run_id"], step=step, result=outcome,
-        seconds=round(time.time() - started, 3), **{"from": source, "to": target}))
+    record = dict(run_id=module.params["run_id"], step=step, result=outcome,
+                  seconds=round(time.time() - started, 3), **{"from": source, "to": target})
+    if reason:
+        record["reason"] = reason
+    _state.append_ledger(module.params["state_dir"], Layout(module.params["path"]).stable, record)
+
+
+@contextlib.contextmanager
+def _stage(module, step, source=None, target=None):
+    """Run the block as stage ``step``; when it fails, append a ``failed`` record with the reason first."""
+    started = time.time()
+    try:
+        yield
+    except (Oxzep7Error, OSError, IOError) as exc:
+        try:
+            _record(module, step, "failed", started, source, target,
+                    reason=exc.msg if isinstance(exc, Oxzep7Error) else "%s: %s" % (type(exc).__name__, exc))
+        except (OSError, IOError):
+            pass  # a ledger that cannot be written must not hide why the stage failed
+        raise
 
 
 def _outcome(result):
@@ -152,8 +171,9 @@ def run_venv_snapshot(module):
         result = _snapshot.remove(p["backup_dir"], layout.stable, p["snapshot_id"], check_mode=module.check_mode)
         result["diff"] = _diff("snapshot", result["path"], result["changed"], removed=True)
         return result
-    result = _snapshot.take(module_runner(module), layout, p["backup_dir"], snapshot_id=p["snapshot_id"],
-                            compression=p["compression"], keep=p["keep"], check_mode=module.check_mode)
+    with _stage(module, "snapshot", source=layout.current_release(), target=p["snapshot_id"]):
+        result = _snapshot.take(module_runner(module), layout, p["backup_dir"], snapshot_id=p["snapshot_id"],
+                                compression=p["compression"], keep=p["keep"], check_mode=module.check_mode)
     result["diff"] = _diff("snapshot", result["path"], result["changed"])
     _record(module, "snapshot", _outcome(result), started, source=result["release_id"], target=result["snapshot_id"])
     return result
@@ -163,8 +183,9 @@ def run_venv_restore(module):
     started = time.time()
     p = module.params
     layout = Layout(p["path"])
-    result = _snapshot.restore(layout, p["backup_dir"], p["snapshot"], release_id=p["release_id"],
-                               check_mode=module.check_mode)
+    with _stage(module, "restore", source=p["snapshot"], target=p["release_id"]):
+        result = _snapshot.restore(layout, p["backup_dir"], p["snapshot"], release_id=p["release_id"],
+                                   check_mode=module.check_mode)
     result["diff"] = _diff("release", result["release_id"], result["changed"])
     _record(module, "restore", _outcome(result), started, source=result["snapshot_id"], target=result["release_id"])
     return result
@@ -180,14 +201,16 @@ def run_venv_rebuild(module):
         result = dict(changed=exists, release_id=p["release_id"], release_path=layout.release_path(p["release_id"]))
         if exists and not module.check_mode:
             layout.remove_release(p["release_id"])
+            layout.remove_releases_dir_if_empty()  # beside a plain venv, when that was its only release
         result["diff"] = _diff("release", p["release_id"], exists, removed=True)
         _record(module, "remove release", _outcome(result), started, source=p["release_id"])
         return result
-    interpreter = resolve_interpreter(p["interpreter"], p["python_version"], p["pyenv_root"])
-    result = _release.rebuild(module_runner(module), layout, _installer(module), interpreter,
-                              lock_path=p["lock"], upgrades=p["upgrades"], release_id=p["release_id"],
-                              keep_seed_pins=p["keep_seed_pins"], allow_unreproducible=p["allow_unreproducible"],
-                              check_mode=module.check_mode)
+    with _stage(module, "rebuild", source=layout.current_release(), target=p["release_id"]):
+        interpreter = resolve_interpreter(p["interpreter"], p["python_version"], p["pyenv_root"])
+        result = _release.rebuild(module_runner(module), layout, _installer(module), interpreter,
+                                  lock_path=p["lock"], upgrades=p["upgrades"], release_id=p["release_id"],
+                                  keep_seed_pins=p["keep_seed_pins"], allow_unreproducible=p["allow_unreproducible"],
+                                  check_mode=module.check_mode)
     result["interpreter"] = interpreter
     result["diff"] = _diff("release", result["release_id"], result["changed"])
     _record(module, "rebuild", _outcome(result), started, source=layout.current_release(), target=result["release_id"])
@@ -198,11 +221,12 @@ def run_venv_verify(module):
     started = time.time()
     p = module.params
     layout = Layout(p["path"])
-    result = _release.verify(module_runner(module), layout, _installer(module), release=p["release"],
-                             imports=p["imports"], smoke_commands=p["smoke_commands"],
-                             test_command=p["test_command"], check_dependencies=p["check_dependencies"],
-                             compare_lock=p["compare_lock"], environment=p["verify_environment"],
-                             chdir=p["chdir"], mark=p["mark_verified"], check_mode=module.check_mode)
+    with _stage(module, "verify", target=p["release"]):
+        result = _release.verify(module_runner(module), layout, _installer(module), release=p["release"],
+                                 imports=p["imports"], smoke_commands=p["smoke_commands"],
+                                 test_command=p["test_command"], check_dependencies=p["check_dependencies"],
+                                 compare_lock=p["compare_lock"], environment=p["verify_environment"],
+                                 chdir=p["chdir"], mark=p["mark_verified"], check_mode=module.check_mode)
     _record(module, "verify", "passed" if result["passed"] else "failed", started, target=result["release_id"])
     if not result["passed"]:
         raise Oxzep7Error("release %s failed verification: %s" % (
@@ -220,9 +244,10 @@ def run_venv_switch(module):
         if not release:
             raise Oxzep7Error("%s has no previous verified release to switch to" % layout.stable)
     before = layout.current_release() or (layout.stable if layout.kind() == "plain" else None)
-    result = layout.switch(release, check_mode=module.check_mode)
-    result["removed_releases"] = layout.prune(p["keep_releases"], check_mode=module.check_mode) \
-        if p["keep_releases"] else []
+    with _stage(module, "switch", source=before, target=release):
+        result = layout.switch(release, check_mode=module.check_mode)
+        result["removed_releases"] = layout.prune(p["keep_releases"], check_mode=module.check_mode) \
+            if p["keep_releases"] else []
     result["changed"] = result["changed"] or bool(result["removed_releases"])
     result.update(previous_release=result.pop("previous"), current_release=result.pop("current"),
                   converted_release=result.pop("converted"), release_path=layout.release_path(release))
@@ -296,6 +321,11 @@ def run_pyenv_install(module):
 ALLOWLIST_SPEC = dict(type="list", elements="dict", default=[], options=dict(
     name=dict(type="str", required=True), version=dict(type="str"), target=dict(type="str"),
     reason=dict(type="str", required=True)))
+# venv_preflight's allowlist: every kind of finding, chosen by any of _preflight.ALLOWLIST_KEYS.
+FINDINGS_ALLOWLIST_SPEC = dict(
+    type="list", elements="dict", default=[], required_one_of=[("check", "name", "module", "file")],
+    options=dict([(key, dict(type="str")) for key in _preflight.ALLOWLIST_KEYS]
+                 + [("reason", dict(type="str", required=True))]))
 
 
 def _live_venv(module):
@@ -344,13 +374,10 @@ def run_venv_preflight(module):
         findings += [dict(severity="inhibitor", check="disk", target=t, message="not enough free disk: %s" % "; ".join(
             "%s has %d bytes free, needs %d" % (d, disk["free_bytes"][d], disk["needed_bytes"][d])
             for d in sorted(disk["needed_bytes"]))) for t in targets]
-    inhibitors = [dict((k, v) for k, v in f.items() if k != "severity") for f in findings
-                  if f["severity"] == "inhibitor"]
-    warnings = [dict((k, v) for k, v in f.items() if k != "severity") for f in findings
-                if f["severity"] == "warning"]
+    inhibitors, warnings, allowlisted = _preflight.sort_findings(findings, p["allowlist"], p["packages"], targets)
     return redact(dict(changed=False, targets=targets, python_version=facts["version"], size_bytes=size,
                        code=code, references=references, disk=disk, inhibitors=inhibitors, cautions=warnings,
-                       inhibited=bool(inhibitors)))
+                       allowlisted=allowlisted, inhibited=bool(inhibitors)))
 
 
 def run_venv_lock(module):

@@ -12,10 +12,13 @@
 
 Every finding is a dict with ``check``, ``target``, ``message`` and details, and is
 either an inhibitor or a warning, in the same shape as ``_compat.assess`` returns.
+:func:`sort_findings` joins them with the package findings of ``compat_check`` and
+applies the allowlist, for every kind of finding: the venv's whole verdict.
 """
 
 from __future__ import absolute_import, division, print_function
 
+import fnmatch
 import os
 import re
 import tempfile
@@ -23,6 +26,7 @@ import tempfile
 from ansible_collections.oxzep7.python.plugins.module_utils._common import Oxzep7Error, remove_tree
 from ansible_collections.oxzep7.python.plugins.module_utils._compat import run_probe
 from ansible_collections.oxzep7.python.plugins.module_utils._installer import Installer
+from ansible_collections.oxzep7.python.plugins.module_utils._lock import canonical_name
 from ansible_collections.oxzep7.python.plugins.module_utils._snapshot import list_snapshots
 
 __metaclass__ = type
@@ -65,10 +69,11 @@ def scan_code(runner, python, paths, targets, installer_options, which, tool_req
         remove_tree(tools, os.path.dirname(tools))
     findings = []
     minimum = summary.get("minimum")
+    files = sorted(set(line.rsplit(":", 5)[0] for line in summary["minimum_detail"]))
     for target in targets:
         if minimum and _key(minimum) > _key(target):
             findings.append(dict(severity="inhibitor", check="code_minimum", target=target, minimum=minimum,
-                                 detail=summary["minimum_detail"],
+                                 detail=summary["minimum_detail"], files=files,
                                  message="the code needs Python %s or later (vermin), newer than %s" % (minimum, target)))
     for item in summary["removed"]:
         for target in [t for t in targets if _key(t) >= _key(item["target"])]:
@@ -181,3 +186,59 @@ def check_disk(layout, live_size, backup_dir):
         free[directory] = st.f_bavail * st.f_frsize
     return dict(release_bytes=live_size, snapshot_bytes=snapshot_bytes, free_bytes=free, needed_bytes=needs,
                 ok=all(free[d] >= needs[d] for d in needs))
+
+
+# The keys of an allowlist rule that select findings; ``reason`` says why they are accepted.
+ALLOWLIST_KEYS = ("check", "name", "version", "target", "module", "file")
+
+
+def accepts(rule, finding):
+    """Whether the allowlist ``rule`` accepts ``finding``.
+
+    Every key the rule sets must match; keys it leaves out (or empty) match anything:
+    ``check``, ``version``, ``target`` and ``module`` (a removed module's top-level name)
+    are compared as they are, ``name`` as a normalized project name (PEP 503), and ``file``
+    is a glob (``fnmatch``: ``*`` also matches ``/``) that the finding's file must match
+    (for ``code_minimum``, every file vermin named for the minimum). A rule with ``file``
+    never accepts a finding that has no file.
+
+    :param rule: dict with some of :data:`ALLOWLIST_KEYS` and ``reason``.
+    :param finding: dict as the checks return it.
+    :returns: bool.
+    """
+    for key in ("check", "version", "target", "module"):
+        if rule.get(key) not in (None, "") and rule[key] != finding.get(key):
+            return False
+    if rule.get("name") and canonical_name(rule["name"]) != canonical_name(finding.get("name") or ""):
+        return False
+    if rule.get("file"):
+        files = finding.get("files") or ([finding["file"]] if finding.get("file") else [])
+        return bool(files) and all(fnmatch.fnmatchcase(f, rule["file"]) for f in files)
+    return True
+
+
+def sort_findings(findings, allowlist, packages=None, targets=None):
+    """The verdict of one venv: its findings sorted into inhibitors, warnings and allowlisted.
+
+    :param findings: dicts with ``severity`` (``inhibitor`` or ``warning``) and the finding's keys.
+    :param allowlist: rules (see :func:`accepts`); an inhibitor one of them accepts is
+        allowlisted instead, with the rule's reason as ``allowlist_reason``.
+    :param packages: the result of ``compat_check`` for the venv, or None; its
+        ``inhibitors``, ``cautions`` and ``accepted`` findings for ``targets`` join these.
+    :param targets: the targets that count (list of str).
+    :returns: ``(inhibitors, warnings, allowlisted)``, lists of finding dicts without ``severity``.
+    """
+    packages = packages or {}
+    ours = list(findings)
+    for key, severity in (("inhibitors", "inhibitor"), ("cautions", "warning")):
+        ours += [dict(f, severity=severity) for f in packages.get(key) or [] if f.get("target") in targets]
+    inhibitors, warnings = [], []
+    allowlisted = [f for f in packages.get("accepted") or [] if f.get("target") in targets]
+    for finding in ours:
+        item = dict((k, v) for k, v in finding.items() if k != "severity")
+        rule = next((r for r in allowlist if accepts(r, item)), None) if finding["severity"] == "inhibitor" else None
+        if rule:
+            allowlisted.append(dict(item, allowlist_reason=rule["reason"]))
+        else:
+            (inhibitors if finding["severity"] == "inhibitor" else warnings).append(item)
+    return inhibitors, warnings, allowlisted

@@ -16,7 +16,7 @@ import shlex
 import time
 
 from ansible_collections.oxzep7.python.plugins.module_utils._common import Oxzep7Error
-from ansible_collections.oxzep7.python.plugins.module_utils._installer import has_pip
+from ansible_collections.oxzep7.python.plugins.module_utils._installer import explain_failure, has_pip
 from ansible_collections.oxzep7.python.plugins.module_utils._layout import (
     STATE_BUILDING, STATE_BUILT, STATE_VERIFIED, apply_owner, check_release_id, make_release_id,
     ownership, pin_release)
@@ -99,7 +99,8 @@ def rebuild(runner, layout, installer, interpreter, lock_path=None, upgrades=Non
         ``installer``, ``upgraded``, ``skipped_seed``, ``unreproducible`` (list of
         dicts with name, line, reason), ``seconds``, ``install`` (command result or None).
     :raises Oxzep7Error: on unreproducible entries (unless allowed) or a failed
-        create/install; the partial release is removed first.
+        create/install (see :func:`installer_error` for the install); the partial release is
+        removed first.
     """
     started = time.time()
     if check_mode and lock_path and not os.path.exists(lock_path):
@@ -136,7 +137,10 @@ def rebuild(runner, layout, installer, interpreter, lock_path=None, upgrades=Non
         with open(layout.lock_path(release_id), "w") as fh:
             fh.write(plan["text"])
         if plan["entries"]:
-            result["install"] = installer.install(runner, python_of(dest), layout.lock_path(release_id)).as_dict()
+            try:
+                result["install"] = installer.install(runner, python_of(dest), layout.lock_path(release_id)).as_dict()
+            except Oxzep7Error as exc:
+                raise installer_error(exc, plan["entries"], interpreter_tag(base))
         pin_release(dest)
         apply_owner(dest, owner)
     except BaseException:
@@ -149,6 +153,26 @@ def rebuild(runner, layout, installer, interpreter, lock_path=None, upgrades=Non
                         unreproducible=[m["name"] for m in missing], built_seconds=round(time.time() - started, 3))
     result["seconds"] = round(time.time() - started, 3)
     return result
+
+
+def installer_error(error, entries, tag):
+    """The error of a failed installer run, told the way a person looks for it.
+
+    :param error: the :class:`Oxzep7Error` of ``Runner.run`` (details cmd, rc, stdout, stderr).
+    :param entries: the lock entries being installed.
+    :param tag: the target's interpreter tag, e.g. ``cp312``.
+    :returns: a new :class:`Oxzep7Error` whose message is the reason of
+        ``_installer.explain_failure`` when the output names the package (else the old
+        message), with two more details: ``installer_log`` (the command, its exit status,
+        stdout and stderr, as one text) and ``installer_failure`` (what ``explain_failure``
+        returned, or None).
+    """
+    details = dict(error.details)
+    stdout, stderr = details.get("stdout") or "", details.get("stderr") or ""
+    failure = explain_failure(stdout, stderr, entries, tag)
+    details.update(installer_failure=failure, installer_log="$ %s\n# exit status %s\n--- stdout\n%s\n--- stderr\n%s\n" % (
+        " ".join(details.get("cmd") or []), details.get("rc"), stdout, stderr))
+    return Oxzep7Error(failure["reason"] if failure else error.msg, **details)
 
 
 def _command_argv(command):

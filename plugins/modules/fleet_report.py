@@ -18,7 +18,8 @@ description:
     and writes C(report.json), C(report.md) and C(report.html) (a table and a timeline) there.
   - Per host, the venvs with from and to version, status (C(upgraded), C(already_current),
     C(rolled_back) with the reason, C(inhibited), C(failed), C(pending), or C(would_upgrade) in check
-    mode), and the seconds of each stage; totals; the run's status.
+    mode), the seconds of each stage, and where the log of a failed installer run is; totals (one
+    status per host, the worst of its venvs'); the run's status.
   - C(playbooks/upgrade.yml) runs it before each batch, and its callback plugin runs it once more when
     the run ends, whatever happened (also when the failure budget stopped the run).
 author: oxzep7.python contributors (@oxzep7)
@@ -32,7 +33,10 @@ options:
     type: str
     required: true
   hosts:
-    description: Every host of the run, in order; hosts without a result are C(pending).
+    description:
+      - Every host of the run, in order; hosts without a result are C(pending).
+      - Hosts that the run's C(--limit) leaves out (C(ansible_limit), with Ansible's own pattern rules) are
+        left out of the report, so a limited run that finished every host it was given is C(completed).
     type: list
     elements: str
     required: true

@@ -25,6 +25,9 @@ description:
     path, with file and line (warnings).
   - Disk. Free space on the venv's file system for one more release the size of the live one, and in
     O(backup_dir) for one more snapshot the size of the newest one (inhibitor when short).
+  - Verdict. With O(packages), the package findings of M(oxzep7.python.compat_check) for O(targets) join
+    these, so RV(inhibitors), RV(cautions) and RV(allowlisted) are the venv's whole verdict. An inhibitor of
+    any kind that a rule of O(allowlist) accepts is returned under RV(allowlisted) and does not inhibit.
 author: oxzep7.python contributors (@oxzep7)
 extends_documentation_fragment:
   - oxzep7.python.venv.backup
@@ -60,6 +63,44 @@ options:
     description: Check the free disk.
     type: bool
     default: true
+  packages:
+    description:
+      - The registered result of M(oxzep7.python.compat_check) for the same venv. Its C(inhibitors),
+        C(cautions) and C(accepted) for O(targets) join this module's findings (its other targets are left out).
+    type: dict
+  allowlist:
+    description:
+      - Accepted inhibitors of every kind. A rule accepts an inhibitor when every key it sets matches;
+        keys it leaves out match anything. It must set at least one of O(allowlist[].check),
+        O(allowlist[].name), O(allowlist[].module) or O(allowlist[].file).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      check:
+        description:
+          - The kind of finding, for example C(package), C(resolution), C(unreproducible) (packages),
+            C(removed_module), C(code_minimum) (code) or C(disk).
+        type: str
+      name:
+        description: Project name of a package finding (compared normalized).
+        type: str
+      version:
+        description: Only this locked version of O(allowlist[].name).
+        type: str
+      target:
+        description: Only this target.
+        type: str
+      module:
+        description: A removed standard library module, by its top-level name (C(imp), C(distutils)).
+        type: str
+      file:
+        description:
+          - Glob of the file of a code finding, matched against its absolute path with C(fnmatch)
+            (C(*) also matches C(/)), for example C(*/legacy/*.py). A C(code_minimum) finding is accepted
+            when every file that sets the minimum matches.
+        type: str
+      reason: {description: Why it is accepted (shown in reports)., type: str, required: true}
 attributes:
   check_mode:
     support: full
@@ -87,6 +128,23 @@ EXAMPLES = r"""
     no_index: true
     find_links: [/srv/wheelhouse]
   register: preflight
+
+- name: The whole verdict, packages included, with accepted findings
+  oxzep7.python.venv_preflight:
+    path: /srv/app/venv
+    targets: ["3.12"]
+    code_paths: [/srv/app/src]
+    packages: "{{ compat }}"  # registered from oxzep7.python.compat_check
+    allowlist:
+      - module: imp
+        file: "*/src/app/legacy/*.py"
+        reason: legacy importer, deleted before the 3.12 move; never imported at runtime
+      - check: code_minimum
+        file: "*/src/app/tools/*"
+        reason: maintenance scripts, run with their own interpreter
+      - name: scipy
+        version: 1.10.1
+        reason: replaced by the app team in the same change window
 """
 
 RETURN = r"""
@@ -104,25 +162,33 @@ size_bytes:
   returned: always
   type: int
 inhibited:
-  description: Whether there is any inhibitor.
+  description: Whether there is any inhibitor (allowlisted ones do not count).
   returned: always
   type: bool
 inhibitors:
-  description: What keeps the venv from moving, per target.
+  description: What keeps the venv from moving, per target (with O(packages), the package inhibitors too).
   returned: always
   type: list
   elements: dict
   contains:
     target: {description: The target version., type: str}
-    check: {description: "C(code_minimum), C(removed_module) or C(disk).", type: str}
+    check: {description: "C(code_minimum), C(removed_module) or C(disk) (or a package check).", type: str}
     message: {description: One sentence with file and line where there are some., type: str}
     file: {description: The file of a code finding., type: str}
+    files: {description: "The files that set the minimum, for C(code_minimum).", type: list}
     line: {description: The line of a code finding., type: int}
     module: {description: The removed module of a C(removed_module) finding., type: str}
 cautions:
   description: >-
     Findings that need a look, per target; C(check) is C(removed_module) (a guarded import),
-    C(code_syntax) or C(reference).
+    C(code_syntax) or C(reference) (with O(packages), the package warnings too).
+  returned: always
+  type: list
+  elements: dict
+allowlisted:
+  description: >-
+    Inhibitors that O(allowlist) accepts (and the C(accepted) of O(packages)): the finding with
+    C(allowlist_reason), the rule's reason. They do not inhibit.
   returned: always
   type: list
   elements: dict
@@ -155,7 +221,7 @@ disk:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.oxzep7.python.plugins.module_utils._modules import (
-    INSTALLER_SPEC, main, run_venv_preflight, spec)
+    FINDINGS_ALLOWLIST_SPEC, INSTALLER_SPEC, main, run_venv_preflight, spec)
 from ansible_collections.oxzep7.python.plugins.module_utils._preflight import DEFAULT_REFERENCE_PATHS, TOOLS
 from ansible_collections.oxzep7.python.plugins.module_utils._state import DEFAULT_BACKUP_DIR
 
@@ -169,7 +235,9 @@ def run():
                            reference_paths=dict(type="list", elements="path", default=list(DEFAULT_REFERENCE_PATHS)),
                            tools=dict(type="list", elements="str", default=list(TOOLS)),
                            backup_dir=dict(type="path", default=DEFAULT_BACKUP_DIR),
-                           check_disk=dict(type="bool", default=True)),
+                           check_disk=dict(type="bool", default=True),
+                           packages=dict(type="dict"),
+                           allowlist=FINDINGS_ALLOWLIST_SPEC),
         supports_check_mode=True)
     main(module, run_venv_preflight)
 

@@ -22,8 +22,17 @@ description:
   - Local sources (C(file://) directories, archives, editable checkouts) that no longer exist cannot
     be reproduced; the module fails naming them, unless O(allow_unreproducible).
   - A release with the same id, interpreter version and requirements that is already built is left
-    alone. On any failure the partial release is removed.
-  - O(state=absent) removes a release that is not current (a failed or abandoned build).
+    alone. On any failure the partial release is removed, and the releases directory too when it is
+    left empty beside a plain (never converted) venv.
+  - "When the installer fails, the message names the package and the error line read from pip's or uv's
+    output: C(building NAME==VERSION for cpXY failed: LINE) for a build that failed (LINE is the compiler's
+    first error, else the build's last exception) or C(no build of NAME==VERSION for cpXY: LINE) when no
+    file of the pin installs on the target (LINE is pip's or uv's resolver line). The failure result holds
+    the installer's whole output (RV(installer_log))."
+  - With a O(run_id), a C(rebuild) record goes into the ledger, also when the rebuild fails (C(failed),
+    with the message as C(reason)).
+  - O(state=absent) removes a release that is not current (a failed or abandoned build), and then the
+    releases directory when that leaves it empty (beside a plain venv whose first upgrade failed).
 author: oxzep7.python contributors (@oxzep7)
 extends_documentation_fragment:
   - oxzep7.python.venv
@@ -148,6 +157,22 @@ seconds:
   description: Wall time spent, in seconds.
   returned: state=present
   type: float
+installer_log:
+  description: >-
+    The failed installer run: its command, exit status, stdout and stderr as one text (credentials
+    redacted). The upgrade role keeps it in the run's report directory.
+  returned: failure of the installer
+  type: str
+installer_failure:
+  description: What the installer's output says failed, or null when it names no package.
+  returned: failure of the installer
+  type: dict
+  contains:
+    kind: {description: "C(build) (the package's build failed) or C(no_build) (no file of the pin installs).", type: str}
+    name: {description: The package., type: str}
+    version: {description: Its pinned version (null when unknown)., type: str}
+    line: {description: The error line., type: str}
+    reason: {description: The failure's message., type: str}
 """
 
 from ansible.module_utils.basic import AnsibleModule

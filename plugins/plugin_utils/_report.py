@@ -12,7 +12,9 @@ Inputs, all under the run's report directory ``<report_dir>``:
 
 Outputs: ``report.json``, ``report.md`` and ``report.html`` (self-contained: a table and a
 timeline). Hosts of the run with no result are ``pending``; the ones Ansible marked failed or
-unreachable without a record are ``failed`` / ``unreachable``.
+unreachable without a record that says why (``failed``, ``rolled_back`` or ``inhibited``) are
+``failed`` / ``unreachable``. A venv record may name ``installer_log``, the output of its failed
+installer run, relative to ``<report_dir>``.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ HOST_ORDER = ("failed", "unreachable", "rolled_back", "inhibited", "pending", "w
               "already_current")
 VENV_STATUS = dict((s, s) for s in ("upgraded", "already_current", "rolled_back", "failed", "inhibited",
                                     "would_upgrade"))
+# Venv statuses that say why Ansible failed the host: the upgrade role fails a host after a
+# rollback, and python_upgrade_fail_on_inhibited fails an inhibited one; its row keeps that status.
+EXPLAINS_FAILURE = ("failed", "rolled_back", "inhibited")
 
 
 def _read(path):
@@ -59,7 +64,7 @@ def collect(report_dir, hosts, failed=(), unreachable=()):
         statuses = [v["status"] for v in venvs]
         if host in unreachable and not venvs:
             statuses = ["unreachable"]
-        elif host in failed:
+        elif host in failed and not set(statuses) & set(EXPLAINS_FAILURE):
             statuses.append("failed")
         status = min(statuses, key=HOST_ORDER.index) if statuses else "pending"
         reason = "; ".join(v.get("reason") for v in venvs if v.get("reason"))
@@ -134,8 +139,14 @@ def markdown(report):
             lines.append("| %s | %s | `%s` | %s | %s | %s | %s | %s | %s | %s |" % (
                 row["host"], v.get("status", row["status"]), v.get("path"), v.get("from") or "-",
                 v.get("to") or "-", _stage(s, "snapshot"), _stage(s, "rebuild"), _stage(s, "verify"),
-                _stage(s, "total"), (v.get("reason") or (row["reason"] if not row["venvs"] else "")).replace("|", "/")))
+                _stage(s, "total"), (_reason(v) or (row["reason"] if not row["venvs"] else "")).replace("|", "/")))
     return "\n".join(lines) + "\n"
+
+
+def _reason(venv):
+    """A venv's reason, with where its installer log is when it has one."""
+    log = venv.get("installer_log")
+    return "%s%s" % (venv.get("reason") or "", " (installer log: %s)" % log if log else "")
 
 
 def page(report):
@@ -154,7 +165,7 @@ def page(report):
                             esc(v.get("status", r["status"])), esc(r["host"]), esc(v.get("status", r["status"])),
                             esc(str(v.get("path"))), esc(str(v.get("from") or "-")), esc(str(v.get("to") or "-")),
                             _stage(s, "snapshot"), _stage(s, "rebuild"), _stage(s, "verify"), _stage(s, "total"),
-                            esc(v.get("reason") or "")))
+                            esc(_reason(v))))
             if v.get("started"):
                 left = 100.0 * (float(v["started"]) - t0) / span
                 width = max(100.0 * float(s.get("total") or 0) / span, 0.5)

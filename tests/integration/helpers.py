@@ -30,9 +30,9 @@ def run_playbook(playbook, tmp, host_vars, check=False, extra_vars=None):
     return rc, stats.get("app", {}), plays
 
 
-def run_fleet_playbook(playbook, tmp, hosts, check=False, extra_vars=None):
+def run_fleet_playbook(playbook, tmp, hosts, check=False, extra_vars=None, limit=None):
     """Run ``playbook`` for hosts ``hosts`` (name -> host vars) in group python_fleet; local unless
-    their vars say otherwise (``ansible_connection``).
+    their vars say otherwise (``ansible_connection``); ``limit``: ansible-playbook's ``--limit``.
 
     :returns: ``(rc, stats, plays)``: stats maps each host to its counters.
     """
@@ -49,6 +49,8 @@ def run_fleet_playbook(playbook, tmp, hosts, check=False, extra_vars=None):
     argv = [os.path.join(BIN, "ansible-playbook"), "-i", inventory, target]
     if check:
         argv.append("--check")
+    if limit:
+        argv += ["--limit", limit]
     if extra_vars:
         argv += ["-e", json.dumps(extra_vars)]
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".cache", "collections"),

@@ -160,3 +160,49 @@ def test_preflight_playbook_reports_and_upgrade_refuses(tmp_path, old_python, wh
     done = task_results(plays, "Add the outcome to upgrade_results", host="ready")
     assert done and done[-1]["ansible_facts"]["upgrade_results"][0]["result"] == "upgraded"
     assert not task_results(plays, "Add the outcome to upgrade_results", host="blocked")
+
+
+def test_allowlist_and_fail_on_inhibited(tmp_path, old_python, wheelhouse, pyenv_root):
+    """Two hosts whose code imports imp (removed in 3.12): one allowlists that finding by module and file,
+    so it can move; the other cannot. With python_upgrade_fail_on_inhibited, preflight.yml and upgrade.yml
+    exit non-zero for the inhibited host (the defaults exit 0: see the test above). A third host of the
+    inventory is outside --limit: it is not in the reports."""
+    base = str(tmp_path)
+    code = os.path.join(FIXTURES, "demoapp", "src")
+    hosts = {}
+    for name in ("allowed", "blocked", "elsewhere"):
+        stable = os.path.join(base, name, "venv")
+        subprocess.run([old_python, "-m", "venv", stable], check=True)
+        hosts[name] = dict(upgrade_pyenv_root=pyenv_root, upgrade_no_index=True, upgrade_find_links=[wheelhouse],
+                           upgrade_installer_isolated=True, upgrade_state_dir=os.path.join(base, name, "state"),
+                           upgrade_backup_dir=os.path.join(base, name, "backups"), preflight_reference_paths=[],
+                           upgrade_venvs=[dict(path=stable, code_paths=[code])])
+    rule = dict(module="imp", file="*/demoapp/legacy.py", reason="legacy.py is never imported on 3.12")
+    hosts["allowed"]["upgrade_venvs"][0]["allowlist"] = [rule]
+    reports = os.path.join(base, "reports")
+    run = dict(python_upgrade_target="3.12", python_upgrade_report_dir=reports, python_upgrade_fail_on_inhibited=True)
+
+    rc, stats, plays = run_fleet_playbook("preflight.yml", base, hosts, limit="allowed,blocked",
+                                          extra_vars=dict(run, python_upgrade_run_id="pre"))
+    assert rc != 0 and (stats["allowed"]["failures"], stats["blocked"]["failures"]) == (0, 1), stats
+    assert "blocked cannot move to Python 3.12" in task_results(plays, "Refuse the inhibited host", host="blocked")[0]["msg"]
+    with open(os.path.join(reports, "pre", "preflight", "preflight.json")) as fh:
+        fleet = json.load(fh)  # written before the inhibited host fails
+    assert (fleet["can_move"], fleet["cannot_move"]) == (["allowed"], ["blocked"])
+    venvs = dict((h["host"], h["venvs"][0]) for h in fleet["hosts"])
+    assert [(i["check"], i["module"], i["line"]) for i in venvs["blocked"]["inhibitors"]] == [("removed_module", "imp", 3)]
+    assert venvs["allowed"]["status"] == "ready" and venvs["allowed"]["inhibitors"] == []
+    assert [(a["module"], a["allowlist_reason"]) for a in venvs["allowed"]["allowlisted"]] == [("imp", rule["reason"])]
+    with open(os.path.join(reports, "pre", "preflight", "preflight.md")) as fh:
+        assert "allowlisted removed_module (legacy.py is never imported on 3.12)" in fh.read()
+
+    # upgrade.yml ends the inhibited host untouched, lets the others go on, and fails it at the end
+    rc, stats, plays = run_fleet_playbook("upgrade.yml", base, hosts, check=True, limit="allowed,blocked", extra_vars=dict(
+        run, python_upgrade_run_id="up", python_upgrade_canary_count=0, python_upgrade_serial=["100%"]))
+    assert rc != 0 and (stats["allowed"]["failures"], stats["blocked"]["failures"]) == (0, 1), stats
+    with open(os.path.join(reports, "up", "report.json")) as fh:
+        report = json.load(fh)
+    # the inhibited host's failure is its inhibition, and the host outside --limit is not pending
+    statuses = [(h["host"], h["status"]) for h in report["hosts"]]
+    assert statuses == [("allowed", "would_upgrade"), ("blocked", "inhibited")], statuses
+    assert report["totals"]["failed"] == report["totals"]["pending"] == 0 and report["status"] == "completed"

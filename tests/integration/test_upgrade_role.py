@@ -97,8 +97,8 @@ def test_failure_rolls_back_to_the_old_release_unchanged(stage, tmp_path, old_py
         assert rc != 0 and stats["failures"] == 1 and stats["rescued"] == 1, stats
         layout = Layout(app.stable)
         live = layout.live_path()
-        if ends == "plain":
-            assert layout.kind() == "plain"
+        if ends == "plain":  # the first conversion never happened: nothing is left beside the venv
+            assert layout.kind() == "plain" and not os.path.exists(layout.releases_dir)
         else:
             assert layout.current_release().endswith("-adopted")
         assert tree_manifest(live) == before, "the old release must be byte-identical"
@@ -109,6 +109,12 @@ def test_failure_rolls_back_to_the_old_release_unchanged(stage, tmp_path, old_py
         assert record["result"] == "rolled_back", record
         message = task_results(plays, "Fail the host, the upgrade was rolled back " + app.stable)[0]["msg"]
         assert "rolled back" in message and record["reason"] in message
+        if stage == "rebuild":  # the failed stage has its record too, naming the pin in uv's own words
+            rebuilds = [r for r in read_ledger(app.state_dir) if r["step"] == "rebuild"]
+            named = ("no build of numpy==1.24.4 for cp312: Because numpy==1.24.4 has no wheels with a matching "
+                     "Python ABI tag (e.g., `cp312`)")
+            assert [r["result"] for r in rebuilds] == ["failed"] and rebuilds[0]["reason"].startswith(named), rebuilds
+            assert record["reason"] == "Build the new release beside the live one: " + rebuilds[0]["reason"]
     finally:
         app.stop()
 

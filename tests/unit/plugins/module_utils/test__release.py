@@ -75,8 +75,10 @@ def test_failed_rebuild_leaves_live_venv_and_no_release(tmp_path, old_python, ne
         rebuild(runner, layout, Installer(installer_options, shutil.which), new_python, release_id="bad")
     assert "numpy" in err.value.details["stderr"]
     assert err.value.details["rc"] != 0 and err.value.details["cmd"][0].endswith("uv")
+    assert err.value.msg.startswith("no build of numpy==1.24.4 for cp312: Because numpy==1.24.4 has no wheels")
     assert not os.path.exists(layout.release_path("bad"))
     assert not os.path.exists(layout.marker_path("bad"))
+    assert not os.path.exists(layout.releases_dir), "an empty releases directory beside the plain venv"
     assert tree_manifest(stable) == before
 
 
