@@ -14,7 +14,8 @@ from __future__ import absolute_import, division, print_function
 
 import os
 
-from ansible_collections.oxzep7.python.plugins.module_utils._common import Oxzep7Error
+from ansible_collections.oxzep7.python.plugins.module_utils._common import (
+    TIMEOUT_GATE, TIMEOUT_INSTALL, Oxzep7Error)
 
 __metaclass__ = type
 
@@ -84,7 +85,7 @@ class Installer:
             argv += [a for a in self.index_args() if a not in ("--only-binary", ":all:")] + [dest]
         else:
             argv = [interpreter, "-m", "venv"] + ([] if seed else ["--without-pip"]) + [dest]
-        return runner.run(argv, env=self.env, what="creating venv %s" % dest)
+        return runner.run(argv, env=self.env, what="creating venv %s" % dest, timeout=TIMEOUT_INSTALL)
 
     def install(self, runner, python, requirements_file):
         """Install a requirements file into the venv of ``python``; return the CommandResult."""
@@ -95,7 +96,7 @@ class Installer:
         else:
             argv = [python, "-m", "pip", "install", "-r", requirements_file]
         return runner.run(argv + self.index_args(), env=self.env,
-                          what="installing the lock with %s" % self.name)
+                          what="installing the lock with %s" % self.name, timeout=TIMEOUT_INSTALL)
 
     def check(self, runner, python, has_pip):
         """Run ``pip check`` (or ``uv pip check``) for the venv of ``python``; never raises on rc."""
@@ -105,7 +106,8 @@ class Installer:
             argv = [self.uv, "pip", "check", "--python", python]
         else:
             raise Oxzep7Error("%s has no pip and uv is not available for the dependency check" % python)
-        return runner.run(argv, env=dict(self.env, PYTHONDONTWRITEBYTECODE="1"), check=False)
+        return runner.run(argv, env=dict(self.env, PYTHONDONTWRITEBYTECODE="1"), check=False,
+                          what="the dependency check", timeout=TIMEOUT_GATE)
 
 
 def has_pip(runner, python):

@@ -74,6 +74,10 @@ class Layout:
 
     :param stable_path: the path services use, e.g. ``/srv/app/venv`` (str). It is
         made absolute but symlinks are not resolved: it usually is one.
+
+    ``guard`` is called with no arguments right before every write of a marker and every
+    switch of the stable path; it raises to stop the write (a module sets it to
+    ``_state.WorkLock.check``). By default it does nothing.
     """
 
     def __init__(self, stable_path):
@@ -85,6 +89,7 @@ class Layout:
             raise Oxzep7Error("stable path %r has no final component" % (stable_path,))
         self.releases_rel = ".%s.releases" % self.name
         self.releases_dir = os.path.join(self.parent, self.releases_rel)
+        self.guard = lambda: None
 
     # -- reading -----------------------------------------------------------------
     def release_path(self, release_id):
@@ -180,7 +185,8 @@ class Layout:
         return True
 
     def write_marker(self, release_id, **fields):
-        """Merge ``fields`` into a release's marker, written atomically."""
+        """Merge ``fields`` into a release's marker, written atomically (after :attr:`guard`)."""
+        self.guard()
         data = self.marker(release_id)
         data.update(fields)
         data["release_id"] = release_id
@@ -199,7 +205,8 @@ class Layout:
                 os.unlink(extra)
 
     def _point_at(self, release_id):
-        """Point the stable path at a release: symlink to a temporary name, then rename()."""
+        """Point the stable path at a release: symlink to a temporary name, then rename() (after :attr:`guard`)."""
+        self.guard()
         tmp = os.path.join(self.parent, ".%s.switch-%d" % (self.name, os.getpid()))
         if os.path.lexists(tmp):
             os.unlink(tmp)

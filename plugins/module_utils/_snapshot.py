@@ -335,6 +335,7 @@ def restore(layout, backup_dir, snapshot, release_id=None, check_mode=False):
         try:
             extract(tar, work, numeric_owner=True)
             apply_owner(work, owner, recursive=False)
+            layout.guard()  # a run that took the venv over meanwhile gets nothing half made
             os.rename(work, dest)
         except Exception:
             shutil.rmtree(work, ignore_errors=True)
