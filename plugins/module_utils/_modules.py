@@ -76,17 +76,20 @@ def _installer(module):
     return Installer(_installer_options(module), _which(module))
 
 
-def _changes(step):
+def _changes(step, validate=None):
     """Decorate ``run_<module>(module, layout, work)`` of a module that changes the venv.
 
-    With a run id (and not in check mode) it runs holding the venv's host-side work lock
-    (``_state.WorkLock``, waiting up to ``lock_timeout`` seconds), and the layout's guard is the
-    lock's check, so no marker or switch is written once another run took the venv over.
-    The decorated function takes just the module, like every ``run_<module>``.
+    ``validate(params)`` first checks the input (raising :class:`Oxzep7Error`) before anything
+    is written. Then, with a run id (and not in check mode), it runs holding the venv's
+    host-side work lock (``_state.WorkLock``, waiting up to ``lock_timeout`` seconds), and the
+    layout's guard is the lock's check, so no marker or switch is written once another run took
+    the venv over. The decorated function takes just the module, like every ``run_<module>``.
     """
     def decorate(run):
         def run_locked(module):
             p = module.params
+            if validate is not None:
+                validate(p)
             layout = Layout(p["path"])
             run_id = None if module.check_mode else p.get("run_id")
             with _state.WorkLock(p["state_dir"], layout.stable, run_id, step, wait=p["lock_timeout"]) as work:
@@ -212,7 +215,7 @@ def run_venv_restore(module, layout, work):
     return result
 
 
-@_changes("rebuild")
+@_changes("rebuild", validate=lambda p: p["python_version"] and check_target(p["python_version"]))
 def run_venv_rebuild(module, layout, work):
     started = time.time()
     p = module.params
