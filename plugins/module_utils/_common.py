@@ -134,6 +134,9 @@ class Runner:
             cannot be started.
         """
         argv = [str(a) for a in argv]
+        if int(timeout) <= 0:  # coreutils timeout would take 0 as no limit at all
+            raise Oxzep7Error("the time limit of %s must be a positive number of seconds, not %s"
+                              % (what or argv[0], timeout))
         wrapped = [self.timeout_bin, "--kill-after=%d" % KILL_AFTER, str(int(timeout))] + argv
         environ = dict(self.base_env)
         environ.update(env or {})

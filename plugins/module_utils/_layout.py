@@ -52,6 +52,10 @@ def make_release_id(tag, epoch=None):
     return "%s-%s" % (utc_stamp(epoch), tag)
 
 
+def _unguarded():
+    """The default :attr:`Layout.guard`: lets every write through."""
+
+
 def exchange(path_a, path_b):
     """Swap two paths on one filesystem in a single step with ``renameat2(RENAME_EXCHANGE)``.
 
@@ -89,7 +93,7 @@ class Layout:
             raise Oxzep7Error("stable path %r has no final component" % (stable_path,))
         self.releases_rel = ".%s.releases" % self.name
         self.releases_dir = os.path.join(self.parent, self.releases_rel)
-        self.guard = lambda: None
+        self.guard = _unguarded
 
     # -- reading -----------------------------------------------------------------
     def release_path(self, release_id):
