@@ -167,9 +167,9 @@ def check_built(runner, release_dir, version, entries):
     :raises Oxzep7Error: naming what is wrong.
     """
     facts = inspect_python(runner, python_of(release_dir))
-    if facts["python"]["version"] != version:
-        raise Oxzep7Error("the new release %s runs Python %s, not %s" % (release_dir, facts["python"]["version"],
-                                                                          version))
+    found = facts["python"]["version"]
+    if found != version:
+        raise Oxzep7Error("the new release %s runs Python %s, not %s" % (release_dir, found, version))
     diff = compare_installed(entries, venv_distributions(facts))
     if diff["missing"] or diff["different"]:
         raise Oxzep7Error("the new release %s lacks what it was built from: missing %s; different %s" % (

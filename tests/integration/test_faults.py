@@ -190,7 +190,7 @@ def test_garbled_ledger_lines_never_hide_a_venv_from_pyenv_removal(tmp_path, old
 def test_runs_started_together_get_distinct_ids_and_one_lock_owner(tmp_path, venv):
     # Two runs started at the same moment: every run id made without one given (the playbooks', the
     # upgrade and rollback roles' fallbacks) is the UTC time and 32 random bits.
-    runs = [Playbook(os.path.join(PLAYBOOKS, "run_ids.yml"), str(tmp_path), {}) for _ in range(2)]
+    runs = [Playbook(os.path.join(PLAYBOOKS, "run_ids.yml"), str(tmp_path), {}) for _run in range(2)]
     ids = []
     for run in runs:
         rc, _stats, plays = run.finish(timeout=300)
