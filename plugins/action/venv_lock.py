@@ -33,10 +33,10 @@ class ActionModule(ActionBase):
         args.setdefault("owner", me)
         answer = self._execute_module(module_name="oxzep7.python.venv_lock", module_args=args, task_vars=task_vars)
         held = answer.get("held") or {}
-        owner = held.get("owner") or {}
-        if answer.get("failed") and held.get("run_id") and owner.get("controller") == me["controller"] \
+        owner = held.get("owner") if isinstance(held.get("owner"), dict) else {}
+        if answer.get("failed") and held and owner.get("controller") == me["controller"] \
                 and not _alive(owner.get("pid")):
-            args["steal"] = held["run_id"]
+            args["steal"] = held
             answer = self._execute_module(module_name="oxzep7.python.venv_lock", module_args=args,
                                           task_vars=task_vars)
         result.update(answer)

@@ -33,6 +33,21 @@ options:
     default: /var/lib/oxzep7-python
 """
 
+    WORK = r"""
+options:
+  lock_timeout:
+    description:
+      - With O(run_id) set (and not in check mode), the module holds the venv's host-side lock
+        C(<state_dir>/<slug>/work.lock) (C(flock)) for as long as it works, so two processes never change
+        the venv at once, even one left running by a killed C(ansible-playbook) and the next run's.
+        This is how many seconds it waits for another holder before failing with that process's id.
+      - It also refuses a venv whose run lock (M(oxzep7.python.venv_lock)) names another run, and stops
+        before each write (a release marker, the switch, the ledger line) once the run lock no longer says
+        what it said when the module started (a new run took over), removing what it made.
+    type: int
+    default: 300
+"""
+
     BACKUP = r"""
 options:
   backup_dir:

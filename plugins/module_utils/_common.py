@@ -22,6 +22,13 @@ __metaclass__ = type
 
 _URL_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@")
 
+# Seconds a command may run, by kind of step (the default of Runner.run is TIMEOUT_PROBE).
+TIMEOUT_PROBE = 120      # reading facts: an interpreter's inspection, pip freeze, pip config, --version
+TIMEOUT_GATE = 600       # checks: pip check, imports, smoke and test commands, resolution, code scans
+TIMEOUT_INSTALL = 1800   # venv creation and installs from an index or wheelhouse, a git clone
+TIMEOUT_BUILD = 3600     # compiling CPython (pyenv install)
+KILL_AFTER = 10          # seconds between TERM and KILL when a command overstays
+
 
 class Oxzep7Error(Exception):
     """A failure that a module reports with ``fail_json``.
@@ -72,9 +79,14 @@ def url_secrets(urls):
     return set(s for s in found if s)
 
 
+class CommandTimeout(Oxzep7Error):
+    """A command ran out of its time limit (see :meth:`Runner.run`)."""
+
+
 class CommandResult:
     """What one command returned: ``rc`` (int), ``stdout`` and ``stderr`` (str),
-    ``cmd`` (list of str) and ``seconds`` (float, wall time)."""
+    ``cmd`` (list of str, as asked for: without the ``timeout`` wrapper) and ``seconds``
+    (float, wall time)."""
 
     def __init__(self, cmd, rc, stdout, stderr, seconds):
         self.cmd = list(cmd)
@@ -90,44 +102,61 @@ class CommandResult:
 
 
 class Runner:
-    """Runs commands as argument lists, never through a shell.
+    """Runs commands as argument lists, never through a shell, each with a time limit.
 
     ``run_command`` is a callable with the signature of
     ``AnsibleModule.run_command(args, cwd=None, environ_update=None)`` returning
     ``(rc, stdout, stderr)``. Without one, :mod:`subprocess` is used (tests, tools).
+
+    Every command runs under coreutils ``timeout --kill-after=10 N`` (``timeout_bin``, found on
+    PATH when not given): TERM after N seconds, KILL 10 seconds later, to the command's whole
+    process group, and exit status 124 (or 137 after KILL) as coreutils documents it.
+    ``run_command`` has no time limit of its own.
     """
 
-    def __init__(self, run_command=None, base_env=None):
+    def __init__(self, run_command=None, base_env=None, timeout_bin=None):
         self._run_command = run_command
         self.base_env = dict(base_env or {})
+        self.timeout_bin = timeout_bin or shutil.which("timeout")
+        if not self.timeout_bin:
+            raise Oxzep7Error("coreutils timeout is not on PATH; every command of oxzep7.python runs under it")
 
-    def run(self, argv, cwd=None, env=None, check=True, what=None):
+    def run(self, argv, cwd=None, env=None, check=True, what=None, timeout=TIMEOUT_PROBE):
         """Run ``argv`` (list of str) and return a :class:`CommandResult`.
 
         :param cwd: working directory (str) or None.
         :param env: variables (dict str to str) added to the environment.
         :param check: raise :class:`Oxzep7Error` when the exit status is not 0.
         :param what: a few words naming the step, used in the error message.
-        :raises Oxzep7Error: on a non-zero exit status when ``check`` is true, or
-            when the program cannot be started.
+        :param timeout: seconds the command may run (int); see the ``TIMEOUT_*`` constants.
+        :raises CommandTimeout: when the command ran out of time, whatever ``check`` says.
+        :raises Oxzep7Error: on a non-zero exit status when ``check`` is true, or when it
+            cannot be started.
         """
         argv = [str(a) for a in argv]
+        if int(timeout) <= 0:  # coreutils timeout would take 0 as no limit at all
+            raise Oxzep7Error("the time limit of %s must be a positive number of seconds, not %s"
+                              % (what or argv[0], timeout))
+        wrapped = [self.timeout_bin, "--kill-after=%d" % KILL_AFTER, str(int(timeout))] + argv
         environ = dict(self.base_env)
         environ.update(env or {})
         started = time.monotonic()
         if self._run_command is not None:
-            rc, out, err = self._run_command(argv, cwd=cwd, environ_update=environ)
+            rc, out, err = self._run_command(wrapped, cwd=cwd, environ_update=environ)
         else:
             full_env = dict(os.environ)
             full_env.update(environ)
             try:
-                proc = subprocess.run(argv, cwd=cwd, env=full_env, stdout=subprocess.PIPE,
+                proc = subprocess.run(wrapped, cwd=cwd, env=full_env, stdout=subprocess.PIPE,
                                       stderr=subprocess.PIPE, universal_newlines=True, check=False)
             except OSError as exc:
-                raise Oxzep7Error("cannot run %s: %s" % (argv[0], exc), cmd=argv, rc=None,
+                raise Oxzep7Error("cannot run %s: %s" % (wrapped[0], exc), cmd=argv, rc=None,
                                   stdout="", stderr=str(exc))
             rc, out, err = proc.returncode, proc.stdout, proc.stderr
         result = CommandResult(argv, rc, out, err, time.monotonic() - started)
+        if rc in (124, 128 + 9) and result.seconds >= int(timeout):
+            raise CommandTimeout("%s timed out after %d s: %s" % (what or argv[0], int(timeout), " ".join(argv)),
+                                 **result.as_dict())
         if check and rc != 0:
             raise Oxzep7Error("%s failed (rc=%s)" % (what or argv[0], rc), **result.as_dict())
         return result
@@ -142,13 +171,14 @@ class Runner:
 
 
 def module_runner(module, base_env=None):
-    """Adapt an ``AnsibleModule`` to a :class:`Runner` (argv lists, no variable expansion)."""
+    """Adapt an ``AnsibleModule`` to a :class:`Runner` (argv lists, no variable expansion);
+    coreutils ``timeout`` is found with ``get_bin_path`` (the module fails when it is missing)."""
 
     def run_command(argv, cwd=None, environ_update=None):
         return module.run_command(argv, cwd=cwd, environ_update=environ_update,
                                   expand_user_and_vars=False, check_rc=False)
 
-    return Runner(run_command, base_env=base_env)
+    return Runner(run_command, base_env=base_env, timeout_bin=module.get_bin_path("timeout", required=True))
 
 
 def utc_stamp(epoch=None):

@@ -25,7 +25,8 @@ import os
 import re
 import tempfile
 
-from ansible_collections.oxzep7.python.plugins.module_utils._common import Oxzep7Error, redact, remove_tree
+from ansible_collections.oxzep7.python.plugins.module_utils._common import (
+    TIMEOUT_GATE, Oxzep7Error, redact, remove_tree)
 from ansible_collections.oxzep7.python.plugins.module_utils._installer import Installer
 from ansible_collections.oxzep7.python.plugins.module_utils._lock import canonical_name
 from ansible_collections.oxzep7.python.plugins.module_utils import _probe
@@ -73,7 +74,7 @@ def run_probe(runner, python, command, request):
         with os.fdopen(fd, "w") as fh:
             json.dump(request, fh)
         result = runner.run([python, "-I", "-B", "-c", probe_source(), command, path], check=False,
-                            env={"PYTHONDONTWRITEBYTECODE": "1"}, what="the %s probe" % command)
+                            env={"PYTHONDONTWRITEBYTECODE": "1"}, what="the %s probe" % command, timeout=TIMEOUT_GATE)
     finally:
         os.unlink(path)
     try:
@@ -197,7 +198,7 @@ def pip_resolves(runner, python, installer, pins, target, platforms, workdir):
     outcome = dict(target=target, ok=True, checked=len(pins), files={}, yanked=[])
     if not pins:
         return outcome
-    result = installer.run(runner, argv, check=False)
+    result = installer.run(runner, argv, check=False, what="pip's resolver for %s" % target, timeout=TIMEOUT_GATE)
     if result.rc != 0:
         outcome.update(ok=False, rc=result.rc, cmd=redact(result.cmd), stderr=redact(result.stderr[-2000:]))
         return outcome

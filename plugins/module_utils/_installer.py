@@ -23,7 +23,8 @@ import os
 import re
 import tempfile
 
-from ansible_collections.oxzep7.python.plugins.module_utils._common import Oxzep7Error, remove_tree
+from ansible_collections.oxzep7.python.plugins.module_utils._common import (
+    TIMEOUT_GATE, TIMEOUT_INSTALL, Oxzep7Error, remove_tree)
 from ansible_collections.oxzep7.python.plugins.module_utils._lock import canonical_name
 
 try:
@@ -167,7 +168,7 @@ class Installer:
             argv += [a for a in self.index_args() if a not in ("--only-binary", ":all:")] + [dest]
         else:
             argv = [interpreter, "-m", "venv"] + ([] if seed else ["--without-pip"]) + [dest]
-        return self.run(runner, argv, what="creating venv %s" % dest)
+        return self.run(runner, argv, what="creating venv %s" % dest, timeout=TIMEOUT_INSTALL)
 
     def install(self, runner, python, requirements_file):
         """Install a requirements file into the venv of ``python``; return the CommandResult."""
@@ -177,7 +178,8 @@ class Installer:
                 argv += ["--link-mode", self.options["link_mode"]]
         else:
             argv = [python, "-m", "pip", "install", "-r", requirements_file]
-        return self.run(runner, argv + self.index_args(), what="installing the lock with %s" % self.name)
+        return self.run(runner, argv + self.index_args(), what="installing the lock with %s" % self.name,
+                        timeout=TIMEOUT_INSTALL)
 
     def check(self, runner, python, has_pip):
         """Run ``pip check`` (or ``uv pip check``) for the venv of ``python``; never raises on rc."""
@@ -187,7 +189,8 @@ class Installer:
             argv = [self.uv, "pip", "check", "--python", python]
         else:
             raise Oxzep7Error("%s has no pip and uv is not available for the dependency check" % python)
-        return self.run(runner, argv, env={"PYTHONDONTWRITEBYTECODE": "1"}, check=False)
+        return self.run(runner, argv, env={"PYTHONDONTWRITEBYTECODE": "1"}, check=False,
+                        what="the dependency check", timeout=TIMEOUT_GATE)
 
 
 def has_pip(runner, python):

@@ -57,6 +57,10 @@ def make_release_id(tag, epoch=None):
     return "%s-%s" % (utc_stamp(epoch), tag)
 
 
+def _unguarded():
+    """The default :attr:`Layout.guard`: lets every write through."""
+
+
 def exchange(path_a, path_b):
     """Swap two paths on one filesystem in a single step with ``renameat2(RENAME_EXCHANGE)``.
 
@@ -79,6 +83,10 @@ class Layout:
 
     :param stable_path: the path services use, e.g. ``/srv/app/venv`` (str). It is
         made absolute but symlinks are not resolved: it usually is one.
+
+    ``guard`` is called with no arguments right before every write of a marker and every
+    switch of the stable path; it raises to stop the write (a module sets it to
+    ``_state.WorkLock.check``). By default it does nothing.
     """
 
     def __init__(self, stable_path):
@@ -90,6 +98,7 @@ class Layout:
             raise Oxzep7Error("stable path %r has no final component" % (stable_path,))
         self.releases_rel = ".%s.releases" % self.name
         self.releases_dir = os.path.join(self.parent, self.releases_rel)
+        self.guard = _unguarded
 
     # -- reading -----------------------------------------------------------------
     def release_path(self, release_id):
@@ -214,12 +223,14 @@ class Layout:
         return True
 
     def write_marker(self, release_id, **fields):
-        """Merge ``fields`` into a release's marker, written atomically.
+        """Merge ``fields`` into a release's marker, written atomically (after :attr:`guard`).
 
-        :raises Oxzep7Error: when the releases directory is missing or not a real directory.
+        :raises Oxzep7Error: when the releases directory is missing or not a real directory, or
+            the guard stops the write.
         """
         if not self.has_releases_dir():
             raise Oxzep7Error("cannot mark release %s: %s does not exist" % (release_id, self.releases_dir))
+        self.guard()
         data = self.marker(release_id)
         data.update(fields)
         data["release_id"] = release_id
@@ -247,7 +258,8 @@ class Layout:
             unlink_entry(self.releases_dir, os.path.basename(extra))
 
     def _point_at(self, release_id):
-        """Point the stable path at a release: symlink to a temporary name, then rename()."""
+        """Point the stable path at a release: symlink to a temporary name, then rename() (after :attr:`guard`)."""
+        self.guard()
         tmp = os.path.join(self.parent, ".%s.switch-%d" % (self.name, os.getpid()))
         if os.path.lexists(tmp):
             os.unlink(tmp)

@@ -17,14 +17,14 @@ import pwd
 import time
 
 from ansible_collections.oxzep7.python.plugins.module_utils._common import (
-    Oxzep7Error, module_runner, redact, url_secrets)
+    Oxzep7Error, module_runner, redact, remove_tree, url_secrets)
 from ansible_collections.oxzep7.python.plugins.module_utils._installer import (
     INSTALLER_OPTION_NAMES, Installer, has_pip)
 from ansible_collections.oxzep7.python.plugins.module_utils._layout import Layout, ownership
 from ansible_collections.oxzep7.python.plugins.module_utils import (
     _compat, _preflight, _pyenv, _release, _snapshot, _state)
 from ansible_collections.oxzep7.python.plugins.module_utils._venv import (
-    inspect_python, python_of, read_pyvenv_cfg, resolve_interpreter, tree_size, venv_distributions)
+    check_target, inspect_python, python_of, read_pyvenv_cfg, resolve_interpreter, tree_size, venv_distributions)
 
 __metaclass__ = type
 
@@ -32,6 +32,10 @@ VENV_SPEC = dict(
     path=dict(type="path", required=True, aliases=["stable_path"]),
     run_id=dict(type="str"),
     state_dir=dict(type="path", default=_state.DEFAULT_STATE_DIR),
+)
+# The modules that change a venv (snapshot, restore, rebuild, verify, switch).
+WORK_SPEC = dict(
+    lock_timeout=dict(type="int", default=_state.WORK_LOCK_WAIT),
 )
 INSTALLER_SPEC = dict(
     installer=dict(type="str", default="auto", choices=["auto", "uv", "pip"]),
@@ -78,14 +82,47 @@ def _installer(module):
     return Installer(_installer_options(module), _which(module))
 
 
-def _record(module, step, outcome, started, source=None, target=None, reason=None):
+def _changes(step, validate=None):
+    """Decorate ``run_<module>(module, layout, work)`` of a module that changes the venv.
+
+    ``validate(params)`` first checks the input (raising :class:`Oxzep7Error`) before anything
+    is written. Then, with a run id (and not in check mode), it runs holding the venv's
+    host-side work lock (``_state.WorkLock``, waiting up to ``lock_timeout`` seconds), and the
+    layout's guard is the lock's check, so no marker or switch is written once another run took
+    the venv over. The decorated function takes just the module, like every ``run_<module>``.
+    """
+    def decorate(run):
+        def run_locked(module):
+            p = module.params
+            if validate is not None:
+                validate(p)
+            layout = Layout(p["path"])
+            run_id = None if module.check_mode else p.get("run_id")
+            with _state.WorkLock(p["state_dir"], layout.stable, run_id, step, wait=p["lock_timeout"]) as work:
+                layout.guard = work.check
+                return run(module, layout, work)
+        return run_locked
+    return decorate
+
+
+def _record(module, work, step, outcome, started, source=None, target=None, undo=None, reason=None):
     """Append the step to the ledger when the module got a run id (not in check mode).
 
+    Before that, ``work.check()``: when another run took the venv over, ``undo()`` removes
+    what the step made and :class:`_state.TakenOver` is raised instead.
+
     :param outcome: ``changed``, ``unchanged``, ``passed`` or ``failed``.
+    :param undo: callable removing what the step created, or None.
     :param reason: why it failed (str), kept in the record's ``reason``.
     """
     if not module.params.get("run_id") or module.check_mode:
         return
+    try:
+        work.check()
+    except _state.TakenOver:
+        if undo is not None:
+            undo()
+        raise
     record = dict(run_id=module.params["run_id"], step=step, result=outcome,
                   seconds=round(time.time() - started, 3), **{"from": source, "to": target})
     if reason:
@@ -94,16 +131,19 @@ def _record(module, step, outcome, started, source=None, target=None, reason=Non
 
 
 @contextlib.contextmanager
-def _stage(module, step, source=None, target=None):
-    """Run the block as stage ``step``; when it fails, append a ``failed`` record with the reason first."""
+def _stage(module, work, step, source=None, target=None):
+    """Run the block as stage ``step``; when it fails, append a ``failed`` record with the reason first
+    (not when another run took the venv over: the ledger is that run's now)."""
     started = time.time()
     try:
         yield
+    except _state.TakenOver:
+        raise
     except (Oxzep7Error, OSError, IOError) as exc:
         try:
-            _record(module, step, "failed", started, source, target,
+            _record(module, work, step, "failed", started, source, target,
                     reason=exc.msg if isinstance(exc, Oxzep7Error) else "%s: %s" % (type(exc).__name__, exc))
-        except (OSError, IOError):
+        except (OSError, IOError, _state.TakenOver):
             pass  # a ledger that cannot be written must not hide why the stage failed
         raise
 
@@ -120,16 +160,23 @@ def _diff(key, value, changed, removed=False):
 
 
 def run_venv_info(module):
-    layout = Layout(module.params["path"])
+    p = module.params
+    target = check_target(p["target"]) if p["target"] else None
+    layout = Layout(p["path"])
     runner = module_runner(module)
     kind = layout.kind()
     result = dict(changed=False, stable_path=layout.stable, exists=kind != "absent", layout=kind,
                   current_release=layout.current_release(), releases=layout.releases(),
                   releases_dir=layout.releases_dir, release_path=layout.live_path())
+    if target:
+        result.update(on_target=False, on_target_reason="there is no venv at %s" % layout.stable)
     if kind == "absent":
         return result
     live = layout.live_path()
     facts = inspect_python(runner, python_of(live))
+    if target:
+        result["on_target"], result["on_target_reason"] = _state.on_target(
+            layout, facts["python"]["version"], target, _state.read_ledger(p["state_dir"], layout.stable))
     dists = venv_distributions(facts)
     uid, gid, mode = ownership(live)
     cfg = read_pyvenv_cfg(live)
@@ -163,38 +210,41 @@ def _group_name(gid):
         return str(gid)
 
 
-def run_venv_snapshot(module):
+@_changes("snapshot")
+def run_venv_snapshot(module, layout, work):
     started = time.time()
     p = module.params
-    layout = Layout(p["path"])
     if p["state"] == "absent":
         result = _snapshot.remove(p["backup_dir"], layout.stable, p["snapshot_id"], check_mode=module.check_mode)
         result["diff"] = _diff("snapshot", result["path"], result["changed"], removed=True)
         return result
-    with _stage(module, "snapshot", source=layout.current_release(), target=p["snapshot_id"]):
+    with _stage(module, work, "snapshot", source=layout.current_release(), target=p["snapshot_id"]):
         result = _snapshot.take(module_runner(module), layout, p["backup_dir"], snapshot_id=p["snapshot_id"],
                                 compression=p["compression"], keep=p["keep"], check_mode=module.check_mode)
     result["diff"] = _diff("snapshot", result["path"], result["changed"])
-    _record(module, "snapshot", _outcome(result), started, source=result["release_id"], target=result["snapshot_id"])
+    root = _snapshot.snapshot_root(p["backup_dir"], layout.stable)
+    _record(module, work, "snapshot", _outcome(result), started, source=result["release_id"],
+            target=result["snapshot_id"], undo=lambda: result["changed"] and remove_tree(result["path"], root))
     return result
 
 
-def run_venv_restore(module):
+@_changes("restore")
+def run_venv_restore(module, layout, work):
     started = time.time()
     p = module.params
-    layout = Layout(p["path"])
-    with _stage(module, "restore", source=p["snapshot"], target=p["release_id"]):
+    with _stage(module, work, "restore", source=p["snapshot"], target=p["release_id"]):
         result = _snapshot.restore(layout, p["backup_dir"], p["snapshot"], release_id=p["release_id"],
                                    check_mode=module.check_mode)
     result["diff"] = _diff("release", result["release_id"], result["changed"])
-    _record(module, "restore", _outcome(result), started, source=result["snapshot_id"], target=result["release_id"])
+    _record(module, work, "restore", _outcome(result), started, source=result["snapshot_id"],
+            target=result["release_id"], undo=lambda: result["changed"] and layout.remove_release(result["release_id"]))
     return result
 
 
-def run_venv_rebuild(module):
+@_changes("rebuild", validate=lambda p: p["python_version"] and check_target(p["python_version"]))
+def run_venv_rebuild(module, layout, work):
     started = time.time()
     p = module.params
-    layout = Layout(p["path"])
     if p["state"] == "absent":
         exists = os.path.lexists(layout.release_path(p["release_id"])) or \
             os.path.lexists(layout.marker_path(p["release_id"]))
@@ -203,9 +253,9 @@ def run_venv_rebuild(module):
             layout.remove_release(p["release_id"])
             layout.remove_releases_dir_if_empty()  # beside a plain venv, when that was its only release
         result["diff"] = _diff("release", p["release_id"], exists, removed=True)
-        _record(module, "remove release", _outcome(result), started, source=p["release_id"])
+        _record(module, work, "remove release", _outcome(result), started, source=p["release_id"])
         return result
-    with _stage(module, "rebuild", source=layout.current_release(), target=p["release_id"]):
+    with _stage(module, work, "rebuild", source=layout.current_release(), target=p["release_id"]):
         interpreter = resolve_interpreter(p["interpreter"], p["python_version"], p["pyenv_root"])
         result = _release.rebuild(module_runner(module), layout, _installer(module), interpreter,
                                   lock_path=p["lock"], upgrades=p["upgrades"], release_id=p["release_id"],
@@ -213,38 +263,40 @@ def run_venv_rebuild(module):
                                   check_mode=module.check_mode)
     result["interpreter"] = interpreter
     result["diff"] = _diff("release", result["release_id"], result["changed"])
-    _record(module, "rebuild", _outcome(result), started, source=layout.current_release(), target=result["release_id"])
+    _record(module, work, "rebuild", _outcome(result), started, source=layout.current_release(),
+            target=result["release_id"], undo=lambda: result["changed"] and layout.remove_release(result["release_id"]))
     return result
 
 
-def run_venv_verify(module):
+@_changes("verify")
+def run_venv_verify(module, layout, work):
     started = time.time()
     p = module.params
-    layout = Layout(p["path"])
-    with _stage(module, "verify", target=p["release"]):
+    with _stage(module, work, "verify", target=p["release"]):
         result = _release.verify(module_runner(module), layout, _installer(module), release=p["release"],
                                  imports=p["imports"], smoke_commands=p["smoke_commands"],
                                  test_command=p["test_command"], check_dependencies=p["check_dependencies"],
                                  compare_lock=p["compare_lock"], environment=p["verify_environment"],
-                                 chdir=p["chdir"], mark=p["mark_verified"], check_mode=module.check_mode)
-    _record(module, "verify", "passed" if result["passed"] else "failed", started, target=result["release_id"])
+                                 chdir=p["chdir"], mark=p["mark_verified"], command_timeout=p["command_timeout"],
+                                 check_mode=module.check_mode)
+    _record(module, work, "verify", "passed" if result["passed"] else "failed", started, target=result["release_id"])
     if not result["passed"]:
         raise Oxzep7Error("release %s failed verification: %s" % (
             result["release_id"] or layout.stable, ", ".join(result["failed_gates"])), **result)
     return result
 
 
-def run_venv_switch(module):
+@_changes("switch")
+def run_venv_switch(module, layout, work):
     started = time.time()
     p = module.params
-    layout = Layout(p["path"])
     release = p["release"]
     if release == "previous":
         release = layout.previous_verified()
         if not release:
             raise Oxzep7Error("%s has no previous verified release to switch to" % layout.stable)
     before = layout.current_release() or (layout.stable if layout.kind() == "plain" else None)
-    with _stage(module, "switch", source=before, target=release):
+    with _stage(module, work, "switch", source=before, target=release):
         result = layout.switch(release, check_mode=module.check_mode)
         result["removed_releases"] = layout.prune(p["keep_releases"], check_mode=module.check_mode) \
             if p["keep_releases"] else []
@@ -253,7 +305,7 @@ def run_venv_switch(module):
                   converted_release=result.pop("converted"), release_path=layout.release_path(release))
     result["diff"] = dict(before="%s -> %s\n" % (layout.stable, before),
                           after="%s -> %s\n" % (layout.stable, result["current_release"]))
-    _record(module, "switch", _outcome(result), started, source=before, target=result["current_release"])
+    _record(module, work, "switch", _outcome(result), started, source=before, target=result["current_release"])
     return result
 
 
@@ -384,20 +436,16 @@ def run_venv_lock(module):
     p = module.params
     stable = Layout(p["path"]).stable
     if p["state"] == "absent":
-        result = _state.release_lock(p["state_dir"], stable, p["run_id"], check_mode=module.check_mode)
+        result = _state.release_lock(p["state_dir"], stable, p["run_id"], p["owner"], check_mode=module.check_mode)
         result.update(stolen=None, diff=_diff("lock", p["run_id"], result["changed"], removed=True))
         return result
     try:
         result = _state.acquire_lock(p["state_dir"], stable, p["run_id"], p["owner"], steal=p["steal"],
                                      check_mode=module.check_mode)
     except _state.LockHeld as exc:
-        held = exc.held
-        owner = held.get("owner") or {}
-        raise Oxzep7Error("%s is locked by run %s (controller %s, pid %s, since %s): another run is changing it; "
-                          "wait for it, or remove %s if that run is gone" % (
-                              stable, held.get("run_id"), owner.get("controller"), owner.get("pid"),
-                              time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(held.get("acquired") or 0)),
-                              _state.lock_path(p["state_dir"], stable)), held=held)
+        raise Oxzep7Error("%s is locked by %s: another run is changing it; wait for it, or remove %s if that "
+                          "run is gone" % (stable, _state.describe_lock(exc.held),
+                                           _state.lock_path(p["state_dir"], stable)), held=exc.held)
     result["diff"] = _diff("lock", p["run_id"], result["changed"])
     return result
 

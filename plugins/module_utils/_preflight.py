@@ -23,7 +23,7 @@ import os
 import re
 import tempfile
 
-from ansible_collections.oxzep7.python.plugins.module_utils._common import Oxzep7Error, remove_tree
+from ansible_collections.oxzep7.python.plugins.module_utils._common import TIMEOUT_INSTALL, Oxzep7Error, remove_tree
 from ansible_collections.oxzep7.python.plugins.module_utils._compat import run_probe
 from ansible_collections.oxzep7.python.plugins.module_utils._installer import Installer
 from ansible_collections.oxzep7.python.plugins.module_utils._lock import canonical_name
@@ -45,7 +45,8 @@ def install_tools(runner, python, installer, dest, requirements=TOOLS):
     """
     argv = [python, "-m", "pip", "install", "--quiet", "--no-deps", "--only-binary=:all:", "--target", dest]
     installer.run(runner, argv + installer.index_args() + list(requirements),
-                  what="installing the code-scan tools (%s) from the index" % ", ".join(requirements))
+                  what="installing the code-scan tools (%s) from the index" % ", ".join(requirements),
+                  timeout=TIMEOUT_INSTALL)
 
 
 def scan_code(runner, python, paths, targets, installer_options, which, tool_requirements=TOOLS):

@@ -13,7 +13,6 @@ can only be imported under the same pyenv root path, on the same platform.
 from __future__ import absolute_import, division, print_function
 
 import glob
-import json
 import os
 import platform
 import re
@@ -21,10 +20,11 @@ import tarfile
 import time
 
 from ansible_collections.oxzep7.python.plugins.module_utils._common import (
-    Oxzep7Error, read_json, remove_tree, write_json_atomic)
+    TIMEOUT_BUILD, TIMEOUT_GATE, TIMEOUT_INSTALL, Oxzep7Error, read_json, remove_tree, write_json_atomic)
 from ansible_collections.oxzep7.python.plugins.module_utils._snapshot import (
     ARCHIVE_ERRORS, extract, load_archive, sha256_file)
 from ansible_collections.oxzep7.python.plugins.module_utils._layout import Layout
+from ansible_collections.oxzep7.python.plugins.module_utils._state import ledger_venvs
 from ansible_collections.oxzep7.python.plugins.module_utils._venv import read_pyvenv_cfg
 
 __metaclass__ = type
@@ -160,7 +160,7 @@ class Pyenv:
             if git_version:
                 argv += ["--branch", git_version]
             tmp = self.root + ".clone-%d" % os.getpid()
-            self.runner.run(argv + [git_url, tmp], what="cloning pyenv")
+            self.runner.run(argv + [git_url, tmp], what="cloning pyenv", timeout=TIMEOUT_INSTALL)
             self._move_in(tmp)
         if not self.present():
             raise Oxzep7Error("no bin/pyenv in %s after installing it" % self.root)
@@ -226,7 +226,8 @@ class Pyenv:
                   "try:\n    import ensurepip; ensurepip.version()\nexcept Exception as e:\n"
                   "    bad.append('ensurepip (%s)' % e)\n"
                   "print('\\n'.join(bad)); sys.exit(1 if bad else 0)\n")
-        res = self.runner.run([self.interpreter(version), "-I", "-B", "-c", script] + list(modules), check=False)
+        res = self.runner.run([self.interpreter(version), "-I", "-B", "-c", script] + list(modules), check=False,
+                              what="verifying CPython %s" % version, timeout=TIMEOUT_GATE)
         if res.rc != 0:
             raise Oxzep7Error("CPython %s under %s lacks required modules: %s"
                               % (version, self.root, ", ".join(res.stdout.split("\n")).strip(", ") or res.stderr),
@@ -244,7 +245,7 @@ class Pyenv:
         environ = dict(env, PYENV_ROOT=self.root)
         argv = [self.pyenv, "install", "--verbose", definition or version]
         try:
-            result = self.runner.run(argv, env=environ, what="pyenv install %s" % version)
+            result = self.runner.run(argv, env=environ, what="pyenv install %s" % version, timeout=TIMEOUT_BUILD)
             if definition and not os.path.isdir(self.prefix(version)):
                 raise Oxzep7Error("definition %s did not install CPython %s" % (definition, version))
             self.verify(version, modules)
@@ -320,20 +321,20 @@ class Pyenv:
                 remove_tree(work, self.versions)
 
     def users(self, version, state_dir):
-        """Return the venv releases (paths) recorded in ``state_dir`` that run on ``version``.
+        """Find the venv releases recorded in ``state_dir`` that run on ``version``.
 
-        Every stable path in the ledgers under ``state_dir`` is looked at; a release uses the
-        version when its pyvenv.cfg ``home`` lies inside the version's prefix.
+        Every stable path the ledgers under ``state_dir`` name is looked at
+        (``_state.ledger_venvs``); a release uses the version when its pyvenv.cfg ``home`` lies
+        inside the version's prefix.
+
+        :returns: ``(users, problems)``: the release paths (sorted list of str), and the ledgers
+            that name no venv or cannot be read (list of dicts with ``ledger`` and ``reason``),
+            any of which could hide a user.
         """
         prefix = self.prefix(version) + os.sep
         users = []
-        for ledger in glob.glob(os.path.join(state_dir, "*", "ledger.jsonl")):
-            with open(ledger) as fh:
-                first = fh.readline()
-            try:
-                stable = json.loads(first)["stable_path"]
-            except (ValueError, KeyError):
-                continue
+        stables, problems = ledger_venvs(state_dir)
+        for stable in stables:
             layout = Layout(stable)
             paths = [r["path"] for r in layout.releases()]
             if layout.kind() == "plain":
@@ -342,7 +343,7 @@ class Pyenv:
                 home = read_pyvenv_cfg(path).get("home", "")
                 if (os.path.normpath(home) + os.sep).startswith(prefix):
                     users.append(path)
-        return sorted(users)
+        return sorted(users), problems
 
     def remove(self, version):
         """Delete an installed version's directory."""
@@ -383,26 +384,33 @@ def ensure(pyenv, version, state, which, build_environment=None, definition=None
 
     present: keep it if installed, else import ``archive`` when given, else build it (after
     checking build dependencies); then export it to ``export_dir`` when given.
-    absent: remove it, refused while a venv recorded in ``state_dir`` uses it unless ``force``.
+    absent: remove it, refused while a venv recorded in ``state_dir`` uses it, or a ledger there
+    cannot be read or names no venv (it could hide one), unless ``force``.
 
     :returns: dict with ``changed``, ``version``, ``prefix``, ``interpreter``, ``obtained``
         (present, built, imported, removed or absent), ``platform``, ``seconds``, ``archive``
         (export metadata or None), ``build`` (the pyenv install command result or None),
-        ``users`` (absent: the venvs found).
+        ``users`` (absent: the venvs found), ``unreadable_ledgers`` (absent: list of dicts with
+        ``ledger`` and ``reason``).
     :raises Oxzep7Error: on a missing build dependency (naming the packages), a failed build or
         import (leaving nothing behind), or a removal refused.
     """
     started = time.time()
     result = dict(changed=False, version=version, prefix=pyenv.prefix(version),
                   interpreter=pyenv.interpreter(version), platform=platform_id(), archive=None, build=None,
-                  users=[])
+                  users=[], unreadable_ledgers=[])
     if state == "absent":
         if pyenv.installed(version) or os.path.isdir(pyenv.prefix(version)):
-            users = pyenv.users(version, state_dir) if state_dir else []
-            result["users"] = users
+            users, problems = pyenv.users(version, state_dir) if state_dir else ([], [])
+            result.update(users=users, unreadable_ledgers=problems)
             if users and not force:
                 raise Oxzep7Error("refusing to remove CPython %s: used by %s (force=true overrides)"
                                   % (version, ", ".join(users)), users=users)
+            if problems and not force:
+                raise Oxzep7Error("refusing to remove CPython %s: %s; a venv recorded there could use it. Repair "
+                                  "or remove the ledger, or use force=true" % (version, "; ".join(
+                                      "ledger %s %s" % (b["ledger"], b["reason"]) for b in problems)),
+                                  unreadable_ledgers=problems)
             result.update(changed=True, obtained="removed")
             if not check_mode:
                 pyenv.remove(version)

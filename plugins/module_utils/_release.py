@@ -15,7 +15,7 @@ import os
 import shlex
 import time
 
-from ansible_collections.oxzep7.python.plugins.module_utils._common import Oxzep7Error
+from ansible_collections.oxzep7.python.plugins.module_utils._common import TIMEOUT_GATE, CommandTimeout, Oxzep7Error
 from ansible_collections.oxzep7.python.plugins.module_utils._installer import explain_failure, has_pip
 from ansible_collections.oxzep7.python.plugins.module_utils._layout import (
     STATE_BUILDING, STATE_BUILT, STATE_VERIFIED, apply_owner, check_release_id, make_release_id,
@@ -25,7 +25,7 @@ from ansible_collections.oxzep7.python.plugins.module_utils._lock import (
     unreproducible)
 from ansible_collections.oxzep7.python.plugins.module_utils._snapshot import describe_live
 from ansible_collections.oxzep7.python.plugins.module_utils._venv import (
-    inspect_python, interpreter_tag, python_of, venv_distributions)
+    check_target, inspect_python, interpreter_tag, python_of, venv_distributions)
 
 __metaclass__ = type
 
@@ -98,14 +98,16 @@ def rebuild(runner, layout, installer, interpreter, lock_path=None, upgrades=Non
     :returns: dict with ``changed``, ``release_id``, ``release_path``, ``python_version``,
         ``installer``, ``upgraded``, ``skipped_seed``, ``unreproducible`` (list of
         dicts with name, line, reason), ``seconds``, ``install`` (command result or None).
-    :raises Oxzep7Error: on unreproducible entries (unless allowed) or a failed
-        create/install (see :func:`installer_error` for the install); the partial release is
-        removed first.
+    :raises Oxzep7Error: on an interpreter that is not CPython 3.8 or later, unreproducible
+        entries (unless allowed), a failed create/install (see :func:`installer_error` for the
+        install), a release whose contents do not check out (:func:`check_built`) or a write the
+        layout's guard stops; the partial release is removed first.
     """
     started = time.time()
     if check_mode and lock_path and not os.path.exists(lock_path):
         lock_path = None  # the snapshot holding it was not written in check mode
     base = inspect_python(runner, interpreter)["python"]
+    check_target(base["version"], base["implementation"])
     release_id = check_release_id(release_id or make_release_id(interpreter_tag(base)))
     plan = plan_install(read_lock_entries(runner, layout, lock_path), upgrades, keep_seed_pins,
                         allow_unreproducible)
@@ -115,7 +117,7 @@ def rebuild(runner, layout, installer, interpreter, lock_path=None, upgrades=Non
                   installer=installer.name, upgraded=plan["upgraded"], skipped_seed=plan["skipped_seed"],
                   unreproducible=missing, install=None)
     marker = layout.marker(release_id)
-    if os.path.isdir(dest) and marker.get("state") in (STATE_BUILT, STATE_VERIFIED) \
+    if os.access(python_of(dest), os.X_OK) and marker.get("state") in (STATE_BUILT, STATE_VERIFIED) \
             and marker.get("python_version") == base["version"] and marker.get("lock_sha256") == plan["sha256"]:
         result["seconds"] = round(time.time() - started, 3)
         return result
@@ -143,14 +145,16 @@ def rebuild(runner, layout, installer, interpreter, lock_path=None, upgrades=Non
                 raise installer_error(exc, plan["entries"], interpreter_tag(base))
         pin_release(dest)
         apply_owner(dest, owner)
+        check_built(runner, dest, base["version"], plan["entries"])
+        layout.write_marker(release_id, state=STATE_BUILT, interpreter=interpreter, installer=installer.name,
+                            lock_sha256=plan["sha256"], upgraded=plan["upgraded"],
+                            unreproducible=[m["name"] for m in missing],
+                            built_seconds=round(time.time() - started, 3))
     except BaseException:
         layout.remove_release(release_id)
         if made_releases_dir:
             layout.remove_releases_dir_if_empty()
         raise
-    layout.write_marker(release_id, state=STATE_BUILT, interpreter=interpreter, installer=installer.name,
-                        lock_sha256=plan["sha256"], upgraded=plan["upgraded"],
-                        unreproducible=[m["name"] for m in missing], built_seconds=round(time.time() - started, 3))
     result["seconds"] = round(time.time() - started, 3)
     return result
 
@@ -175,6 +179,30 @@ def installer_error(error, entries, tag):
     return Oxzep7Error(failure["reason"] if failure else error.msg, **details)
 
 
+def check_built(runner, release_dir, version, entries):
+    """Check a release's contents before it is marked built.
+
+    Its ``bin/python`` must run and report ``version``, and every entry of the requirements it
+    was built from must be installed in it at the pinned version (:func:`_lock.compare_installed`;
+    other distributions, dependencies of upgrades say, may be there too).
+
+    :param release_dir: the release directory (str).
+    :param version: the target interpreter's version (str, ``X.Y.Z``).
+    :param entries: the lock entries installed (``plan_install()["entries"]``).
+    :raises Oxzep7Error: naming what is wrong.
+    """
+    facts = inspect_python(runner, python_of(release_dir))
+    found = facts["python"]["version"]
+    if found != version:
+        raise Oxzep7Error("the new release %s runs Python %s, not %s" % (release_dir, found, version))
+    diff = compare_installed(entries, venv_distributions(facts))
+    if diff["missing"] or diff["different"]:
+        raise Oxzep7Error("the new release %s lacks what it was built from: missing %s; different %s" % (
+            release_dir, ", ".join(diff["missing"]) or "none",
+            ", ".join("%s %s (locked %s)" % (d["name"], d["installed"], d["locked"]) for d in diff["different"])
+            or "none"), **diff)
+
+
 def _command_argv(command):
     return shlex.split(command) if isinstance(command, str) else [str(a) for a in command]
 
@@ -185,15 +213,19 @@ def _gate(name, ok, seconds=0.0, **extra):
     return gate
 
 
-def _run_gate(runner, name, argv, env, cwd):
-    res = runner.run(argv, env=env, cwd=cwd, check=False)
+def _run_gate(runner, name, argv, env, cwd, timeout):
+    try:
+        res = runner.run(argv, env=env, cwd=cwd, check=False, what=name, timeout=timeout)
+    except CommandTimeout as exc:
+        return _gate(name, False, timeout, error=exc.msg, rc=exc.details.get("rc"), cmd=exc.details.get("cmd"),
+                     stdout=exc.details.get("stdout", "")[-_TAIL:], stderr=exc.details.get("stderr", "")[-_TAIL:])
     return _gate(name, res.rc == 0, res.seconds, rc=res.rc, cmd=res.cmd,
                  stdout=res.stdout[-_TAIL:], stderr=res.stderr[-_TAIL:])
 
 
 def verify(runner, layout, installer, release="current", imports=None, smoke_commands=None,
            test_command=None, check_dependencies=True, compare_lock=True, environment=None,
-           chdir=None, mark=True, check_mode=False):
+           chdir=None, mark=True, command_timeout=TIMEOUT_GATE, check_mode=False):
     """Run the gates on a release and, when all pass, mark it verified.
 
     Gates, in order: ``pip check`` (or ``uv pip check``), the imports, the installed
@@ -204,9 +236,11 @@ def verify(runner, layout, installer, release="current", imports=None, smoke_com
     :param release: a release id, or ``current`` (also a plain, unconverted venv).
     :param smoke_commands: list of commands, each an argv list or a string split
         like a shell would (no shell runs it).
+    :param command_timeout: seconds each smoke command and the test command may run (int);
+        one that runs longer is killed and its gate fails with ``error`` saying so.
     :returns: dict with ``changed`` (marker written), ``passed`` (bool), ``release_id``,
         ``release_path``, ``gates`` (list of dicts: name, ok, seconds, and rc/cmd/stdout/
-        stderr, errors or differences), ``failed_gates`` (names).
+        stderr, errors or differences; ``error`` when a command timed out), ``failed_gates`` (names).
     :raises Oxzep7Error: when the release does not exist.
     """
     release_id = layout.current_release() if release == "current" else check_release_id(release)
@@ -223,7 +257,8 @@ def verify(runner, layout, installer, release="current", imports=None, smoke_com
         gates.append(_gate("pip check", res.rc == 0, res.seconds, rc=res.rc, cmd=res.cmd,
                            stdout=res.stdout[-_TAIL:], stderr=res.stderr[-_TAIL:]))
     if imports:
-        res = runner.run([python, "-c", IMPORT_SCRIPT] + list(imports), env=env, check=False, cwd=chdir)
+        res = runner.run([python, "-c", IMPORT_SCRIPT] + list(imports), env=env, check=False, cwd=chdir,
+                         what="the imports", timeout=TIMEOUT_GATE)
         try:
             results = json.loads(res.stdout)
         except ValueError:
@@ -250,7 +285,7 @@ def verify(runner, layout, installer, release="current", imports=None, smoke_com
         if check_mode:
             gates.append(_gate(name, True, skipped="check mode"))
         else:
-            gates.append(_run_gate(runner, name, argv, env, chdir))
+            gates.append(_run_gate(runner, name, argv, env, chdir, command_timeout))
     failed = [g["name"] for g in gates if not g["ok"]]
     result = dict(changed=False, passed=not failed, release_id=release_id, release_path=path,
                   gates=gates, failed_gates=failed)

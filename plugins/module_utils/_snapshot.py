@@ -596,6 +596,7 @@ def restore(layout, backup_dir, snapshot, release_id=None, check_mode=False):
             os.mkdir(work, 0o700)
             extract(tar, work, numeric_owner=True)
             apply_owner(work, owner, recursive=False)
+            layout.guard()  # a run that took the venv over meanwhile gets nothing half made
             os.rename(work, dest)
         except BaseException:
             remove_tree(work, layout.releases_dir)

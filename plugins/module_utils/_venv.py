@@ -79,6 +79,9 @@ print(json.dumps(dict(
 # PEP 425 short names of the implementations the release ids can name.
 _IMPL_SHORT = {"cpython": "cp", "pypy": "pp", "ironpython": "ip", "jython": "jy"}
 _VERSION_DIR = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
+# A target as users write it: X.Y or X.Y.Z, plain numbers without leading zeros.
+_TARGET = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))?$")
+MIN_TARGET = (3, 8)
 
 
 def python_of(venv):
@@ -149,6 +152,26 @@ def _version_key(text):
     return tuple(int(p) for p in match.groups()) if match else None
 
 
+def check_target(version, implementation="cpython"):
+    """Return ``version`` (str) when it is a supported target: CPython 3.8 or later, ``X.Y`` or ``X.Y.Z``.
+
+    The written form is checked strictly (``3.12``, ``3.12.4``; not ``3``, ``3.12.x``, ``3.12rc1``
+    or ``v3.12``, which PEP 440 parsers accept or normalize), then compared as numbers. It runs in
+    the module process on the host, whose Python may lack ``packaging``.
+
+    :param version: the target (any value; it is made a str).
+    :param implementation: ``sys.implementation.name`` of an interpreter already found.
+    :raises Oxzep7Error: on anything else, naming the value.
+    """
+    version = str(version)
+    match = _TARGET.match(version)
+    if implementation != "cpython" or not match or (int(match.group(1)), int(match.group(2))) < MIN_TARGET:
+        raise Oxzep7Error("%r is not a supported target: CPython %d.%d or later, written X.Y or X.Y.Z (3.12, 3.12.4)"
+                          % (version if implementation == "cpython" else "%s %s" % (implementation, version),
+                             MIN_TARGET[0], MIN_TARGET[1]))
+    return version
+
+
 def resolve_interpreter(interpreter=None, python_version=None, pyenv_root=None):
     """Find the base interpreter a new release is built with.
 
@@ -157,7 +180,8 @@ def resolve_interpreter(interpreter=None, python_version=None, pyenv_root=None):
     newest ``X.Y.*`` final release installed under ``pyenv_root/versions``.
 
     :returns: the absolute path of the interpreter (str).
-    :raises Oxzep7Error: when nothing matches; the message lists what is installed.
+    :raises Oxzep7Error: on a ``python_version`` that :func:`check_target` refuses, or when
+        nothing matches; the message lists what is installed.
     """
     if interpreter:
         path = os.path.abspath(interpreter)
@@ -172,7 +196,7 @@ def resolve_interpreter(interpreter=None, python_version=None, pyenv_root=None):
         installed = sorted((v for v in os.listdir(versions_dir) if _version_key(v)), key=_version_key)
     except OSError:
         installed = []
-    wanted = str(python_version)
+    wanted = check_target(python_version)
     if _version_key(wanted):
         matches = [v for v in installed if v == wanted]
     else:

@@ -24,7 +24,8 @@ description:
     that fails verification is removed, so nothing is left half-installed.
   - With O(export_dir), packs the version into C(cpython-<version>-<platform>.tar.gz) with a C(.json)
     holding its sha256, platform and prefix, for other hosts of the same platform.
-  - O(state=absent) removes the version, refusing while a venv recorded in O(state_dir) uses it.
+  - O(state=absent) removes the version, refusing while a venv recorded in O(state_dir) uses it, and while a
+    ledger there cannot be read or names no venv (garbled), since it could hide one.
 author: oxzep7.python contributors (@oxzep7)
 options:
   pyenv_root:
@@ -174,6 +175,14 @@ users:
   returned: always
   type: list
   elements: str
+unreadable_ledgers:
+  description: Ledgers in O(state_dir) that cannot be read or name no venv (state=absent).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    ledger: {description: The ledger file., type: str}
+    reason: {description: What is wrong with it., type: str}
 seconds:
   description: Wall time spent on the version, in seconds.
   returned: always

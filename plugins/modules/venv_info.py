@@ -15,6 +15,7 @@ description:
   - Reads the venv at a stable path by running its own interpreter (no pip needed) and returns
     the interpreter, every installed distribution with its version, Requires-Python and PEP 610
     direct-URL data, the lock, size, owner and the release layout.
+  - With O(target), also tells whether the venv is already on that target (RV(on_target)).
   - Never changes anything.
 author: oxzep7.python contributors (@oxzep7)
 extends_documentation_fragment:
@@ -25,6 +26,15 @@ options:
       - Also render the lock (exact pins of everything installed) and its sha256.
     type: bool
     default: true
+  target:
+    description:
+      - A target Python, C(X.Y) or C(X.Y.Z), CPython 3.8 or later (anything else is an error).
+      - The venv is on target when its interpreter runs that version and it is known good - the live
+        release is one a run upgraded to (a ledger record C(step=upgrade), C(result=upgraded) for that
+        release, written only after it was verified, switched to and found healthy) and it is marked
+        verified, or the venv ran that version before any run of this collection (a plain venv directory,
+        or the adopted release that was one). A release left live by an interrupted run is not on target.
+    type: str
 attributes:
   check_mode:
     support: full
@@ -164,6 +174,15 @@ lock_sha256:
   description: sha256 of the lock text.
   returned: when exists and include_lock
   type: str
+on_target:
+  description: Whether the venv is already on O(target), see there.
+  returned: when target is set
+  type: bool
+on_target_reason:
+  description: Why it is or is not on target.
+  returned: when target is set
+  type: str
+  sample: release 20261121T020000Z-3f9a1c2b-cp312 runs Python 3.12.7; run 20261121T020000Z-3f9a1c2b upgraded to it, verified and healthy
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -171,7 +190,8 @@ from ansible_collections.oxzep7.python.plugins.module_utils._modules import VENV
 
 
 def run():
-    module = AnsibleModule(argument_spec=spec(VENV_SPEC, include_lock=dict(type="bool", default=True)),
+    module = AnsibleModule(argument_spec=spec(VENV_SPEC, include_lock=dict(type="bool", default=True),
+                                              target=dict(type="str")),
                            supports_check_mode=True)
     main(module, run_venv_info)
 

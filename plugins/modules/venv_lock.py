@@ -12,14 +12,18 @@ module: venv_lock
 short_description: Hold a venv's lock for one run, so two runs never change it at once
 version_added: 0.1.0
 description:
-  - The lock is the file C(<state_dir>/<slug>/lock), created with C(O_EXCL) and naming the run id and its
-    owner (controller host, process id, user). The same run taking it again is a no-op, so a
-    resumed run goes on.
+  - The lock is the file C(<state_dir>/<slug>/lock), created atomically (complete, under a temporary name,
+    then linked into place) and naming the run id and its owner (controller host, C(ansible-playbook)
+    process id, user). The same run of the same owner taking it again is a no-op, so a resumed run goes on;
+    the same run id from another controller process is another run.
+  - The modules that change the venv refuse it while the lock names another run, and stop when it changes
+    under them (see O(oxzep7.python.venv_rebuild#module:lock_timeout)).
   - When another run holds it, the task fails at once with who holds it since when.
   - A lock left behind by a run whose C(ansible-playbook) process is gone (killed, say) is taken over
     when that run was started from the same controller (the action plugin checks that process
     there). Runs from another controller must be cleared by hand.
-  - O(state=absent) removes the lock if this run holds it.
+  - O(state=absent) removes the lock if this run of this owner holds it.
+  - A lock file that is not a JSON object is an error naming the file.
 author: oxzep7.python contributors (@oxzep7)
 extends_documentation_fragment:
   - oxzep7.python.venv
@@ -38,8 +42,10 @@ options:
     type: dict
     default: {}
   steal:
-    description: Run id of a dead holder whose lock may be taken over. The action plugin fills it in.
-    type: str
+    description:
+      - What the lock file of a dead holder says; the lock is taken over only while the file still says
+        exactly that. The action plugin fills it in.
+    type: dict
 attributes:
   check_mode:
     support: full
@@ -90,7 +96,7 @@ def run():
                            run_id=dict(type="str", required=True),
                            state=dict(type="str", default="present", choices=["present", "absent"]),
                            owner=dict(type="dict", default={}),
-                           steal=dict(type="str")),
+                           steal=dict(type="dict")),
         supports_check_mode=True)
     main(module, run_venv_lock)
 

@@ -36,6 +36,7 @@ description:
 author: oxzep7.python contributors (@oxzep7)
 extends_documentation_fragment:
   - oxzep7.python.venv
+  - oxzep7.python.venv.work
   - oxzep7.python.venv.installer
 options:
   interpreter:
@@ -177,12 +178,12 @@ installer_failure:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.oxzep7.python.plugins.module_utils._modules import (
-    INSTALLER_SPEC, VENV_SPEC, main, run_venv_rebuild, spec)
+    INSTALLER_SPEC, VENV_SPEC, WORK_SPEC, main, run_venv_rebuild, spec)
 
 
 def run():
     module = AnsibleModule(
-        argument_spec=spec(VENV_SPEC, INSTALLER_SPEC,
+        argument_spec=spec(VENV_SPEC, WORK_SPEC, INSTALLER_SPEC,
                            interpreter=dict(type="path"),
                            python_version=dict(type="str"),
                            pyenv_root=dict(type="path", default="/opt/pyenv"),

@@ -30,6 +30,7 @@ description:
 author: oxzep7.python contributors (@oxzep7)
 extends_documentation_fragment:
   - oxzep7.python.venv
+  - oxzep7.python.venv.work
   - oxzep7.python.venv.backup
 options:
   snapshot:
@@ -81,12 +82,12 @@ python_version:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.oxzep7.python.plugins.module_utils._modules import VENV_SPEC, main, run_venv_restore, spec
+from ansible_collections.oxzep7.python.plugins.module_utils._modules import VENV_SPEC, WORK_SPEC, main, run_venv_restore, spec
 
 
 def run():
     module = AnsibleModule(
-        argument_spec=spec(VENV_SPEC,
+        argument_spec=spec(VENV_SPEC, WORK_SPEC,
                            backup_dir=dict(type="path", default="/var/backups/oxzep7-python"),
                            snapshot=dict(type="str", required=True),
                            release_id=dict(type="str")),

@@ -24,6 +24,7 @@ description:
 author: oxzep7.python contributors (@oxzep7)
 extends_documentation_fragment:
   - oxzep7.python.venv
+  - oxzep7.python.venv.work
   - oxzep7.python.venv.backup
 options:
   snapshot_id:
@@ -105,12 +106,12 @@ seconds:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.oxzep7.python.plugins.module_utils._modules import VENV_SPEC, main, run_venv_snapshot, spec
+from ansible_collections.oxzep7.python.plugins.module_utils._modules import VENV_SPEC, WORK_SPEC, main, run_venv_snapshot, spec
 
 
 def run():
     module = AnsibleModule(
-        argument_spec=spec(VENV_SPEC,
+        argument_spec=spec(VENV_SPEC, WORK_SPEC,
                            backup_dir=dict(type="path", default="/var/backups/oxzep7-python"),
                            snapshot_id=dict(type="str"),
                            compression=dict(type="str", default="gz", choices=["gz", "xz", "bz2", "none"]),

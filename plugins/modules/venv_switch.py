@@ -25,6 +25,7 @@ description:
 author: oxzep7.python contributors (@oxzep7)
 extends_documentation_fragment:
   - oxzep7.python.venv
+  - oxzep7.python.venv.work
 options:
   release:
     description: Release id to switch to, or C(previous).
@@ -83,12 +84,12 @@ removed_releases:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.oxzep7.python.plugins.module_utils._modules import VENV_SPEC, main, run_venv_switch, spec
+from ansible_collections.oxzep7.python.plugins.module_utils._modules import VENV_SPEC, WORK_SPEC, main, run_venv_switch, spec
 
 
 def run():
     module = AnsibleModule(
-        argument_spec=spec(VENV_SPEC,
+        argument_spec=spec(VENV_SPEC, WORK_SPEC,
                            release=dict(type="str", required=True),
                            keep_releases=dict(type="int", default=3)),
         supports_check_mode=True)

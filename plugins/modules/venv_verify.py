@@ -22,6 +22,7 @@ description:
 author: oxzep7.python contributors (@oxzep7)
 extends_documentation_fragment:
   - oxzep7.python.venv
+  - oxzep7.python.venv.work
   - oxzep7.python.venv.installer
 options:
   release:
@@ -62,6 +63,13 @@ options:
     description: Record the release as verified when every gate passes.
     type: bool
     default: true
+  command_timeout:
+    description:
+      - Seconds each smoke command and the test command may run. One that runs longer is stopped (TERM,
+        then KILL 10 seconds later, to its whole process group) and its gate fails saying it timed out.
+      - C(pip check) and the imports may run 600 seconds each.
+    type: int
+    default: 600
 attributes:
   check_mode:
     support: partial
@@ -116,6 +124,7 @@ gates:
     extra: {description: Installed projects not in the lock (lock gate; not a failure)., type: list}
     different: {description: Projects installed at another version than locked (lock gate)., type: list}
     skipped: {description: Why a command gate was not run (check mode)., type: str}
+    error: {description: "Why a command gate failed without an exit status of its own: it timed out.", type: str}
 failed_gates:
   description: Names of the gates that failed.
   returned: always
@@ -124,13 +133,14 @@ failed_gates:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.oxzep7.python.plugins.module_utils._common import TIMEOUT_GATE
 from ansible_collections.oxzep7.python.plugins.module_utils._modules import (
-    INSTALLER_SPEC, VENV_SPEC, main, run_venv_verify, spec)
+    INSTALLER_SPEC, VENV_SPEC, WORK_SPEC, main, run_venv_verify, spec)
 
 
 def run():
     module = AnsibleModule(
-        argument_spec=spec(VENV_SPEC, INSTALLER_SPEC,
+        argument_spec=spec(VENV_SPEC, WORK_SPEC, INSTALLER_SPEC,
                            release=dict(type="str", default="current"),
                            imports=dict(type="list", elements="str", default=[]),
                            smoke_commands=dict(type="list", elements="raw", default=[]),
@@ -139,7 +149,8 @@ def run():
                            compare_lock=dict(type="bool", default=True),
                            verify_environment=dict(type="dict", default={}),
                            chdir=dict(type="path"),
-                           mark_verified=dict(type="bool", default=True)),
+                           mark_verified=dict(type="bool", default=True),
+                           command_timeout=dict(type="int", default=TIMEOUT_GATE)),
         supports_check_mode=True)
     main(module, run_venv_verify)
 

@@ -5,6 +5,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -20,26 +21,24 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def run_playbook(playbook, tmp, host_vars, check=False, extra_vars=None):
+def run_playbook(playbook, tmp, host_vars, check=False, extra_vars=None, timeout=None):
     """Run ``playbook`` for one local host ``app`` in group python_fleet.
 
     :returns: ``(rc, stats, plays)`` from the json callback: stats is the host's
         counters (ok, changed, failures, rescued...), plays the raw plays list.
     """
-    rc, stats, plays = run_fleet_playbook(playbook, tmp, {"app": host_vars}, check=check, extra_vars=extra_vars)
+    rc, stats, plays = run_fleet_playbook(playbook, tmp, {"app": host_vars}, check=check, extra_vars=extra_vars,
+                                          timeout=timeout)
     return rc, stats.get("app", {}), plays
 
 
-def run_fleet_playbook(playbook, tmp, hosts, check=False, extra_vars=None, limit=None):
-    """Run ``playbook`` for hosts ``hosts`` (name -> host vars) in group python_fleet; local unless
-    their vars say otherwise (``ansible_connection``); ``limit``: ansible-playbook's ``--limit``.
-
-    :returns: ``(rc, stats, plays)``: stats maps each host to its counters.
-    """
-    inventory = os.path.join(tmp, "inventory.json")
+def _playbook_command(playbook, tmp, hosts, check=False, extra_vars=None, limit=None):
+    """``(argv, env)`` of ansible-playbook for hosts ``hosts`` (name -> host vars) in group python_fleet, with
+    an inventory file of its own in ``tmp``; ``limit``: ansible-playbook's ``--limit``."""
+    fd, inventory = tempfile.mkstemp(prefix="inventory-", suffix=".json", dir=tmp)
     local = dict(ansible_connection="local", ansible_python_interpreter=sys.executable)
     fleet = dict((name, dict(local, **v)) for name, v in hosts.items())
-    with open(inventory, "w") as fh:
+    with os.fdopen(fd, "w") as fh:
         json.dump({"python_fleet": {"hosts": fleet}}, fh)
     # a collection playbook by FQCN (oxzep7.python.upgrade), a file of playbooks/, or a test playbook's path
     if not playbook.endswith(".yml"):
@@ -58,13 +57,65 @@ def run_fleet_playbook(playbook, tmp, hosts, check=False, extra_vars=None, limit
                ANSIBLE_CALLBACK_PLUGINS=os.path.join(os.path.dirname(os.path.abspath(__file__)), "callback_plugins"),
                ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_DEPRECATION_WARNINGS="0",
                PATH=BIN + os.pathsep + os.environ.get("PATH", ""), PWD=tmp)
-    proc = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
-                          check=False, cwd=tmp)
+    return argv, env
+
+
+def _results(rc, stdout, stderr):
     try:
-        out = json.loads(proc.stdout[proc.stdout.index("{"):])
+        out = json.loads(stdout[stdout.index("{"):])
     except ValueError:
-        raise AssertionError("no JSON from ansible-playbook (rc=%s): %s\n%s" % (proc.returncode, proc.stdout, proc.stderr))
-    return proc.returncode, out["stats"], out["plays"]
+        raise AssertionError("no JSON from ansible-playbook (rc=%s): %s\n%s" % (rc, stdout, stderr))
+    return rc, out["stats"], out["plays"]
+
+
+def run_fleet_playbook(playbook, tmp, hosts, check=False, extra_vars=None, timeout=None, limit=None):
+    """Run ``playbook`` for hosts ``hosts`` (name -> host vars) in group python_fleet; local unless
+    their vars say otherwise (``ansible_connection``). ``timeout``: seconds, or None; ``limit``:
+    ansible-playbook's ``--limit``.
+
+    :returns: ``(rc, stats, plays)``: stats maps each host to its counters.
+    """
+    argv, env = _playbook_command(playbook, tmp, hosts, check, extra_vars, limit)
+    proc = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                          check=False, cwd=tmp, timeout=timeout)
+    return _results(proc.returncode, proc.stdout, proc.stderr)
+
+
+class Playbook:
+    """``ansible-playbook`` for one local host ``app`` started in the background, in a session of its own."""
+
+    def __init__(self, playbook, tmp, host_vars, extra_vars=None):
+        argv, env = _playbook_command(playbook, tmp, {"app": host_vars}, extra_vars=extra_vars)
+        self.proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     universal_newlines=True, cwd=tmp, start_new_session=True)
+
+    def finish(self, timeout=None):
+        """Wait for it; return ``(rc, stats of app, plays)`` like :func:`run_playbook`."""
+        out, err = self.proc.communicate(timeout=timeout)
+        rc, stats, plays = _results(self.proc.returncode, out, err)
+        return rc, stats.get("app", {}), plays
+
+    def descendants(self):
+        """Pids of every process below ansible-playbook now: its workers (each in a session of its own)
+        and their modules and commands."""
+        parents = {}
+        for name in os.listdir("/proc"):
+            try:
+                with open("/proc/%s/stat" % name) as fh:
+                    parents[int(name)] = int(fh.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError):
+                continue
+        found, grown = {self.proc.pid}, True
+        while grown:
+            new = set(pid for pid, parent in parents.items() if parent in found) - found
+            found |= new
+            grown = bool(new)
+        return sorted(found - {self.proc.pid})
+
+    def kill(self):
+        """SIGKILL the ansible-playbook process alone (its workers and modules live on) and reap it."""
+        self.proc.kill()
+        self.proc.communicate()
 
 
 def task_results(plays, name, host="app"):

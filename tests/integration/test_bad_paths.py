@@ -39,7 +39,6 @@ def test_bad_paths_and_directories_change_nothing(app_venv, pyenv_root, tmp_path
     }
     state_dir, backup_dir = os.path.join(base, "state"), os.path.join(base, "backups")
     before = tree_manifest(base)
-    before["inventory.json"] = "the test's own inventory"
     rc, _stats, plays = run_playbook(PLAYBOOK, base, {}, extra_vars=dict(
         bad_paths=bad, stable=app_venv, pyenv_root=pyenv_root, state_dir=state_dir, backup_dir=backup_dir,
         read_only=read_only_dir))
@@ -64,6 +63,5 @@ def test_bad_paths_and_directories_change_nothing(app_venv, pyenv_root, tmp_path
     assert got["rebuild_unreachable"].startswith("installing the lock with pip failed"), got
     # nothing was created, changed or left behind anywhere in the tree (the failed rebuild's
     # release is gone; the state and backup directories stay absent)
-    after = tree_manifest(base)
-    after["inventory.json"] = "the test's own inventory"
+    after = dict((k, v) for k, v in tree_manifest(base).items() if not k.startswith("inventory-"))  # the test's own
     assert after == before

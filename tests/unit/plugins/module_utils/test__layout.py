@@ -43,9 +43,12 @@ def test_switching_back_and_forth_under_a_probe_never_fails(
     threads = [threading.Thread(target=probe), threading.Thread(target=probe)]
     for t in threads:
         t.start()
-    switches, deadline = 0, time.time() + 60
+    # The property: no probe ever fails while the stable path switches back and forth. How many runs
+    # fit in the time depends on the machine, so the loop goes on until enough have run (a loaded
+    # machine gets there later) and the counts asked for are small; speed belongs in make bench.
+    switches, deadline = 0, time.time() + 120
     try:
-        while runs[0] < 40 and time.time() < deadline:  # bounded in count and time
+        while (runs[0] < 20 or switches < 50) and time.time() < deadline:
             layout.switch("a-cp39" if switches % 2 else "b-cp312")
             switches += 1
             time.sleep(0.005)
@@ -53,7 +56,8 @@ def test_switching_back_and_forth_under_a_probe_never_fails(
         stop.set()
         for t in threads:
             t.join()
-    assert runs[0] >= 40 and switches > 100 and failures == [], (runs, switches, failures[:3])
+    assert failures == [], (runs, switches, failures[:3])
+    assert runs[0] >= 5 and switches >= 10, (runs, switches)  # the probes ran while it switched
 
 
 def test_new_release_keeps_owner_and_mode(app_venv, runner, installer_options, new_python):
