@@ -199,9 +199,11 @@ def pip_resolves(runner, python, installer, pins, target, platforms, workdir):
     with open(reqs, "w") as fh:
         fh.write("\n".join(pins) + "\n")
     abi = "cp%s%s" % tuple(target.split(".")[:2])
+    # --ignore-requires-python: pip before 23.1 checks a wheel's Requires-Python against the
+    # interpreter running it, not --python-version; the probe checked it against the target.
     argv = [python, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--no-deps", "--quiet",
             "--target", os.path.join(workdir, "target"), "--report", report, "--only-binary=:all:",
-            "--python-version", target, "--implementation", "cp", "--abi", abi]
+            "--ignore-requires-python", "--python-version", target, "--implementation", "cp", "--abi", abi]
     for platform in platforms:
         argv += ["--platform", platform]
     argv += installer.index_args() + ["-r", reqs]
@@ -253,15 +255,15 @@ def _package_finding(name, version, target, verdict):
     if verdict["status"] != "sdist":
         return None
     if proof["result"] == "passed":
-        return "warning", "sdist_proven", "%s %s has no wheel for %s; its sdist %s builds with %s (%s s%s)" % (
-            name, version, target, verdict["file"], proof["interpreter"], proof["seconds"],
+        return "warning", "sdist_proven", "%s %s has no wheel for %s; its sdist %s builds with %s and %s (%s s%s)" % (
+            name, version, target, verdict["file"], proof["interpreter"], proof["installer"], proof["seconds"],
             ", proven at %s" % proof["at"] if proof["cached"] else "")
     if proof["result"] == "failed":
-        return "inhibitor", "sdist_build", "%s %s has no wheel for %s and its sdist does not build with %s: %s%s." % (
-            name, version, target, proof["interpreter"], proof["error"],
+        return "inhibitor", "sdist_build", "%s %s has no wheel for %s and its sdist does not build with %s and %s: " \
+            "%s%s." % (name, version, target, proof["interpreter"], proof["installer"], proof["error"],
             " (first compiler error: %s)" % proof["compiler_error"] if proof["compiler_error"] else "")
     return "inhibitor", "sdist_unproven", "%s %s has no wheel for %s and its sdist is unproven: %s. Prove it " \
-        "with: %s" % (name, version, target, proof["error"], proof["command"])
+        "with: `%s`." % (name, version, target, proof["error"], proof["command"])
 
 
 MATRIX_STATUS = {"sdist_build": "sdist_fails", "sdist_unproven": "sdist_unproven"}
@@ -393,23 +395,25 @@ def check(runner, python, entries, targets, installer_options, which, upgrades=N
     original = dict((canonical_name(e["name"]), e["version"]) for e in entries)
     locked = dict((canonical_name(e["name"]), e["version"]) for e in entries if e["kind"] == "pin")
     installer = Installer(dict(installer_options, installer="pip"), which)
+    builder = Installer(installer_options, which)  # the rebuild's installer, which builds the sdists
     pins = _probe_pins(plan["entries"], locked)
+    if builder.name == "uv" and "pip" not in [canonical_name(p["name"]) for p in pins]:
+        # uv venv --seed installs pip from the index (python -m venv brings it offline with ensurepip)
+        pins.append(dict(name="pip", version=None, kind="pin", url=None, requirement="pip", base=None))
     default = None if installer_options.get("no_index") or installer_options.get("index_url") \
         else pip_default_index(runner, python, installer)
     wanted = fetch_sources(sources(installer_options, default), [p["name"] for p in pins if p["kind"] == "pin"])
     answer = run_probe(runner, python, "packages", dict(
         pins=pins, targets=targets, platforms=platforms, sources=wanted,
         allow_sdist=not installer_options.get("only_binary")))
-    prover = Prover(runner, installer, interpreters, pyenv_root,
+    prover = Prover(runner, builder, interpreters, pyenv_root,
                     os.path.join(state_dir, CACHE_FILE) if state_dir else None, answer["platforms"][0],
                     proof_timeout, which("timeout"))
-    proofs = []
     for pkg in answer["packages"]:
         for target in targets:
             verdict = pkg["targets"][target]
             if verdict["status"] == "sdist":
                 verdict["proof"] = prover.prove(pkg["name"], verdict["version"], target)
-                proofs.append(verdict["proof"])
             verdict["fix"] = None if installable(verdict) or pkg["kind"] != "pin" else choose_fix(
                 pkg["name"], verdict["releases"], target, prover)
     if not check_mode:
@@ -438,7 +442,7 @@ def check(runner, python, entries, targets, installer_options, which, upgrades=N
         remediations[target] = remediation(answer["packages"], target, plans[target], outcome, original,
                                            upgrade_lines, blocked)
     return dict(verdict, targets=targets, platforms=answer["platforms"], packages=answer["packages"],
-                resolution=resolution, proofs=proofs, remediation=remediations)
+                resolution=resolution, proofs=prover.proofs, remediation=remediations)
 
 
 def _resolve_target(runner, python, installer, planned_set, target, platforms, wanted, workdir):

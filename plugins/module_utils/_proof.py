@@ -4,9 +4,11 @@
 """Proof that an sdist builds with the target interpreter, and the cache of such proofs.
 
 A pin whose only file for the target is an sdist installs only if that sdist builds. The
-only proof is a build: ``<target python> -m pip wheel --no-deps --no-binary <name>
-<name>==<version>`` from the configured index, in a scratch directory (``TMPDIR`` points
-into it, so pip's build trees land there too) removed afterwards, under coreutils
+only proof is a build, by the installer the rebuild uses, with the target interpreter, from
+the configured index: ``uv pip install --python <target python> --target <scratch>
+--no-deps --no-binary <name> <name>==<version>``, or ``<target python> -m pip wheel
+--no-deps --no-binary <name> <name>==<version>``; in a scratch directory (``TMPDIR``
+points into it, so the build trees land there too) removed afterwards, under coreutils
 ``timeout``. Build isolation fetches the sdist's build requirements (PEP 517/518) from the
 same index, as the rebuild will.
 
@@ -35,14 +37,15 @@ __metaclass__ = type
 CACHE_FILE = "sdist-proofs.json"
 CACHE_VERSION = 1
 _RECORD_KEYS = {"name": str, "version": str, "target": str, "platform": str, "result": str, "seconds": (int, float),
-                "error": (str, type(None)), "compiler_error": (str, type(None)), "interpreter": str, "at": str}
+                "error": (str, type(None)), "compiler_error": (str, type(None)), "interpreter": str,
+                "installer": str, "at": str}
 _MAX_LINE = 300  # characters kept of an error line
 # pip's own summary lines, which never say what went wrong
 _GENERIC = re.compile(r"subprocess-exited-with-error|metadata-generation-failed|Failed (?:building wheel|to build)"
                       r"|Could not build wheels|originates from a subprocess|See above for output|^\[notice\]")
 # a Python traceback's last line, a distutils/setuptools "error: ...", pip's "ERROR: ...",
 # and a compiler diagnostic "file.c:12:3: error: ..."
-_ERROR = re.compile(r"^(?:error: |ERROR: |fatal error: |[A-Za-z_][\w.]*(?:Error|Exception|Exit)(?::|$))")
+_ERROR = re.compile(r"^(?:error: |ERROR: |fatal error: |cause: |[A-Za-z_][\w.]*(?:Error|Exception|Exit)(?::|$))")
 _COMPILER = re.compile(r"^\S+:\d+(?::\d+)?: (?:fatal )?error: ")
 
 
@@ -98,8 +101,8 @@ def error_lines(output):
     """What went wrong in a failed build's output (str, pip's stdout and stderr).
 
     :returns: ``(error, compiler_error)``: the last meaningful error line (a traceback's
-        last line, ``error: command 'gcc' failed ...``, pip's ``ERROR: ...`` when it could
-        not get the build requirements), and the first compiler diagnostic
+        last line, ``error: command 'gcc' failed ...``, pip's ``ERROR: ...`` or uv's
+        ``cause: ...`` when it could not get the build requirements), and the first compiler diagnostic
         (``file.c:12:3: error: ...``) or None; each at most 300 characters.
     """
     lines = [ln.strip() for ln in output.splitlines()]
@@ -109,20 +112,32 @@ def error_lines(output):
     return last[:_MAX_LINE], compiler[:_MAX_LINE] if compiler else None
 
 
-def proof_argv(interpreter, installer, name, version, wheel_dir):
-    """``pip wheel`` of the sdist of ``name==version`` with ``interpreter``, from the installer's index.
+def proof_argv(installer, interpreter, name, version, scratch, pep517=False):
+    """The build of the sdist of ``name==version`` with ``interpreter``, by ``installer``, from its index.
 
-    :param installer: an ``_installer.Installer`` for pip (its index and isolation options).
+    uv: ``uv pip install --python <interpreter> --target <scratch>/target --no-deps --no-binary
+    <name> --no-cache``; pip: ``<interpreter> -m pip wheel --no-deps --no-binary <name>
+    --no-cache-dir --wheel-dir <scratch>/wheels``. No cache, so a wheel built earlier is no proof.
+
+    :param installer: an ``_installer.Installer`` (uv or pip, its index and isolation options).
+    :param pep517: add ``--use-pep517``, which pip before 23.1 needs to build a project without
+        ``pyproject.toml`` in an isolated build environment as later pip and uv always do (pip
+        documentation, "Build System Interface"); pip 25.3 removed the option.
     """
-    return ([interpreter, "-m", "pip", "wheel", "--no-deps", "--no-cache-dir", "--no-binary", name,
-             "--wheel-dir", wheel_dir] + installer.index_args() + ["%s==%s" % (name, version)])
+    if installer.name == "uv":
+        argv = [installer.uv, "pip", "install", "--python", interpreter, "--target", os.path.join(scratch, "target"),
+                "--no-deps", "--no-binary", name, "--no-cache"]
+    else:
+        argv = [interpreter, "-m", "pip", "wheel", "--no-deps", "--no-binary", name, "--no-cache-dir",
+                "--wheel-dir", os.path.join(scratch, "wheels")] + (["--use-pep517"] if pep517 else [])
+    return argv + installer.index_args() + ["%s==%s" % (name, version)]
 
 
 class Prover:
     """Builds sdists with each target's interpreter, once per (project, version, target, platform).
 
     :param runner: ``_common.Runner``.
-    :param installer: ``_installer.Installer`` for pip with the run's index options.
+    :param installer: ``_installer.Installer`` the rebuild would use (uv or pip), with the run's index options.
     :param interpreters: dict target "X.Y" -> interpreter path; other targets are looked up as
         the newest ``X.Y.*`` under ``pyenv_root`` (``_venv.resolve_interpreter``).
     :param pyenv_root: str or None.
@@ -139,6 +154,8 @@ class Prover:
         self.timeout, self.timeout_bin = int(timeout), timeout_bin
         self.cache = read_cache(cache_path) if cache_path else {}
         self.added = 0
+        self.pep517 = {}  # interpreter -> whether its pip takes --use-pep517
+        self.proofs = []  # every verdict prove() gave, in order
 
     def interpreter(self, target):
         """The interpreter of ``target`` on this host (str), or None when it is not installed."""
@@ -155,37 +172,42 @@ class Prover:
         :returns: dict with ``name``, ``version``, ``target``, ``platform``, ``result``
             (``passed``, ``failed`` or ``unproven``), ``seconds`` (float, the build's wall
             time), ``error`` and ``compiler_error`` (see :func:`error_lines`; for
-            ``unproven``, why), ``interpreter``, ``at`` (UTC time of the build), ``cached``
+            ``unproven``, why), ``interpreter``, ``installer`` (uv or pip), ``at`` (UTC time of the build), ``cached``
             (bool) and ``command`` (the build command, for a human to run).
         """
         key = proof_key(name, version, target, self.platform)
         interpreter = self.interpreter(target)
-        command = proof_argv(interpreter or "python%s" % ".".join(target.split(".")[:2]), self.installer, name,
+        command = proof_argv(self.installer, interpreter or "python%s" % ".".join(target.split(".")[:2]), name,
                              version, "/tmp/oxzep7-proof")
         record = dict(self.cache[key], cached=True) if key in self.cache else None
         if record is None and interpreter is None:
             record = dict(result="unproven", seconds=0, compiler_error=None, interpreter=None, at=None, cached=False,
-                          error="Python %s is not installed on this host (install it with the oxzep7.python."
+                          installer=self.installer.name, error="Python %s is not installed on this host (install it with the oxzep7.python."
                                 "interpreter role, then run preflight again)" % target)
         if record is None:
             record = self._build(interpreter, name, version, target)
         record.update(name=name, version=version, target=target, platform=self.platform,
                       command=redact(" ".join(shlex.quote(a) for a in command)))
+        self.proofs.append(record)
         return record
 
     def _build(self, interpreter, name, version, target):
         if not self.timeout_bin:
             raise Oxzep7Error("proving that sdists build needs coreutils timeout on PATH")
+        if self.installer.name == "pip" and interpreter not in self.pep517:
+            usage = self.runner.run([interpreter, "-m", "pip", "wheel", "--help"], check=False,
+                                    env={"PYTHONDONTWRITEBYTECODE": "1"})
+            self.pep517[interpreter] = "--use-pep517" in usage.stdout
         scratch = tempfile.mkdtemp(prefix="oxzep7-proof-")
         try:
             argv = [self.timeout_bin, "--kill-after=30", str(self.timeout)] + proof_argv(
-                interpreter, self.installer, name, version, os.path.join(scratch, "wheels"))
+                self.installer, interpreter, name, version, scratch, self.pep517.get(interpreter))
             result = self.runner.run(argv, cwd=scratch, check=False, env=dict(
                 self.installer.env, TMPDIR=scratch, PYTHONDONTWRITEBYTECODE="1"))
         finally:
             remove_tree(scratch, os.path.dirname(scratch))
         record = dict(name=name, version=version, target=target, platform=self.platform, interpreter=interpreter,
-                      seconds=round(result.seconds, 1), at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                      installer=self.installer.name, seconds=round(result.seconds, 1), at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                       error=None, compiler_error=None, result="passed" if result.rc == 0 else "failed")
         if result.rc in (124, 137):  # timeout(1): the build ran out of time; not cached, a rerun may finish
             record["error"] = "the build did not finish within %d seconds" % self.timeout

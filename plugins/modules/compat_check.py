@@ -21,8 +21,11 @@ description:
   - The O(upgrades) are judged the same way, each in place of the pin it replaces (a requirement with a
     specifier as the release pip would pick for the target).
   - A pin whose only file for a target is an sdist installs only if that sdist builds. It is proven by a real
-    build, C(<target python> -m pip wheel --no-deps --no-binary <name> <name>==<version>) from the same index
-    options, in a scratch directory under the temporary directory, within O(proof_timeout). The target's
+    build with the installer the rebuild uses (O(installer)) and the target's interpreter, from the same index
+    options, without a cache (C(uv pip install --python <target python> --target <scratch> --no-deps --no-binary
+    <name> --no-cache <name>==<version>), or C(<target python> -m pip wheel --no-deps --no-binary <name>
+    --no-cache-dir <name>==<version>)), in a scratch directory under the temporary directory, within
+    O(proof_timeout). The target's
     interpreter is O(interpreters), else the newest C(X.Y.*) under O(pyenv_root). A passed build is a
     warning with its seconds, a failed one an inhibitor with the build's error line, and without the
     interpreter the pin is unproven (an inhibitor whose message gives the command that proves it). Results
@@ -274,6 +277,7 @@ proofs:
     error: {description: "The build's last meaningful error line, or why it is unproven.", type: str}
     compiler_error: {description: The first compiler diagnostic of a failed build, or null., type: str}
     interpreter: {description: The target interpreter that built it, or null., type: str}
+    installer: {description: "The installer that built it, C(uv) or C(pip).", type: str}
     at: {description: When it was built (UTC)., type: str}
     cached: {description: Whether the verdict came from the proof cache., type: bool}
     command: {description: The build command, for a human to run (credentials masked)., type: str}
