@@ -245,10 +245,8 @@ def _fix_hint(fix, target):
 
 
 def _package_finding(name, version, target, verdict):
-    """``(severity, check, message)`` of one judged pin, or None when it needs no word.
-
-    severity is ``inhibitor`` or ``warning``; the matrix status is ``check``'s last part.
-    """
+    """``(severity, check, message)`` of one judged pin (a verdict with its ``proof``), or None
+    when it needs no word; severity is ``inhibitor`` or ``warning``."""
     proof = verdict.get("proof") or {}
     if verdict["status"] == "none":
         return "inhibitor", "package", "%s %s cannot install on %s: %s." % (name, version, target, verdict["reason"])
@@ -309,15 +307,13 @@ def assess(packages, targets, allowlist, upgraded, original, resolution, unrepro
             inhibit(dict(target=target, name=c["name"], version=c["version"], check="conflict", fix=None,
                          message="%s requires %s, and no release of %s with a wheel for %s satisfies it" % (
                              c["required_by"], c["requirement"], c["name"], target)))
-        for m in outcome["moves"]:
-            if m["as_is"]:
-                inhibit(dict(target=target, name=m["name"], version=m["version"], check="conflict", message=(
-                    "%s requires %s on %s, and the lock has %s %s.%s" % (
-                        m["required_by"], m["requirement"], target, m["name"], m["version"], _fix_hint(
-                            dict(version=m["move_to"], status="wheel", crosses_major=m["crosses_major"], moves=[]),
-                            target))),
-                    fix=dict(version=m["move_to"], file=None, status="wheel", crosses_major=m["crosses_major"],
-                             proof=None, moves=[])))
+        for m in [m for m in outcome["moves"] if m["as_is"]]:
+            fix = dict(version=m["move_to"], file=None, status="wheel", crosses_major=m["crosses_major"], proof=None,
+                       moves=[])
+            inhibit(dict(target=target, name=m["name"], version=m["version"], check="conflict", fix=fix,
+                         message="%s requires %s on %s, and the lock has %s %s.%s" % (
+                             m["required_by"], m["requirement"], target, m["name"], m["version"],
+                             _fix_hint(fix, target))))
     for pkg in packages:
         name, version = pkg["name"], pkg["version"]
         row = dict(name=name, version=version, statuses={}, breaks_at=None)
@@ -455,7 +451,7 @@ def _resolve_target(runner, python, installer, planned_set, target, platforms, w
             items=items, versions=versions, target=target, platforms=platforms, sources=wanted))["conflicts"] \
             if items else []
 
-    return resolve(resolve_wheels, check_requirements, planned_set, target)
+    return resolve(resolve_wheels, check_requirements, planned_set)
 
 
 def _attach_moves(packages, target, moves):

@@ -74,8 +74,9 @@ def planned(packages, target):
     return plan
 
 
-def resolve(resolve_wheels, check_requirements, plan, target):
-    """Resolve the planned set for ``target``, moving the pins that the set's requirements exclude.
+def resolve(resolve_wheels, check_requirements, plan):
+    """Resolve the planned set for a target, moving the pins that the set's requirements exclude,
+    for at most ``MAX_ROUNDS`` resolutions (a move can bring requirements of its own).
 
     :param resolve_wheels: callable ``(pins) -> outcome`` (``_compat.pip_resolves`` for this
         target): pins are ``name==version`` strings of the wheels; the outcome has ``ok`` and

@@ -47,6 +47,8 @@ _GENERIC = re.compile(r"subprocess-exited-with-error|metadata-generation-failed|
 # and a compiler diagnostic "file.c:12:3: error: ..."
 _ERROR = re.compile(r"^(?:error: |ERROR: |fatal error: |cause: |[A-Za-z_][\w.]*(?:Error|Exception|Exit)(?::|$))")
 _COMPILER = re.compile(r"^\S+:\d+(?::\d+)?: (?:fatal )?error: ")
+# the argument list setuptools prints of a failed command: ['gcc', '-O3', ...] -> gcc ...
+_ARGV = re.compile(r"\['([^']+)'(?:, '[^']*')+\]")
 
 
 def proof_key(name, version, target, platform):
@@ -101,15 +103,16 @@ def error_lines(output):
     """What went wrong in a failed build's output (str, pip's stdout and stderr).
 
     :returns: ``(error, compiler_error)``: the last meaningful error line (a traceback's
-        last line, ``error: command 'gcc' failed ...``, pip's ``ERROR: ...`` or uv's
-        ``cause: ...`` when it could not get the build requirements), and the first compiler diagnostic
+        last line, ``error: Command 'gcc ...' returned non-zero exit status 1.`` with the
+        command's arguments left out, pip's ``ERROR: ...`` or uv's ``cause: ...`` when it could
+        not get the build requirements), and the first compiler diagnostic
         (``file.c:12:3: error: ...``) or None; each at most 300 characters.
     """
     lines = [ln.strip() for ln in output.splitlines()]
     meaningful = [ln for ln in lines if (_ERROR.match(ln) or _COMPILER.match(ln)) and not _GENERIC.search(ln)]
     compiler = next((ln for ln in lines if _COMPILER.match(ln)), None)
     last = meaningful[-1] if meaningful else next((ln for ln in reversed(lines) if ln), "no output")
-    return last[:_MAX_LINE], compiler[:_MAX_LINE] if compiler else None
+    return _ARGV.sub(r"\1 ...", last)[:_MAX_LINE], compiler[:_MAX_LINE] if compiler else None
 
 
 def proof_argv(installer, interpreter, name, version, scratch, pep517=False):

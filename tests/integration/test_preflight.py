@@ -70,7 +70,7 @@ def test_compat_check_and_venv_preflight(tmp_path, pyenv_root, compat_index):
     assert full["can_move"] == {"3.9": True, "3.10": True, "3.11": True, "3.12": False, "3.13": False}
     breaks = dict((row["name"], row["breaks_at"]) for row in full["matrix"])
     assert breaks == {"numpy": "3.12", "scipy": "3.12", "termcolor": None, "six": None, "requests": None,
-                      "demoapp": None, "tool": None}
+                      "demoapp": None, "tool": None, "pip": None}  # pip: what uv venv --seed installs
     inhibitors = dict(((i["name"], i["target"]), i) for i in full["inhibitors"])
     assert sorted(inhibitors) == [("numpy", "3.12"), ("numpy", "3.13"), ("scipy", "3.12"), ("scipy", "3.13")]
     numpy12, numpy13 = inhibitors[("numpy", "3.12")], inhibitors[("numpy", "3.13")]
@@ -159,6 +159,15 @@ def test_preflight_playbook_reports_and_upgrade_refuses(tmp_path, old_python, wh
     assert "2 hosts, 1 can move, 1 cannot" in markdown
     assert "numpy 1.24.4 cannot install on 3.12" in markdown and "legacy.py:3 imports imp" in markdown
     assert os.path.exists(os.path.join(folder, "hosts", "ready.json"))
+    # the stepwise path from 3.9: the wheelhouse has cp39 and cp312 wheels only, so 3.10 and 3.11 are
+    # blocked for both; the blocked venv's numpy has no wheel for any of them, and at 3.12 its code too
+    ready_venv = [h for h in fleet["hosts"] if h["host"] == "ready"][0]["venvs"][0]
+    assert ready_venv["reaches"] == "3.12" and venv["reaches"] is None
+    assert [(s["target"], s["can_move"]) for s in ready_venv["steps"]] == [
+        ("3.10", False), ("3.11", False), ("3.12", True)]
+    assert [(s["target"], "numpy" in [b["name"] for b in s["blocked"]], "imp" in [b["name"] for b in s["blocked"]])
+            for s in venv["steps"]] == [("3.10", True, False), ("3.11", True, False), ("3.12", True, True)]
+    assert "| 3.12 | no | - | numpy: numpy 1.24.4 cannot install on 3.12" in markdown
 
     rc, stats, plays = run_fleet_playbook("oxzep7.python.upgrade", base, hosts, extra_vars=dict(
         python_upgrade_target="3.12", python_upgrade_run_id="up1", python_upgrade_report_dir=reports,
@@ -182,6 +191,7 @@ pytz==2023.3
 six==1.16.0
 """
 CYTHON3 = "AttributeError: 'build_ext' object has no attribute 'cython_sources'"
+GCC = "error: Command 'gcc ...' returned non-zero exit status 1."
 
 
 def test_sdist_verdicts_fixes_and_upgrades(tmp_path, old_python, new_python, pyenv_root, compat_index):
@@ -210,7 +220,7 @@ def test_sdist_verdicts_fixes_and_upgrades(tmp_path, old_python, new_python, pye
     # only an sdist for 3.12, and a real build with 3.12 fails: the inhibitor carries its error line
     assert pyyaml["check"] == frozen["check"] == "sdist_build"
     assert CYTHON3 in pyyaml["message"]
-    assert "error: Command '['gcc'" in frozen["message"] and "has no member named" in frozen["message"]
+    assert GCC in frozen["message"] and "has no member named" in frozen["message"]
     # the fix is the lowest release that installs: PyYAML 6.0 has only an sdist, and its build fails too
     assert (pyyaml["fix"]["version"], pyyaml["fix"]["status"], pyyaml["fix"]["crosses_major"]) == ("6.0.1", "wheel", True)
     assert [(p["version"], p["result"]) for p in by(default["proofs"], name="PyYAML")] == [
@@ -316,7 +326,7 @@ def test_remediation_turns_host_green_and_upgrade_moves_it(tmp_path, old_python,
     blocked = fleet["app"]
     assert blocked["status"] == "inhibited"
     assert [(i["name"], i["check"]) for i in blocked["inhibitors"]] == [("frozenlist", "sdist_build")]
-    assert "error: Command '['gcc'" in blocked["inhibitors"][0]["message"]
+    assert GCC in blocked["inhibitors"][0]["message"]
     assert [w["check"] for w in blocked["warnings"] if w.get("name") == "termcolor"] == ["sdist_proven"]
     # the stepwise path: frozenlist 1.3.3 has wheels up to cp311, so the venv reaches 3.11 today
     assert blocked["reaches"] == "3.11"
