@@ -161,10 +161,10 @@ class Prover:
         self.proofs = []  # every verdict prove() gave, in order
 
     def interpreter(self, target):
-        """The interpreter of ``target`` on this host (str), or None when it is not installed."""
-        if self.interpreters.get(target):
-            return resolve_interpreter(self.interpreters[target])
+        """The interpreter of ``target`` on this host (str), or None when it is not installed (yet)."""
         try:
+            if self.interpreters.get(target):
+                return resolve_interpreter(self.interpreters[target])
             return resolve_interpreter(python_version=target, pyenv_root=self.pyenv_root) if self.pyenv_root else None
         except Oxzep7Error:
             return None

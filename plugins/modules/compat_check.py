@@ -100,8 +100,8 @@ options:
   interpreters:
     description:
       - Target C(X.Y) to the path of its interpreter on this host, for the sdist builds.
-      - A target without an entry uses the newest C(X.Y.*) under O(pyenv_root); when there is none, its sdist
-        pins are unproven.
+      - A target without an entry uses the newest C(X.Y.*) under O(pyenv_root). When the interpreter is not there,
+        the target's sdist pins are unproven.
     type: dict
     default: {}
   pyenv_root:
@@ -119,7 +119,7 @@ options:
 attributes:
   check_mode:
     support: full
-    description: Reads only; runs the same in check mode.
+    description: Runs the same in check mode (the sdist builds too, in a scratch directory), without writing the proof cache.
   diff_mode:
     support: none
     description: Changes nothing, so there is nothing to show.
