@@ -14,6 +14,10 @@ change. :func:`markdown` renders those paths for the fleet; the preflight role's
 from __future__ import annotations
 
 
+# What compat_check finds; venv_preflight may pass them on, and they count once.
+PACKAGE_CHECKS = ("package", "sdist_build", "sdist_unproven", "conflict", "unreproducible", "resolution")
+
+
 def _key(version):
     return tuple(int(p) for p in str(version).split(".")[:2])
 
@@ -39,7 +43,8 @@ def stepwise(compat, checks, current, target):
             continue
         remedy = compat["remediation"][step]
         others = [dict(name=i.get("module") or i["check"], message=i["message"])
-                  for i in (checks or {}).get("inhibitors") or [] if i["target"] == step]
+                  for i in (checks or {}).get("inhibitors") or []
+                  if i["target"] == step and i["check"] not in PACKAGE_CHECKS]
         steps.append(dict(target=step, can_move=not any(i["target"] == step for i in found),
                           upgrades=remedy["upgrades"], changes=remedy["changes"], blocked=remedy["blocked"] + others,
                           complete=remedy["complete"] and not others))
