@@ -6,16 +6,23 @@
 Two sources of truth, both run with the venv's *old* interpreter:
 
 - ``_probe.check_packages`` reads what the index or wheelhouse holds for each locked
-  project and judges every file for each target with ``packaging`` (tags, Requires-Python,
-  yanked), and finds the lowest release that fixes a pin that cannot move;
-- pip's own resolver then confirms each target: ``pip install --dry-run --report`` with
-  ``--python-version``, ``--implementation cp``, ``--abi``, ``--platform`` (this host's
-  platform tags) and ``--only-binary=:all:`` over the pins the probe found wheels for
-  (pip's documented way to resolve for another interpreter; ``--target`` keeps pip
-  older than 23.1 from refusing those options).
+  project (and each ``upgrades`` requirement) and judges every file for each target with
+  ``packaging`` (tags, Requires-Python, yanked), and lists the releases that could fix a
+  pin that cannot move;
+- a pin whose only file for a target is an sdist is built with that target's interpreter
+  (``_proof``): it installs only when the build passes; without the interpreter it is
+  unproven. The fix of a pin is the lowest release above it with a wheel, or an sdist a
+  build proves (``_fixes.choose_fix``);
+- pip's own resolver then resolves each target's whole set, the pins with their fixes:
+  ``pip install --dry-run --report`` with ``--python-version``, ``--implementation cp``,
+  ``--abi``, ``--platform`` (this host's platform tags) and ``--only-binary=:all:`` over
+  the wheels (pip's documented way to resolve for another interpreter; ``--target`` keeps
+  pip older than 23.1 from refusing those options); the requirements among them are
+  checked and the pins a fix forces to move are moved (``_fixes.resolve``).
 
 The verdicts are sorted into inhibitors (the lock cannot move to that target as it is),
-warnings (it moves, but something needs a look) and accepted inhibitors (allowlisted).
+warnings (it moves, but something needs a look) and accepted inhibitors (allowlisted);
+the remediation per target lists the ``upgrades`` that make the lock move.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -27,9 +34,12 @@ import tempfile
 
 from ansible_collections.oxzep7.python.plugins.module_utils._common import (
     TIMEOUT_GATE, Oxzep7Error, redact, remove_tree)
+from ansible_collections.oxzep7.python.plugins.module_utils._fixes import (
+    choose_fix, installable, planned, remediation, resolve)
 from ansible_collections.oxzep7.python.plugins.module_utils._installer import Installer
 from ansible_collections.oxzep7.python.plugins.module_utils._lock import canonical_name
 from ansible_collections.oxzep7.python.plugins.module_utils import _probe
+from ansible_collections.oxzep7.python.plugins.module_utils._proof import CACHE_FILE, Prover
 from ansible_collections.oxzep7.python.plugins.module_utils._release import plan_install
 
 __metaclass__ = type
@@ -181,7 +191,8 @@ def pip_resolves(runner, python, installer, pins, target, platforms, workdir):
     :param pins: list of requirement strings (``name==version``).
     :param platforms: platform tags, most specific first.
     :returns: dict with ``target``, ``ok`` (bool), ``checked`` (int), ``files``
-        (name -> chosen file name), ``yanked`` (names pip reports yanked), and on
+        (name -> chosen file name), ``yanked`` (names pip reports yanked), ``requires``
+        (per release pip chose: name, version and ``requires``, its Requires-Dist), and on
         failure ``rc``, ``cmd`` and ``stderr`` (last 2000 characters).
     """
     report = os.path.join(workdir, "report-%s.json" % target)
@@ -189,13 +200,15 @@ def pip_resolves(runner, python, installer, pins, target, platforms, workdir):
     with open(reqs, "w") as fh:
         fh.write("\n".join(pins) + "\n")
     abi = "cp%s%s" % tuple(target.split(".")[:2])
+    # --ignore-requires-python: pip before 23.1 checks a wheel's Requires-Python against the
+    # interpreter running it, not --python-version; the probe checked it against the target.
     argv = [python, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--no-deps", "--quiet",
             "--target", os.path.join(workdir, "target"), "--report", report, "--only-binary=:all:",
-            "--python-version", target, "--implementation", "cp", "--abi", abi]
+            "--ignore-requires-python", "--python-version", target, "--implementation", "cp", "--abi", abi]
     for platform in platforms:
         argv += ["--platform", platform]
     argv += installer.index_args() + ["-r", reqs]
-    outcome = dict(target=target, ok=True, checked=len(pins), files={}, yanked=[])
+    outcome = dict(target=target, ok=True, checked=len(pins), files={}, yanked=[], requires=[])
     if not pins:
         return outcome
     result = installer.run(runner, argv, check=False, what="pip's resolver for %s" % target, timeout=TIMEOUT_GATE)
@@ -204,8 +217,11 @@ def pip_resolves(runner, python, installer, pins, target, platforms, workdir):
         return outcome
     with open(report) as fh:
         for item in json.load(fh).get("install", []):
-            name = canonical_name(item["metadata"]["name"])
+            meta = item["metadata"]
+            name = canonical_name(meta["name"])
             outcome["files"][name] = item["download_info"]["url"].split("#")[0].rsplit("/", 1)[-1]
+            outcome["requires"].append(dict(name=meta["name"], version=meta["version"],
+                                            requires=meta.get("requires_dist") or []))
             if item.get("is_yanked"):
                 outcome["yanked"].append(name)
     return outcome
@@ -217,15 +233,51 @@ def _matches(rule, name, version, target):
             and rule.get("target") in (None, "", target))
 
 
-def assess(packages, targets, allowlist, upgraded, original, resolution, unreproducible):
-    """Sort the probe's verdicts into inhibitors, warnings and accepted inhibitors.
+def _fix_hint(fix, target):
+    """The sentence that proposes ``fix`` (see ``_fixes.choose_fix``) for ``target``."""
+    if not fix:
+        return " No release on the index installs on %s." % target
+    kind = "a wheel" if fix["status"] == "wheel" else "an sdist that builds in %s s" % fix["proof"]["seconds"]
+    moves = "; it moves %s too" % ", ".join("%s %s -> %s (%s requires %s)" % (
+        m["name"], m["version"], m["move_to"], m["required_by"], m["requirement"]) for m in fix["moves"]) \
+        if fix["moves"] else ""
+    return " Lowest release that installs on %s: %s (%s%s)%s." % (
+        target, fix["version"], kind, ", a new major version" if fix["crosses_major"] else "", moves)
 
-    :param packages: the probe's ``packages`` list.
+
+def _package_finding(name, version, target, verdict):
+    """``(severity, check, message)`` of one judged pin (a verdict with its ``proof``), or None
+    when it needs no word; severity is ``inhibitor`` or ``warning``."""
+    proof = verdict.get("proof") or {}
+    if verdict["status"] == "none":
+        return "inhibitor", "package", "%s %s cannot install on %s: %s." % (name, version, target, verdict["reason"])
+    if verdict["status"] != "sdist":
+        return None
+    if proof["result"] == "passed":
+        return "warning", "sdist_proven", "%s %s has no wheel for %s; its sdist %s builds with %s and %s (%s s%s)" % (
+            name, version, target, verdict["file"], proof["interpreter"], proof["installer"], proof["seconds"],
+            ", proven at %s" % proof["at"] if proof["cached"] else "")
+    if proof["result"] == "failed":
+        return "inhibitor", "sdist_build", "%s %s has no wheel for %s and its sdist does not build with %s and %s: " \
+            "%s%s." % (name, version, target, proof["interpreter"], proof["installer"], proof["error"],
+            " (first compiler error: %s)" % proof["compiler_error"] if proof["compiler_error"] else "")
+    return "inhibitor", "sdist_unproven", "%s %s has no wheel for %s and its sdist is unproven: %s. Prove it " \
+        "with: `%s`." % (name, version, target, proof["error"], proof["command"])
+
+
+MATRIX_STATUS = {"sdist_build": "sdist_fails", "sdist_unproven": "sdist_unproven"}
+
+
+def assess(packages, targets, allowlist, upgraded, original, resolution, unreproducible):
+    """Sort the verdicts into inhibitors, warnings and accepted inhibitors.
+
+    :param packages: the probe's ``packages`` list, each verdict with its ``proof`` (an sdist)
+        and ``fix`` (see ``_fixes.choose_fix``, with the ``moves`` it forces).
     :param targets: sorted list of "X.Y".
     :param allowlist: list of dicts (name, optional version and target, reason).
     :param upgraded: canonical names the ``upgrades`` replaced.
     :param original: canonical name -> the locked version before upgrades.
-    :param resolution: list of :func:`pip_resolves` results.
+    :param resolution: list of ``_fixes.resolve`` results (one per target, with ``target``).
     :param unreproducible: list of dicts (name, line, reason) the rebuild cannot install.
     :returns: dict with ``inhibitors``, ``cautions`` (the warnings; Ansible reserves
         ``warnings`` in module results), ``accepted`` (lists of dicts with
@@ -234,7 +286,6 @@ def assess(packages, targets, allowlist, upgraded, original, resolution, unrepro
         and ``can_move`` (target -> bool).
     """
     inhibitors, warnings, accepted, matrix = [], [], [], []
-    failed = dict((r["target"], r) for r in resolution if not r["ok"])
 
     def inhibit(item):
         rule = next((r for r in allowlist if _matches(r, item["name"], item["version"], item["target"])), None)
@@ -247,48 +298,72 @@ def assess(packages, targets, allowlist, upgraded, original, resolution, unrepro
         for item in unreproducible:
             inhibit(dict(target=target, name=item["name"], version=None, check="unreproducible",
                          message="cannot be reinstalled: %s" % item["reason"], fix=None))
-        if target in failed:
-            inhibit(dict(target=target, name="(resolution)", version=None, check="resolution",
-                         message="pip could not resolve the locked wheels for %s: %s" % (
-                             target, (failed[target]["stderr"].strip().splitlines() or [""])[-1]), fix=None))
+    for outcome in resolution:
+        target = outcome["target"]
+        if not outcome["ok"]:
+            inhibit(dict(target=target, name="(resolution)", version=None, check="resolution", fix=None,
+                         message="pip could not resolve the lock with its fixes for %s: %s" % (
+                             target, (outcome["stderr"].strip().splitlines() or [""])[-1])))
+        for c in outcome["conflicts"]:
+            inhibit(dict(target=target, name=c["name"], version=c["version"], check="conflict", fix=None,
+                         message="%s requires %s, and no release of %s with a wheel for %s satisfies it" % (
+                             c["required_by"], c["requirement"], c["name"], target)))
+        for m in [m for m in outcome["moves"] if m["as_is"]]:
+            fix = dict(version=m["move_to"], file=None, status="wheel", crosses_major=m["crosses_major"], proof=None,
+                       moves=[])
+            inhibit(dict(target=target, name=m["name"], version=m["version"], check="conflict", fix=fix,
+                         message="%s requires %s on %s, and the lock has %s %s.%s" % (
+                             m["required_by"], m["requirement"], target, m["name"], m["version"],
+                             _fix_hint(fix, target))))
     for pkg in packages:
         name, version = pkg["name"], pkg["version"]
         row = dict(name=name, version=version, statuses={}, breaks_at=None)
         for target in targets:
             verdict = pkg["targets"][target]
-            row["statuses"][target] = verdict["status"]
-            base = dict(target=target, name=name, version=version)
-            if verdict["status"] == "none":
+            base = dict(target=target, name=name, version=verdict["version"] or version)
+            finding = _package_finding(name, base["version"], target, verdict)
+            row["statuses"][target] = MATRIX_STATUS.get(finding and finding[1], verdict["status"])
+            if finding and finding[0] == "inhibitor":
                 row["breaks_at"] = row["breaks_at"] or target
-                fix = verdict.get("fix")
-                hint = (" Lowest release that supports %s: %s%s." % (
-                    target, fix["version"], " (a new major version)" if fix["crosses_major"] else "")
-                    if fix else " No release on the index supports %s." % target)
-                inhibit(dict(base, check="package", fix=fix, message="%s %s cannot install on %s: %s.%s" % (
-                    name, version, target, verdict["reason"], hint)))
+                inhibit(dict(base, check=finding[1], fix=verdict["fix"],
+                             message=finding[2] + _fix_hint(verdict["fix"], target)))
                 continue
+            if finding:
+                warnings.append(dict(base, check=finding[1], message=finding[2]))
             key = canonical_name(name)
             if key in upgraded:
                 warnings.append(dict(base, check="upgrade", message="%s moves to %s only with the upgrade %s -> %s" % (
-                    name, target, original.get(key), version)))
-            if verdict["status"] == "sdist":
-                warnings.append(dict(base, check="sdist", message="%s %s has no wheel for %s: it would compile "
-                                     "from %s (needs a compiler and build dependencies)" % (
-                                         name, version, target, verdict["file"])))
-            elif verdict["status"] == "source":
+                    name, target, original.get(key), base["version"])))
+            if verdict["status"] == "source":
                 warnings.append(dict(base, check="direct_url", message="%s: %s; not checked against the index" % (
                     name, verdict["reason"])))
             if verdict["yanked"]:
                 warnings.append(dict(base, check="yanked", message="%s %s is yanked on the index%s" % (
-                    name, version, ": %s" % verdict["yanked_reason"] if verdict["yanked_reason"] else "")))
+                    name, base["version"], ": %s" % verdict["yanked_reason"] if verdict["yanked_reason"] else "")))
         matrix.append(row)
     can_move = dict((t, not any(i["target"] == t for i in inhibitors)) for t in targets)
     return dict(inhibitors=inhibitors, cautions=warnings, accepted=accepted, matrix=matrix, can_move=can_move)
 
 
+def _probe_pins(entries, locked):
+    """The probe's pins for the planned lock ``entries``; an upgrade without a URL is judged like a pin.
+
+    :param locked: canonical name -> the locked ``==`` version an upgrade replaces.
+    """
+    pins = []
+    for e in entries:
+        url = e["line"].split(" @ ", 1)[1] if " @ " in e["line"] else None
+        pin = dict(name=e["name"], version=e["version"], kind=e["kind"], url=url)
+        if e["kind"] == "upgrade":
+            pin.update(kind="url" if url else "pin", requirement=e["line"], base=locked.get(canonical_name(e["name"])))
+        pins.append(pin)
+    return pins
+
+
 def check(runner, python, entries, targets, installer_options, which, upgrades=None, allowlist=None,
-          keep_seed_pins=False, platforms=None, resolve=True):
-    """Decide whether the lock ``entries`` can move to each of ``targets``.
+          keep_seed_pins=False, platforms=None, resolve=True, interpreters=None, pyenv_root=None,
+          state_dir=None, proof_timeout=900, check_mode=False):
+    """Decide whether the lock ``entries`` can move to each of ``targets``, and what makes it move.
 
     :param python: the venv's interpreter (str), with pip installed.
     :param entries: lock entries (``_lock.parse_lock`` or ``describe_live``).
@@ -299,36 +374,91 @@ def check(runner, python, entries, targets, installer_options, which, upgrades=N
     :param upgrades: requirement strings replacing pins, as for ``venv_rebuild``.
     :param allowlist: list of dicts (name, optional version and target, reason).
     :param platforms: platform tags; default this host's.
-    :param resolve: also confirm each target with pip's resolver.
+    :param resolve: resolve each target's set with pip's resolver (and move the pins the
+        fixes' requirements exclude).
+    :param interpreters: target -> interpreter path, for the sdist builds (``_proof.Prover``).
+    :param pyenv_root: where the other targets' interpreters are looked up.
+    :param state_dir: the proof cache goes to ``<state_dir>/sdist-proofs.json``; None: no cache.
+    :param proof_timeout: seconds one sdist build may take.
+    :param check_mode: build the proofs but do not write the cache.
     :returns: dict: ``targets``, ``platforms``, ``packages`` (per package the probe's
-        verdict per target), ``resolution`` plus what :func:`assess` returns.
-    :raises Oxzep7Error: on bad targets, a failed probe or an unreadable index.
+        verdict per target with ``proof`` and ``fix``), ``resolution``, ``proofs`` (every
+        build verdict, see ``_proof.Prover.prove``), ``remediation`` (target -> see
+        ``_fixes.remediation``) plus what :func:`assess` returns.
+    :raises Oxzep7Error: on bad targets, a failed probe, an unreadable index or proof cache.
     """
     targets = check_targets(targets)
     plan = plan_install(entries, upgrades or [], keep_seed_pins, allow_unreproducible=True)
     original = dict((canonical_name(e["name"]), e["version"]) for e in entries)
+    locked = dict((canonical_name(e["name"]), e["version"]) for e in entries if e["kind"] == "pin")
     installer = Installer(dict(installer_options, installer="pip"), which)
-    pins = [dict(name=e["name"], version=e["version"], kind=e["kind"],
-                 url=e["line"].split(" @ ", 1)[1] if " @ " in e["line"] else None) for e in plan["entries"]]
+    builder = Installer(installer_options, which)  # the rebuild's installer, which builds the sdists
+    pins = _probe_pins(plan["entries"], locked)
+    if builder.name == "uv" and "pip" not in [canonical_name(p["name"]) for p in pins]:
+        # uv venv --seed installs pip from the index (python -m venv brings it offline with ensurepip)
+        pins.append(dict(name="pip", version=None, kind="pin", url=None, requirement="pip", base=None))
     default = None if installer_options.get("no_index") or installer_options.get("index_url") \
         else pip_default_index(runner, python, installer)
-    wanted = sources(installer_options, default)
+    wanted = fetch_sources(sources(installer_options, default), [p["name"] for p in pins if p["kind"] == "pin"])
     answer = run_probe(runner, python, "packages", dict(
-        pins=pins, targets=targets, platforms=platforms,
-        sources=fetch_sources(wanted, [p["name"] for p in pins if p["kind"] == "pin"]),
+        pins=pins, targets=targets, platforms=platforms, sources=wanted,
         allow_sdist=not installer_options.get("only_binary")))
+    prover = Prover(runner, builder, interpreters, pyenv_root,
+                    os.path.join(state_dir, CACHE_FILE) if state_dir else None, answer["platforms"][0],
+                    proof_timeout)
+    for pkg in answer["packages"]:
+        for target in targets:
+            verdict = pkg["targets"][target]
+            if verdict["status"] == "sdist":
+                verdict["proof"] = prover.prove(pkg["name"], verdict["version"], target)
+            verdict["fix"] = None if installable(verdict) or pkg["kind"] != "pin" else choose_fix(
+                pkg["name"], verdict["releases"], target, prover)
+    if not check_mode:
+        prover.save()
+    plans = dict((t, planned(answer["packages"], t)) for t in targets)
     resolution = []
-    if resolve:
-        workdir = tempfile.mkdtemp(prefix="oxzep7-compat-")
-        try:
-            for target in targets:
-                wheels = ["%s==%s" % (p["name"], p["version"]) for p in answer["packages"]
-                          if p["kind"] == "pin" and p["targets"][target]["status"] == "wheel"]
-                resolution.append(pip_resolves(runner, python, installer, wheels, target,
-                                               answer["platforms"], workdir))
-        finally:
-            remove_tree(workdir, os.path.dirname(workdir))
+    workdir = tempfile.mkdtemp(prefix="oxzep7-compat-")
+    try:
+        for target in targets:
+            outcome = dict(target=target, ok=True, checked=0, files={}, yanked=[], moves=[], conflicts=[])
+            if resolve:
+                outcome = _resolve_target(runner, python, installer, plans[target], target, answer["platforms"],
+                                          wanted, workdir)
+            _attach_moves(answer["packages"], target, outcome["moves"])
+            resolution.append(outcome)
+    finally:
+        remove_tree(workdir, os.path.dirname(workdir))
     verdict = assess(answer["packages"], targets, allowlist or [], plan["upgraded"], original, resolution,
                      plan["unreproducible"])
+    upgrade_lines = dict((canonical_name(e["name"]), e["line"]) for e in plan["entries"] if e["kind"] == "upgrade")
+    remediations = {}
+    for outcome in resolution:
+        target = outcome["target"]
+        blocked = [dict(name=i["name"], message=i["message"]) for i in verdict["inhibitors"]
+                   if i["target"] == target and not i.get("fix") and i["check"] not in ("resolution", "conflict")]
+        remediations[target] = remediation(answer["packages"], target, plans[target], outcome, original,
+                                           upgrade_lines, blocked)
     return dict(verdict, targets=targets, platforms=answer["platforms"], packages=answer["packages"],
-                resolution=resolution)
+                resolution=resolution, proofs=prover.proofs, remediation=remediations)
+
+
+def _resolve_target(runner, python, installer, planned_set, target, platforms, wanted, workdir):
+    """``_fixes.resolve`` with pip's resolver and the probe's ``requirements`` command for ``target``."""
+    def resolve_wheels(pins):
+        return pip_resolves(runner, python, installer, pins, target, platforms, workdir)
+
+    def check_requirements(items, versions):
+        return run_probe(runner, python, "requirements", dict(
+            items=items, versions=versions, target=target, platforms=platforms, sources=wanted))["conflicts"] \
+            if items else []
+
+    return resolve(resolve_wheels, check_requirements, planned_set)
+
+
+def _attach_moves(packages, target, moves):
+    """Add each forced move to the ``moves`` of the fix that forced it (the requirer's)."""
+    fixes = dict((canonical_name(p["name"]), p["targets"][target].get("fix")) for p in packages)
+    for move in moves:
+        fix = fixes.get(move["requirer"])
+        if fix is not None and not move["as_is"]:
+            fix["moves"].append(move)

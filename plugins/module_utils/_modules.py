@@ -400,7 +400,9 @@ def run_compat_check(module):
                else _snapshot.describe_live(runner, layout, facts)["entries"])
     result = _compat.check(runner, python, entries, p["targets"], _installer_options(module), _which(module),
                            upgrades=p["upgrades"], allowlist=p["allowlist"], keep_seed_pins=p["keep_seed_pins"],
-                           platforms=p["platforms"] or None, resolve=p["resolve"])
+                           platforms=p["platforms"] or None, resolve=p["resolve"], interpreters=p["interpreters"],
+                           pyenv_root=p["pyenv_root"], state_dir=p["state_dir"], proof_timeout=p["proof_timeout"],
+                           check_mode=module.check_mode)
     result.update(changed=False, python_version=facts["python"]["version"], inhibited=bool(result["inhibitors"]))
     return redact(result)
 

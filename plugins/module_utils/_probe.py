@@ -17,8 +17,13 @@ Commands:
     module) or the find-links sources hold for each locked project, judged for each target Python with
     ``packaging``: wheel tags against the tags of CPython X.Y on this host's platform
     (``packaging.tags.platform_tags()``, so the manylinux/musllinux level is this
-    host's), Requires-Python (PEP 345/503), yanked files (PEP 592), and the lowest
-    release above the pin that has a build for the target.
+    host's), Requires-Python (PEP 345/503), yanked files (PEP 592), and, for a pin
+    without a wheel, the releases above it that could fix it. An upgrade given as a
+    requirement with a specifier gets the release pip would pick for each target.
+``requirements``
+    The dependencies among a set of releases (each wheel's Requires-Dist, from pip's
+    report), evaluated for a target (PEP 508 markers): the requirements the set breaks,
+    and the lowest release with a wheel that satisfies all of them.
 ``code``
     The app's own code: the minimum Python version ``vermin`` computes, and the
     imports (read with ``ast``) of standard library modules that the current
@@ -35,12 +40,16 @@ import zipfile
 
 try:  # packaging itself, else the copy pip vendors
     from packaging import tags
+    from packaging.markers import default_environment
+    from packaging.requirements import InvalidRequirement, Requirement
     from packaging.specifiers import InvalidSpecifier, SpecifierSet
     from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
     from packaging.version import InvalidVersion, Version
 except ImportError:
     try:
         from pip._vendor.packaging import tags
+        from pip._vendor.packaging.markers import default_environment
+        from pip._vendor.packaging.requirements import InvalidRequirement, Requirement
         from pip._vendor.packaging.specifiers import InvalidSpecifier, SpecifierSet
         from pip._vendor.packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
         from pip._vendor.packaging.version import InvalidVersion, Version
@@ -248,30 +257,70 @@ def judge(files, target, accepted_tags, allow_sdist):
     return result
 
 
-def lowest_fix(releases, pinned, target, accepted_tags, allow_sdist):
-    """The lowest release above ``pinned`` that installs on ``target``, or None.
+MAX_CANDIDATES = 20  # releases returned per pin and target as candidate fixes
+
+
+def candidates(releases, base, target, accepted_tags, allow_sdist):
+    """The releases above ``base`` that could replace a pin that cannot install on ``target``.
+
+    Ascending, not yanked, each with a wheel for the target or (``allow_sdist``) only an
+    sdist; the list stops at the first release with a wheel (at most ``MAX_CANDIDATES``).
+    The module proves the sdists among them by building them (``_proof``).
 
     :param releases: dict ``Version -> list of files``.
-    :returns: dict with ``version`` (str), ``file``, ``status`` (``wheel`` or ``sdist``)
-        and ``crosses_major`` (bool: its first release segment differs from the pin's).
+    :param base: ``Version`` (the locked release).
+    :returns: list of dicts with ``version`` (str), ``file``, ``status`` (``wheel`` or
+        ``sdist``) and ``crosses_major`` (bool: its first release segment differs from the base's).
     """
-    for version in sorted(v for v in releases if v > pinned and (pinned.is_prerelease or not v.is_prerelease)):
+    out = []
+    for version in sorted(v for v in releases if v > base and (base.is_prerelease or not v.is_prerelease)):
+        verdict = judge(releases[version], target, accepted_tags, allow_sdist)
+        if verdict["status"] == "none" or verdict["yanked"]:
+            continue
+        out.append(dict(version=str(version), file=verdict["file"], status=verdict["status"],
+                        crosses_major=version.release[0] != base.release[0]))
+        if verdict["status"] == "wheel" or len(out) >= MAX_CANDIDATES:
+            break
+    return out
+
+
+def _releases(name, sources, cache):
+    """``Version -> list of files`` the ``sources`` hold for project ``name``."""
+    releases = {}
+    for f in list_files(name, sources, cache):
+        releases.setdefault(_parse_filename(f["filename"])[1], []).append(f)
+    return releases
+
+
+def _version(name, text):
+    try:
+        return Version(text)
+    except InvalidVersion:
+        raise ProbeError("%s has an invalid version %r in the lock" % (name, text))
+
+
+def _pick(releases, specifier, target, accepted_tags, allow_sdist):
+    """The release pip would install for ``specifier`` (a ``SpecifierSet``) on ``target``: the
+    newest one it allows that is not yanked and has a file for the target, else the newest it allows."""
+    allowed = sorted((v for v in releases if specifier.contains(v)), reverse=True)
+    for version in allowed:
         verdict = judge(releases[version], target, accepted_tags, allow_sdist)
         if verdict["status"] != "none" and not verdict["yanked"]:
-            return dict(version=str(version), file=verdict["file"], status=verdict["status"],
-                        crosses_major=version.release[0] != pinned.release[0])
-    return None
+            return version
+    return allowed[0] if allowed else None
 
 
 def check_packages(request):
     """The ``packages`` command.
 
-    :param request: dict with ``pins`` (list of dicts: name, version, kind, url),
-        ``targets`` (list of "X.Y"), ``sources`` (see :func:`list_files`),
+    :param request: dict with ``pins`` (list of dicts: name, version, kind, url, and for
+        an upgrade ``requirement``, the requirement string, and ``base``, the locked version
+        it replaces), ``targets`` (list of "X.Y"), ``sources`` (see :func:`list_files`),
         ``allow_sdist`` (bool) and optionally ``platforms`` (list of platform tags;
         default: this host's, from ``packaging.tags.platform_tags()``).
     :returns: dict with ``platforms`` and ``packages``: per pin its name, version,
-        kind and ``targets`` (target -> :func:`judge` result plus ``fix``).
+        kind and ``targets`` (target -> :func:`judge` result plus ``version``, the
+        release judged, and ``releases``, the :func:`candidates` when it has no wheel).
     """
     _need_packaging()
     platforms = request.get("platforms") or list(tags.platform_tags())
@@ -284,20 +333,81 @@ def check_packages(request):
                 entry["targets"][target] = _judge_direct(pin, target, accepted[target])
             packages.append(entry)
             continue
-        releases = {}
-        for f in list_files(pin["name"], request["sources"], cache):
-            releases.setdefault(_parse_filename(f["filename"])[1], []).append(f)
+        releases = _releases(pin["name"], request["sources"], cache)
         try:
-            pinned = Version(pin["version"])
-        except InvalidVersion:
-            raise ProbeError("%s has an invalid version %r in the lock" % (pin["name"], pin["version"]))
+            specifier = Requirement(pin["requirement"]).specifier if pin.get("requirement") else None
+        except InvalidRequirement as exc:
+            raise ProbeError("the upgrade %r is not a valid requirement: %s" % (pin["requirement"], exc))
         for target in request["targets"]:
-            verdict = judge(releases.get(pinned, []), target, accepted[target], request["allow_sdist"])
-            verdict["fix"] = (lowest_fix(releases, pinned, target, accepted[target], request["allow_sdist"])
-                              if verdict["status"] == "none" else None)
+            if pin["version"]:
+                chosen = _version(pin["name"], pin["version"])
+            else:
+                chosen = _pick(releases, specifier, target, accepted[target], request["allow_sdist"])
+            verdict = judge(releases.get(chosen, []), target, accepted[target], request["allow_sdist"])
+            if chosen is None:
+                verdict["reason"] = "no release on the index matches %s" % pin["requirement"]
+            base = _version(pin["name"], pin["base"]) if pin.get("base") else chosen
+            verdict.update(version=str(chosen) if chosen is not None else None, releases=(
+                candidates(releases, base, target, accepted[target], request["allow_sdist"])
+                if verdict["status"] != "wheel" and base is not None else []))
             entry["targets"][target] = verdict
         packages.append(entry)
     return dict(platforms=platforms, packages=packages)
+
+
+def target_environment(target):
+    """The PEP 508 marker environment of CPython ``target`` on this host (this host's
+    platform keys, the target's Python keys)."""
+    full = target if target.count(".") == 2 else target + ".0"
+    env = default_environment()
+    env.update(python_version=".".join(target.split(".")[:2]), python_full_version=full,
+               implementation_name="cpython", implementation_version=full,
+               platform_python_implementation="CPython", extra="")
+    return env
+
+
+def check_requirements(request):
+    """The ``requirements`` command: which requirements a set of releases breaks on a target.
+
+    :param request: dict with ``items`` (list of dicts: name, version, ``requires``: the
+        Requires-Dist strings of that release, from pip's report), ``versions`` (canonical
+        name -> the version the set holds, for every project of the lock), ``target``,
+        ``platforms``, ``sources`` (see :func:`list_files`).
+    :returns: dict with ``conflicts``: list of dicts ``name`` (the project whose version
+        breaks a requirement), ``version``, ``requirement``, ``required_by`` (``name==version``),
+        ``requirer`` (its canonical name), ``move_to`` (the lowest release above ``version``
+        with a wheel for the target that satisfies every requirement on that project, or
+        None) and ``crosses_major`` (whether that is a new major version).
+    """
+    _need_packaging()
+    env = target_environment(request["target"])
+    accepted = target_tags(request["target"], request["platforms"])
+    versions = request["versions"]
+    needs = {}
+    for item in request["items"]:
+        for text in item.get("requires") or []:
+            try:
+                req = Requirement(text)
+            except InvalidRequirement:
+                continue  # pip would not install it either
+            key = canonicalize_name(req.name)
+            if versions.get(key) and (req.marker is None or req.marker.evaluate(env)):
+                needs.setdefault(key, []).append((req, item))
+    conflicts, cache = [], {}
+    for key in sorted(needs):
+        current = _version(key, versions[key])
+        broken = [(req, by) for req, by in needs[key] if not req.specifier.contains(current, prereleases=True)]
+        if not broken:
+            continue
+        releases = _releases(key, request["sources"], cache)
+        move = next((v for v in sorted(v for v in releases if v > current)
+                     if all(req.specifier.contains(v, prereleases=True) for req, _by in needs[key])
+                     and judge(releases[v], request["target"], accepted, False)["status"] == "wheel"), None)
+        conflicts += [dict(name=key, version=str(current), requirement=str(req), move_to=move and str(move),
+                           crosses_major=bool(move) and move.release[0] != current.release[0],
+                           required_by="%s==%s" % (by["name"], by["version"]), requirer=canonicalize_name(by["name"]))
+                      for req, by in broken]
+    return dict(conflicts=conflicts)
 
 
 def _judge_direct(pin, target, accepted_tags):
@@ -311,7 +421,7 @@ def _judge_direct(pin, target, accepted_tags):
     else:
         verdict = dict(status="source", file=None, yanked=False, yanked_reason=None,
                        reason="a %s requirement is built from source at install" % pin["kind"])
-    verdict["fix"] = None
+    verdict.update(version=pin["version"], releases=[])
     return verdict
 
 
@@ -456,7 +566,7 @@ def _vermin(paths):
     return minimum, detail[:20]
 
 
-COMMANDS = {"packages": check_packages, "code": check_code}
+COMMANDS = {"packages": check_packages, "requirements": check_requirements, "code": check_code}
 
 
 def main():

@@ -3,16 +3,24 @@
 The index (scripts/make-index) holds real releases from the package index: numpy 1.24.4
 (wheels for cp38 to cp311 only), 1.25.2, 1.26.0 (cp312), 2.1.0 (cp313); scipy 1.10.1
 (Requires-Python <3.12), 1.11.1, 1.11.2 (cp312), 1.14.1 (cp313); termcolor 1.1.0 (sdist
-only) and 2.4.0; requests 2.32.0 (yanked) and 2.32.3; six 1.16.0.
+only, pure Python: it builds) and 2.4.0; requests 2.32.0 (yanked) and 2.32.3; six 1.16.0;
+PyYAML 5.4.1 (sdist, cp39 wheel) and 6.0 (sdist), whose sdists fail with Cython 3, and 6.0.1
+(cp310 to cp312); frozenlist 1.3.3 (sdist, cp39 to cp311), whose C does not compile on 3.12,
+and 1.4.1 (cp312); pandas 2.1.1 (cp312, requires python-dateutil>=2.8.2), python-dateutil
+2.8.1 and 2.8.2, pytz and tzdata; setuptools, wheel and Cython for the isolated builds.
 """
 
 import json
 import os
+import shutil
 import subprocess
 
-from helpers import failed_tasks, run_fleet_playbook, run_playbook, task_results
-from support import FIXTURES, WHEELHOUSE, make_app_venv
+import yaml
 
+from helpers import failed_tasks, run_fleet_playbook, run_playbook, task_results
+from support import FIXTURES, UV, WHEELHOUSE, make_app_venv
+
+from ansible_collections.oxzep7.python.plugins.module_utils._lock import apply_upgrades, parse_lock
 from ansible_collections.oxzep7.python.plugins.module_utils._snapshot import tree_manifest
 from ansible_collections.oxzep7.python.plugins.module_utils._venv import resolve_interpreter
 
@@ -51,7 +59,8 @@ def test_compat_check_and_venv_preflight(tmp_path, pyenv_root, compat_index):
     before = tree_manifest(stable)
     rc, stats, plays = run_playbook(os.path.join(HERE, "playbooks", "compat.yml"), base, {}, extra_vars=dict(
         stable=stable, lock=os.path.join(base, "lock.txt"), index_url=compat_index, code_dir=code,
-        reference_dir=refs, backup_dir=os.path.join(base, "backups")))
+        reference_dir=refs, backup_dir=os.path.join(base, "backups"), pyenv_root=pyenv_root,
+        state_dir=os.path.join(base, "state")))
     failed = failed_tasks(plays)
     assert rc == 0 and not failed, failed
     assert tree_manifest(stable) == before  # nothing written into the venv
@@ -61,7 +70,7 @@ def test_compat_check_and_venv_preflight(tmp_path, pyenv_root, compat_index):
     assert full["can_move"] == {"3.9": True, "3.10": True, "3.11": True, "3.12": False, "3.13": False}
     breaks = dict((row["name"], row["breaks_at"]) for row in full["matrix"])
     assert breaks == {"numpy": "3.12", "scipy": "3.12", "termcolor": None, "six": None, "requests": None,
-                      "demoapp": None, "tool": None}
+                      "demoapp": None, "tool": None, "pip": None}  # pip: what uv venv --seed installs
     inhibitors = dict(((i["name"], i["target"]), i) for i in full["inhibitors"])
     assert sorted(inhibitors) == [("numpy", "3.12"), ("numpy", "3.13"), ("scipy", "3.12"), ("scipy", "3.13")]
     numpy12, numpy13 = inhibitors[("numpy", "3.12")], inhibitors[("numpy", "3.13")]
@@ -75,13 +84,14 @@ def test_compat_check_and_venv_preflight(tmp_path, pyenv_root, compat_index):
     assert inhibitors[("scipy", "3.13")]["fix"]["version"] == "1.14.1"
     warnings12 = by(full["cautions"], target="3.12")
     assert sorted((w["name"], w["check"]) for w in warnings12) == [
-        ("requests", "yanked"), ("termcolor", "sdist"), ("tool", "direct_url")]
+        ("requests", "yanked"), ("termcolor", "sdist_proven"), ("tool", "direct_url")]
     assert "CVE-2024-35195" in by(warnings12, name="requests")[0]["message"]
-    assert "termcolor-1.1.0.tar.gz" in by(warnings12, name="termcolor")[0]["message"]
+    assert "termcolor-1.1.0.tar.gz builds with" in by(warnings12, name="termcolor")[0]["message"]
     # pip's own resolver agrees at every target, on the wheels it chose
     assert all(r["ok"] for r in full["resolution"])
     resolved12 = by(full["resolution"], target="3.12")[0]
-    assert resolved12["files"]["six"] == "six-1.16.0-py2.py3-none-any.whl" and "numpy" not in resolved12["files"]
+    assert resolved12["files"]["six"] == "six-1.16.0-py2.py3-none-any.whl"
+    assert resolved12["files"]["numpy"].startswith("numpy-1.26.0-cp312")  # resolved with its fix
     assert by(full["resolution"], target="3.11")[0]["files"]["numpy"].startswith("numpy-1.24.4-cp311-cp311-manylinux")
     assert any(p.startswith("manylinux_2_") for p in full["platforms"])
 
@@ -149,6 +159,15 @@ def test_preflight_playbook_reports_and_upgrade_refuses(tmp_path, old_python, wh
     assert "2 hosts, 1 can move, 1 cannot" in markdown
     assert "numpy 1.24.4 cannot install on 3.12" in markdown and "legacy.py:3 imports imp" in markdown
     assert os.path.exists(os.path.join(folder, "hosts", "ready.json"))
+    # the stepwise path from 3.9: the wheelhouse has cp39 and cp312 wheels only, so 3.10 and 3.11 are
+    # blocked for both; the blocked venv's numpy has no wheel for any of them, and at 3.12 its code too
+    ready_venv = [h for h in fleet["hosts"] if h["host"] == "ready"][0]["venvs"][0]
+    assert ready_venv["reaches"] == "3.12" and venv["reaches"] is None
+    assert [(s["target"], s["can_move"]) for s in ready_venv["steps"]] == [
+        ("3.10", False), ("3.11", False), ("3.12", True)]
+    assert [(s["target"], "numpy" in [b["name"] for b in s["blocked"]], "imp" in [b["name"] for b in s["blocked"]])
+            for s in venv["steps"]] == [("3.10", True, False), ("3.11", True, False), ("3.12", True, True)]
+    assert "| 3.12 | no | - | numpy: numpy 1.24.4 cannot install on 3.12" in markdown
 
     rc, stats, plays = run_fleet_playbook("oxzep7.python.upgrade", base, hosts, extra_vars=dict(
         python_upgrade_target="3.12", python_upgrade_run_id="up1", python_upgrade_report_dir=reports,
@@ -206,3 +225,192 @@ def test_allowlist_and_fail_on_inhibited(tmp_path, old_python, wheelhouse, pyenv
     statuses = [(h["host"], h["status"]) for h in report["hosts"]]
     assert statuses == [("allowed", "would_upgrade"), ("blocked", "inhibited")], statuses
     assert report["totals"]["failed"] == report["totals"]["pending"] == 0 and report["status"] == "completed"
+VERDICT_LOCK = """PyYAML==5.4.1
+frozenlist==1.3.3
+termcolor==1.1.0
+numpy==1.24.4
+pandas==1.5.3
+python-dateutil==2.8.1
+pytz==2023.3
+six==1.16.0
+"""
+CYTHON3 = "AttributeError: 'build_ext' object has no attribute 'cython_sources'"
+GCC = "error: Command 'gcc ...' returned non-zero exit status 1."
+
+
+def test_sdist_verdicts_fixes_and_upgrades(tmp_path, old_python, new_python, pyenv_root, compat_index):
+    """An old 3.9 lock moving to 3.12: sdists proven by real builds, fixes that install, upgrades checked."""
+    base = str(tmp_path)
+    stable = os.path.join(base, "venv")
+    subprocess.run([old_python, "-m", "venv", stable], check=True)
+    lock = os.path.join(base, "lock.txt")
+    with open(lock, "w") as fh:
+        fh.write(VERDICT_LOCK)
+    bad = os.path.join(base, "bad-state")
+    os.makedirs(bad)
+    with open(os.path.join(bad, "sdist-proofs.json"), "w") as fh:
+        json.dump({"version": 1, "proofs": {"termcolor==1.1.0 cp312 linux": {"result": "passed"}}}, fh)
+    os.makedirs(os.path.join(base, "no-python", "versions"))
+    rc, stats, plays = run_playbook(os.path.join(HERE, "playbooks", "verdicts.yml"), base, {}, extra_vars=dict(
+        stable=stable, lock=lock, index_url=compat_index, pyenv_root=pyenv_root, state_dir=os.path.join(base, "state"),
+        no_python=os.path.join(base, "no-python"), bad_state_dir=bad))
+    failed = failed_tasks(plays)
+    assert rc == 0 and not failed, failed
+
+    default = task_results(plays, "The default verdict")[0]
+    inhibitors = dict((i["name"], i) for i in default["inhibitors"])
+    assert sorted(inhibitors) == ["PyYAML", "frozenlist", "numpy", "pandas"] and not default["can_move"]["3.12"]
+    pyyaml, frozen = inhibitors["PyYAML"], inhibitors["frozenlist"]
+    # only an sdist for 3.12, and a real build with 3.12 fails: the inhibitor carries its error line
+    assert pyyaml["check"] == frozen["check"] == "sdist_build"
+    assert CYTHON3 in pyyaml["message"]
+    assert GCC in frozen["message"] and "has no member named" in frozen["message"]
+    # the fix is the lowest release that installs: PyYAML 6.0 has only an sdist, and its build fails too
+    assert (pyyaml["fix"]["version"], pyyaml["fix"]["status"], pyyaml["fix"]["crosses_major"]) == ("6.0.1", "wheel", True)
+    assert [(p["version"], p["result"]) for p in by(default["proofs"], name="PyYAML")] == [
+        ("5.4.1", "failed"), ("6.0", "failed")]
+    assert (frozen["fix"]["version"], frozen["fix"]["crosses_major"]) == ("1.4.1", False)
+    # the fix of pandas forces python-dateutil to move (pandas 2.1.1 requires python-dateutil>=2.8.2)
+    pandas = inhibitors["pandas"]
+    assert (pandas["fix"]["version"], pandas["fix"]["crosses_major"]) == ("2.1.1", True)
+    assert [(m["name"], m["version"], m["move_to"]) for m in pandas["fix"]["moves"]] == [
+        ("python-dateutil", "2.8.1", "2.8.2")]
+    assert "it moves python-dateutil 2.8.1 -> 2.8.2" in pandas["message"]
+    # the pure-Python sdist is proven by its build
+    assert [w["check"] for w in by(default["cautions"], name="termcolor")] == ["sdist_proven"]
+    proof = by(default["proofs"], name="termcolor")[0]
+    assert proof["result"] == "passed" and proof["seconds"] > 0 and not proof["cached"]
+    remedy = default["remediation"]["3.12"]
+    assert remedy["upgrades"] == ["frozenlist==1.4.1", "numpy==1.26.0", "pandas==2.1.1", "python-dateutil==2.8.2",
+                                  "PyYAML==6.0.1"]
+    assert by(remedy["changes"], name="python-dateutil")[0]["forced_by"] == [
+        "pandas==2.1.1 requires python-dateutil>=2.8.2"]
+    assert remedy["complete"] and remedy["blocked"] == []
+
+    # the lock with those upgrades installs for real on 3.12 from the index, with the installer the
+    # rebuild uses (uv, as PATH has it); PyYAML as locked fails there with the verdict's error line
+    target = os.path.join(base, "target")
+    subprocess.run([UV, "venv", "-q", "--no-config", "--python", new_python, target], check=True)
+    pip = [UV, "pip", "install", "--no-config", "--no-cache", "--python", os.path.join(target, "bin", "python"),
+           "--index-url", compat_index]
+    fixed = [e["line"] for e in apply_upgrades(parse_lock(VERDICT_LOCK), remedy["upgrades"])[0]]
+    subprocess.run(pip + fixed, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    imported = subprocess.run([os.path.join(target, "bin", "python"), "-c", "import yaml, frozenlist, pandas, "
+                               "termcolor, dateutil; print(yaml.__version__, pandas.__version__)"],
+                              stdout=subprocess.PIPE, universal_newlines=True, check=True)
+    assert imported.stdout.split() == ["6.0.1", "2.1.1"]
+    as_locked = subprocess.run(pip + ["PyYAML==5.4.1"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               universal_newlines=True, check=False)
+    assert as_locked.returncode != 0 and CYTHON3 in as_locked.stdout
+
+    # upgrades are checked like pins: a wrong fix is an inhibitor, the proposed ones pass
+    wrong = by(task_results(plays, "A wrong fix in upgrades")[0]["inhibitors"], name="PyYAML")
+    assert [(i["version"], i["check"], i["fix"]["version"]) for i in wrong] == [("6.0", "sdist_build", "6.0.1")]
+    assert CYTHON3 in wrong[0]["message"]
+    right = task_results(plays, "The fixes it proposed, in upgrades")[0]
+    assert right["inhibitors"] == [] and right["can_move"] == {"3.12": True}
+    assert right["remediation"]["3.12"]["upgrades"] == remedy["upgrades"]
+    assert by(right["proofs"], name="termcolor")[0]["cached"]  # built once, then read from the cache
+
+    # without the target interpreter, sdist-only pins are unproven, with the command that proves them
+    bare = task_results(plays, "No target interpreter on the host")[0]
+    unproven = dict((i["name"], i) for i in bare["inhibitors"] if i["check"] == "sdist_unproven")
+    assert sorted(unproven) == ["PyYAML", "frozenlist", "termcolor"]
+    # uv is on PATH, so the rebuild and the proofs use it
+    assert "pip install --python python3.12 --target /tmp/oxzep7-proof/target --no-deps --no-binary termcolor " \
+        "--no-cache" in unproven["termcolor"]["message"]
+    assert " termcolor==1.1.0`." in unproven["termcolor"]["message"]
+    assert unproven["termcolor"]["fix"]["version"] == "2.4.0"
+
+    tampered = task_results(plays, "A tampered proof cache")[0]
+    assert os.path.join(bad, "sdist-proofs.json") in tampered["msg"] and "not valid" in tampered["msg"]
+
+
+def index_venv(path, python, index, requirements):
+    """A venv of ``python`` at ``path`` with ``requirements`` installed from the test index."""
+    subprocess.run([python, "-m", "venv", path], check=True)
+    subprocess.run([os.path.join(path, "bin", "python"), "-m", "pip", "install", "-q", "--isolated", "--no-cache-dir",
+                    "--index-url", index] + requirements, check=True, stdout=subprocess.DEVNULL)
+    return path
+
+
+def test_remediation_turns_host_green_and_upgrade_moves_it(tmp_path, old_python, pyenv_root, compat_index):
+    """preflight.yml writes a remediation file; in host_vars it turns the host green, and upgrade.yml moves it.
+
+    Host app: frozenlist 1.3.3 (cp39 to cp311 wheels; its 3.12 sdist does not build) and termcolor
+    1.1.0 (an sdist that builds). Host later: termcolor, and its pyenv root holds no 3.12, so the
+    sdist stays unproven, and upgrade.yml never upgrades it.
+    """
+    base = str(tmp_path)
+    app = index_venv(os.path.join(base, "app", "venv"), old_python, compat_index,
+                     ["frozenlist==1.3.3", "termcolor==1.1.0", "six==1.16.0"])
+    later = index_venv(os.path.join(base, "later", "venv"), old_python, compat_index, ["termcolor==1.1.0"])
+    os.makedirs(os.path.join(base, "no-python", "versions"))
+    common = dict(upgrade_pyenv_root=pyenv_root, upgrade_index_url=compat_index, upgrade_installer_isolated=True,
+                  upgrade_backup_dir=os.path.join(base, "backups"), preflight_reference_paths=[])
+    hosts = {"app": dict(common, upgrade_state_dir=os.path.join(base, "state-app"),
+                         upgrade_venvs=[dict(path=app, imports=["frozenlist", "termcolor", "six"])]),
+             "later": dict(common, upgrade_state_dir=os.path.join(base, "state-later"),
+                           preflight_pyenv_root=os.path.join(base, "no-python"),
+                           upgrade_venvs=[dict(path=later, imports=["termcolor"])])}
+    reports = os.path.join(base, "reports")
+    later_before = tree_manifest(later)
+
+    def preflight(run_id):
+        rc, _stats, plays = run_fleet_playbook("oxzep7.python.preflight", base, hosts, extra_vars=dict(
+            python_upgrade_target="3.12", python_upgrade_run_id=run_id, python_upgrade_report_dir=reports))
+        assert rc == 0, failed_tasks(plays)
+        folder = os.path.join(reports, run_id, "preflight")
+        with open(os.path.join(folder, "preflight.json")) as fh:
+            fleet = dict((h["host"], h["venvs"][0]) for h in json.load(fh)["hosts"])
+        with open(os.path.join(folder, "preflight.md")) as fh:
+            return folder, fleet, fh.read()
+
+    folder, fleet, markdown = preflight("pre1")
+    blocked = fleet["app"]
+    assert blocked["status"] == "inhibited"
+    assert [(i["name"], i["check"]) for i in blocked["inhibitors"]] == [("frozenlist", "sdist_build")]
+    assert GCC in blocked["inhibitors"][0]["message"]
+    assert [w["check"] for w in blocked["warnings"] if w.get("name") == "termcolor"] == ["sdist_proven"]
+    # the stepwise path: frozenlist 1.3.3 has wheels up to cp311, so the venv reaches 3.11 today
+    assert blocked["reaches"] == "3.11"
+    assert [(s["target"], s["can_move"], s["upgrades"]) for s in blocked["steps"]] == [
+        ("3.10", True, []), ("3.11", True, []), ("3.12", False, ["frozenlist==1.4.1"])]
+    assert blocked["remediation"]["changes"] == [dict(name="frozenlist", to="1.4.1", crosses_major=False, why="fix",
+                                                      forced_by=[], **{"from": "1.3.3"})]
+    unproven = fleet["later"]
+    assert [(i["name"], i["check"]) for i in unproven["inhibitors"]] == [("termcolor", "sdist_unproven")]
+    with open(os.path.join(folder, "remediation", "app.yml")) as fh:
+        remedy = yaml.safe_load(fh)
+    assert remedy == {"upgrade_remediation": {app: ["frozenlist==1.4.1"]}}
+    with open(os.path.join(folder, "remediation", "later.yml")) as fh:
+        assert yaml.safe_load(fh) == {"upgrade_remediation": {later: ["termcolor==2.4.0"]}}
+    assert "## Remediation" in markdown and "| 3.12 | no | `frozenlist==1.4.1` (from 1.3.3) | - |" in markdown
+
+    # drop app's remediation file into its host_vars: preflight is green, and writes the same file
+    os.makedirs(os.path.join(base, "host_vars"))
+    shutil.copy(os.path.join(folder, "remediation", "app.yml"), os.path.join(base, "host_vars", "app.yml"))
+    folder, fleet, markdown = preflight("pre2")
+    assert fleet["app"]["status"] == "ready" and fleet["app"]["inhibitors"] == [] and fleet["app"]["reaches"] == "3.12"
+    assert "2 hosts, 1 can move, 1 cannot" in markdown
+    with open(os.path.join(folder, "remediation", "app.yml")) as fh:
+        assert yaml.safe_load(fh) == remedy
+
+    rc, _stats, plays = run_fleet_playbook("oxzep7.python.upgrade", base, hosts, extra_vars=dict(
+        python_upgrade_target="3.12", python_upgrade_run_id="up1", python_upgrade_report_dir=reports,
+        python_upgrade_serial=["100%"]))
+    assert rc == 0, failed_tasks(plays)
+    assert os.path.islink(app)
+    moved = subprocess.run([os.path.join(app, "bin", "python"), "-c", "import sys, frozenlist, termcolor\n"
+                            "from importlib.metadata import version\nprint('%d.%d' % sys.version_info[:2], "
+                            "version('frozenlist'), version('termcolor'))"],
+                           stdout=subprocess.PIPE, universal_newlines=True, check=True)
+    assert moved.stdout.split() == ["3.12", "1.4.1", "1.1.0"]
+    # later: the sdist waited for the prove stage after the interpreter stage, stayed unproven, and the
+    # host ended there untouched
+    assert tree_manifest(later) == later_before and not os.path.islink(later)
+    with open(os.path.join(reports, "up1", "preflight", "hosts", "later.json")) as fh:
+        ended = json.load(fh)["venvs"][0]
+    assert ended["status"] == "inhibited" and [i["check"] for i in ended["inhibitors"]] == ["sdist_unproven"]
+    assert task_results(plays, "Prove the deferred sdists of each venv", host="later")
+    assert not task_results(plays, "Add the outcome to upgrade_results", host="later")

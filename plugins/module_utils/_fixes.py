@@ -1,0 +1,150 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, oxzep7.python contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Fixes that install: the lowest release that works, the set resolved as a whole, the remediation.
+
+For one target, after ``_probe`` judged every pin and ``_proof`` built the sdists:
+
+- :func:`choose_fix`: the lowest release above a pin that cannot install that has a wheel for
+  the target, or an sdist that a build proves;
+- :func:`resolve`: the whole lock with its fixes, resolved at once by pip's resolver for the
+  target (``_compat.pip_resolves``); the dependencies among the set (each wheel's
+  Requires-Dist from pip's report, markers evaluated for the target) are then checked, and
+  a pin that a fix's requirements exclude moves to the lowest release that satisfies them
+  (a forced move), round after round;
+- :func:`remediation`: the ``upgrades`` that make the lock install on the target, what changes
+  (with new major versions and forced moves) and what stays blocked.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+from ansible_collections.oxzep7.python.plugins.module_utils._lock import canonical_name
+
+__metaclass__ = type
+
+MAX_FIX_BUILDS = 1  # sdist releases built per pin and target while looking for a fix
+MAX_ROUNDS = 3  # resolutions per target while forced moves settle
+
+
+def installable(verdict):
+    """Whether a probe verdict (with its ``proof``) installs as it is: a wheel, or a proven sdist."""
+    return verdict["status"] == "wheel" or (
+        verdict["status"] == "sdist" and (verdict.get("proof") or {}).get("result") == "passed")
+
+
+def choose_fix(name, releases, target, prover):
+    """The lowest of ``releases`` (``_probe.candidates``, ascending) that installs on ``target``.
+
+    A release with a wheel is taken as it is; one with only an sdist is taken when a build
+    proves it (at most ``MAX_FIX_BUILDS`` new builds; cached proofs are free).
+
+    :param prover: ``_proof.Prover``.
+    :returns: the candidate dict (version, file, status, crosses_major) plus ``proof``
+        (the proof's ``seconds`` and ``cached``, or None for a wheel) and ``moves`` (empty
+        here; :func:`resolve` adds the pins it forces to move), or None.
+    """
+    builds = 0
+    for candidate in releases:
+        if candidate["status"] == "wheel":
+            return dict(candidate, proof=None, moves=[])
+        if builds >= MAX_FIX_BUILDS:
+            continue
+        proof = prover.prove(name, candidate["version"], target)
+        builds += not proof["cached"] and proof["result"] != "unproven"
+        if proof["result"] == "passed":
+            return dict(candidate, proof=dict(seconds=proof["seconds"], cached=proof["cached"]), moves=[])
+    return None
+
+
+def planned(packages, target):
+    """What the rebuild would install for ``target``: canonical name -> dict with ``name``,
+    ``version``, ``status`` (``wheel`` or ``sdist``) and ``source`` (``as_is`` or ``fix``),
+    for every pin that installs as judged or has a fix."""
+    plan = {}
+    for pkg in packages:
+        verdict = pkg["targets"][target]
+        if pkg["kind"] != "pin":
+            continue
+        if installable(verdict):
+            plan[canonical_name(pkg["name"])] = dict(name=pkg["name"], version=verdict["version"],
+                                                     status=verdict["status"], source="as_is")
+        elif verdict.get("fix"):
+            plan[canonical_name(pkg["name"])] = dict(name=pkg["name"], version=verdict["fix"]["version"],
+                                                     status=verdict["fix"]["status"], source="fix")
+    return plan
+
+
+def resolve(resolve_wheels, check_requirements, plan):
+    """Resolve the planned set for a target, moving the pins that the set's requirements exclude,
+    for at most ``MAX_ROUNDS`` resolutions (a move can bring requirements of its own).
+
+    :param resolve_wheels: callable ``(pins) -> outcome`` (``_compat.pip_resolves`` for this
+        target): pins are ``name==version`` strings of the wheels; the outcome has ``ok`` and
+        ``requires`` (list of dicts name, version, requires).
+    :param check_requirements: callable ``(items, versions) -> conflicts`` (the probe's
+        ``requirements`` command for this target).
+    :param plan: :func:`planned`; changed in place: moved pins get their new version and
+        ``source`` ``move``.
+    :returns: the last outcome of ``resolve_wheels`` without ``requires``, plus ``moves``
+        (the probe's conflicts that a move settled, each with ``as_is``: true when both sides
+        are locked as they are, so the lock itself breaks) and ``conflicts`` (those no
+        release settles).
+    """
+    moves, conflicts = [], []
+    for _round in range(MAX_ROUNDS):
+        pins = sorted("%s==%s" % (p["name"], p["version"]) for p in plan.values() if p["status"] == "wheel")
+        outcome = resolve_wheels(pins)
+        if not outcome["ok"]:
+            break
+        conflicts = check_requirements(outcome.pop("requires"), dict((k, p["version"]) for k, p in plan.items()))
+        movable = [c for c in conflicts if c["move_to"]]
+        conflicts = [c for c in conflicts if not c["move_to"]]
+        if not movable:
+            break
+        for c in movable:
+            c["as_is"] = plan[c["name"]]["source"] == "as_is" and plan[c["requirer"]]["source"] == "as_is"
+        for c in movable:
+            plan[c["name"]].update(version=c["move_to"], status="wheel", source="move")
+        moves += movable
+    outcome.pop("requires", None)
+    outcome.update(moves=moves, conflicts=conflicts)
+    return outcome
+
+
+def remediation(packages, target, plan, outcome, original, upgrade_lines, blocked):
+    """What makes the lock install on ``target``.
+
+    :param plan: :func:`planned` after :func:`resolve`.
+    :param outcome: :func:`resolve`'s result for the target.
+    :param original: canonical name -> the locked version (before upgrades).
+    :param upgrade_lines: canonical name -> the requirement string an upgrade gave.
+    :param blocked: the target's inhibitors that no release fixes (dicts with name, message).
+    :returns: dict with ``upgrades`` (requirement strings, sorted by name: every pin that
+        differs from the lock: the upgrades that work as given, then fixes and forced moves
+        as ``name==version``; applied on top of the lock they make it install), ``changes``
+        (dicts name, ``from``, ``to``, crosses_major, ``why`` ``fix`` or ``forced``,
+        ``forced_by``: requirement and who requires it) and ``blocked``, and ``complete``
+        (bool: nothing is blocked and pip resolved the set).
+    """
+    upgrades, changes = [], []
+    forced = {}
+    for move in outcome.get("moves", []):
+        forced.setdefault(move["name"], []).append("%s requires %s" % (move["required_by"], move["requirement"]))
+    majors = dict((canonical_name(p["name"]), (p["targets"][target].get("fix") or {}).get("crosses_major"))
+                  for p in packages)
+    majors.update((m["name"], m["crosses_major"]) for m in outcome.get("moves", []))
+    for key in sorted(plan):
+        item = plan[key]
+        if item["source"] == "as_is":
+            if key in upgrade_lines:
+                upgrades.append(upgrade_lines[key])
+            continue
+        upgrades.append("%s==%s" % (item["name"], item["version"]))
+        changes.append(dict(name=item["name"], to=item["version"], crosses_major=bool(majors.get(key)),
+                            why="forced" if key in forced else "fix", forced_by=forced.get(key, []),
+                            **{"from": original.get(key)}))
+    unsettled = [dict(name=c["name"], message="%s requires %s; no release of %s with a wheel for %s satisfies it"
+                      % (c["required_by"], c["requirement"], c["name"], target)) for c in outcome.get("conflicts", [])]
+    blocked = list(blocked) + unsettled
+    return dict(upgrades=upgrades, changes=changes, blocked=blocked,
+                complete=not blocked and outcome.get("ok", True))
