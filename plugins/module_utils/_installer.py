@@ -96,6 +96,9 @@ class Installer:
         self.name = "uv" if wanted == "uv" or (wanted == "auto" and uv) else "pip"
         self.uv = uv if self.name == "uv" else None
         self.env = dict((str(k), str(v)) for k, v in (opts["environment"] or {}).items())
+        # uv and pip wrap their messages at COLUMNS when it is set (a terminal's 80, say); one
+        # message per line is what explain_failure reads and what a report shows
+        self.env.setdefault("COLUMNS", "1000")
         if self.name == "uv":
             self.env.setdefault("UV_PYTHON_DOWNLOADS", "never")
 
