@@ -258,9 +258,9 @@ def _package_finding(name, version, target, verdict):
             name, version, target, verdict["file"], proof["interpreter"], proof["installer"], proof["seconds"],
             ", proven at %s" % proof["at"] if proof["cached"] else "")
     if proof["result"] == "failed":
+        compiler = " (first compiler error: %s)" % proof["compiler_error"] if proof["compiler_error"] else ""
         return "inhibitor", "sdist_build", "%s %s has no wheel for %s and its sdist does not build with %s and %s: " \
-            "%s%s." % (name, version, target, proof["interpreter"], proof["installer"], proof["error"],
-            " (first compiler error: %s)" % proof["compiler_error"] if proof["compiler_error"] else "")
+            "%s%s." % (name, version, target, proof["interpreter"], proof["installer"], proof["error"], compiler)
     return "inhibitor", "sdist_unproven", "%s %s has no wheel for %s and its sdist is unproven: %s. Prove it " \
         "with: `%s`." % (name, version, target, proof["error"], proof["command"])
 

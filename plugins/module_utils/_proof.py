@@ -9,7 +9,8 @@ the configured index: ``uv pip install --python <target python> --target <scratc
 --no-deps --no-binary <name> <name>==<version>``, or ``<target python> -m pip wheel
 --no-deps --no-binary <name> <name>==<version>``; in a scratch directory (``TMPDIR``
 points into it, so the build trees land there too) removed afterwards, under the
-runner's time limit; index credentials reach the installer as for a rebuild (a private netrc). Build isolation fetches the sdist's build requirements (PEP 517/518) from the
+runner's time limit; index credentials reach the installer as for a rebuild (a private
+netrc). Build isolation fetches the sdist's build requirements (PEP 517/518) from the
 same index, as the rebuild will.
 
 Results are cached per (project, version, target X.Y, platform tag) in
@@ -184,7 +185,8 @@ class Prover:
         record = dict(self.cache[key], cached=True) if key in self.cache else None
         if record is None and interpreter is None:
             record = dict(result="unproven", seconds=0, compiler_error=None, interpreter=None, at=None, cached=False,
-                          installer=self.installer.name, error="Python %s is not installed on this host (install it with the oxzep7.python."
+                          installer=self.installer.name,
+                          error="Python %s is not installed on this host (install it with the oxzep7.python."
                                 "interpreter role, then run preflight again)" % target)
         if record is None:
             record = self._build(interpreter, name, version, target)

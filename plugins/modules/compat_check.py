@@ -275,12 +275,12 @@ proofs:
     result: {description: "C(passed), C(failed) or C(unproven).", type: str}
     seconds: {description: The build's wall time., type: float}
     error: {description: "The build's last meaningful error line, or why it is unproven.", type: str}
-    compiler_error: {description: The first compiler diagnostic of a failed build, or null., type: str}
-    interpreter: {description: The target interpreter that built it, or null., type: str}
+    compiler_error: {description: "The first compiler diagnostic of a failed build, or null.", type: str}
+    interpreter: {description: "The target interpreter that built it, or null.", type: str}
     installer: {description: "The installer that built it, C(uv) or C(pip).", type: str}
     at: {description: When it was built (UTC)., type: str}
     cached: {description: Whether the verdict came from the proof cache., type: bool}
-    command: {description: The build command, for a human to run (credentials masked)., type: str}
+    command: {description: "The build command, for a human to run (credentials masked).", type: str}
 remediation:
   description: Per target, what makes the lock install there.
   returned: always

@@ -86,8 +86,8 @@ def markdown(fleet):
                 "Remediation file: `remediation/%s.yml` (drop it into `host_vars/%s/` and run preflight again)."
                 % (host["host"], host["host"]), ""]
         for v in venvs:
-            out += ["`%s` (Python %s) moves to %s today." % (v["path"], v.get("from") or "?", v.get("reaches") or
-                                                            "no newer version"), "",
+            reaches = v.get("reaches") or "no newer version"
+            out += ["`%s` (Python %s) moves to %s today." % (v["path"], v.get("from") or "?", reaches), "",
                     "| to | moves today | upgrades it needs | still blocked |", "| --- | --- | --- | --- |"]
             for step in v["steps"]:
                 upgrades = ", ".join(_upgrade(u, step["changes"]) for u in step["upgrades"]) or "-"

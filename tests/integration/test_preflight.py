@@ -225,6 +225,8 @@ def test_allowlist_and_fail_on_inhibited(tmp_path, old_python, wheelhouse, pyenv
     statuses = [(h["host"], h["status"]) for h in report["hosts"]]
     assert statuses == [("allowed", "would_upgrade"), ("blocked", "inhibited")], statuses
     assert report["totals"]["failed"] == report["totals"]["pending"] == 0 and report["status"] == "completed"
+
+
 VERDICT_LOCK = """PyYAML==5.4.1
 frozenlist==1.3.3
 termcolor==1.1.0

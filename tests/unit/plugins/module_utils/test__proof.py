@@ -1,7 +1,6 @@
 """_proof: the proof cache is untrusted input, and the error line of a failed build."""
 
 import json
-import os
 
 import pytest
 
