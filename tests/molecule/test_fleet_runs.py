@@ -142,7 +142,7 @@ def test_fleet_runs(fleet):
     report = fleet.report("run1")
     assert report["status"] == "stopped"
     assert statuses(report) == {"oxzep7-fleet-1": "upgraded", "oxzep7-fleet-2": "upgraded",
-                                "oxzep7-fleet-3": "upgraded", BAD: "failed",
+                                "oxzep7-fleet-3": "upgraded", BAD: "rolled_back",
                                 "oxzep7-fleet-5": "pending", "oxzep7-fleet-6": "pending"}
 
     # 2. budget 50%: the run goes on past the bad host. The window (in a file the gate reads
@@ -172,7 +172,7 @@ def test_fleet_runs(fleet):
     report = fleet.report("run2")
     assert report["status"] == "paused" and report["window"]["state"] in ("closed", "closing")
     assert statuses(report)["oxzep7-fleet-5"] == statuses(report)["oxzep7-fleet-6"] == "pending"
-    assert statuses(report)["oxzep7-fleet-2"] == "already_current" and statuses(report)[BAD] == "failed"
+    assert statuses(report)["oxzep7-fleet-2"] == "already_current" and statuses(report)[BAD] == "rolled_back"
 
     # 3. two concurrent runs on one host: the first holds the lock, the second fails on it. The first
     #    holds it until the test lets it go (its smoke command waits for a file, bounded by the
@@ -221,7 +221,7 @@ def test_fleet_runs(fleet):
     assert report["status"] == "completed_with_failures"
     assert sorted(h["host"] for h in report["hosts"]) == FLEET
     assert statuses(report) == {"oxzep7-fleet-1": "already_current", "oxzep7-fleet-2": "already_current",
-                                "oxzep7-fleet-3": "already_current", BAD: "failed",
+                                "oxzep7-fleet-3": "already_current", BAD: "rolled_back",
                                 "oxzep7-fleet-5": "already_current", "oxzep7-fleet-6": "upgraded"}
     for name in FLEET:
         h = host(name)
