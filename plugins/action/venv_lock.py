@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, oxzep7.python contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Controller side of ``oxzep7.python.venv_lock``: the owner, and dead runs of this controller."""
+"""Controller side of ``oxzep7.python.venv_lock`` (and ``venv_upgrade``, which takes the same lock):
+the owner, and dead runs of this controller."""
 
 from __future__ import annotations
 
@@ -25,19 +26,21 @@ def _alive(pid):
 class ActionModule(ActionBase):
     """Add the owner (this controller, its ansible-playbook pid, user) and take over dead locks."""
 
+    MODULE = "oxzep7.python.venv_lock"
+
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         args = dict(self._task.args)
         # Workers are forked from the ansible-playbook process: its pid is our parent's.
         me = dict(controller=socket.gethostname(), pid=os.getppid(), user=getpass.getuser())
         args.setdefault("owner", me)
-        answer = self._execute_module(module_name="oxzep7.python.venv_lock", module_args=args, task_vars=task_vars)
+        answer = self._execute_module(module_name=self.MODULE, module_args=args, task_vars=task_vars)
         held = answer.get("held") or {}
         owner = held.get("owner") if isinstance(held.get("owner"), dict) else {}
         if answer.get("failed") and held and owner.get("controller") == me["controller"] \
                 and not _alive(owner.get("pid")):
             args["steal"] = held
-            answer = self._execute_module(module_name="oxzep7.python.venv_lock", module_args=args,
+            answer = self._execute_module(module_name=self.MODULE, module_args=args,
                                           task_vars=task_vars)
         result.update(answer)
         return result

@@ -441,15 +441,26 @@ def run_venv_lock(module):
         result = _state.release_lock(p["state_dir"], stable, p["run_id"], p["owner"], check_mode=module.check_mode)
         result.update(stolen=None, diff=_diff("lock", p["run_id"], result["changed"], removed=True))
         return result
+    result = held_lock(module, stable)
+    result["diff"] = _diff("lock", p["run_id"], result["changed"])
+    return result
+
+
+def held_lock(module, stable):
+    """Take the run lock of ``stable`` (str) for the module's ``run_id`` and ``owner``, or keep it when
+    this run holds it already (``steal``: the dead lock the action plugin takes over).
+
+    :returns: ``_state.acquire_lock``'s dict (``changed``, ``lock_path``, ``held``...).
+    :raises Oxzep7Error: when another run holds it, naming that run and the lock file (``held``: what it says).
+    """
+    p = module.params
     try:
-        result = _state.acquire_lock(p["state_dir"], stable, p["run_id"], p["owner"], steal=p["steal"],
-                                     check_mode=module.check_mode)
+        return _state.acquire_lock(p["state_dir"], stable, p["run_id"], p["owner"], steal=p["steal"],
+                                   check_mode=module.check_mode)
     except _state.LockHeld as exc:
         raise Oxzep7Error("%s is locked by %s: another run is changing it; wait for it, or remove %s if that "
                           "run is gone" % (stable, _state.describe_lock(exc.held),
                                            _state.lock_path(p["state_dir"], stable)), held=exc.held)
-    result["diff"] = _diff("lock", p["run_id"], result["changed"])
-    return result
 
 
 def main(module, run):

@@ -266,7 +266,7 @@ def _write(runner, live, partial, archive_name, compression, meta):
     return meta
 
 
-def take(runner, layout, backup_dir, snapshot_id=None, compression="gz", keep=5, check_mode=False):
+def take(runner, layout, backup_dir, snapshot_id=None, compression="gz", keep=5, check_mode=False, facts=None):
     """Snapshot the live venv of ``layout``.
 
     :param backup_dir: the backup root (str); ``<backup_dir>/<slug>`` is made 0700.
@@ -274,6 +274,7 @@ def take(runner, layout, backup_dir, snapshot_id=None, compression="gz", keep=5,
         lock's sha256>``, so the same live venv always gives the same snapshot.
     :param compression: ``gz``, ``xz``, ``bz2`` or ``none``.
     :param keep: how many snapshots of this stable path to keep (int, at least 1).
+    :param facts: what ``inspect_python`` already returned for the live venv, to not run it twice.
     :returns: dict with ``changed``, ``snapshot_id``, ``path``, ``lock_path``,
         ``archive``, ``archive_bytes``, ``seconds``, ``removed`` (snapshot ids) and
         ``release_id``.
@@ -284,7 +285,7 @@ def take(runner, layout, backup_dir, snapshot_id=None, compression="gz", keep=5,
     if compression not in COMPRESSION:
         raise Oxzep7Error("compression must be one of %s" % ", ".join(sorted(COMPRESSION)))
     started = time.time()
-    live = describe_live(runner, layout)
+    live = describe_live(runner, layout, facts)
     release_id = layout.current_release()
     snapshot_id = check_release_id(snapshot_id or "%s-%s" % (release_id or "plain", live["lock_sha256"][:12]),
                                    "snapshot id")

@@ -1,0 +1,190 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, oxzep7.python contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One pass over one venv: decide, lock, snapshot, rebuild, verify and switch (``venv_upgrade``).
+
+The steps are the ones ``venv_snapshot``, ``venv_rebuild``, ``venv_verify`` and ``venv_switch``
+take one by one, run in one module process: the live venv is inspected once, the snapshot's
+archive is written while the new release is built and verified, and the ledger gets the same
+records. What happens after the switch (restart, health, rollback) is the roles' job.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import time
+
+from ansible_collections.oxzep7.python.plugins.module_utils._common import Oxzep7Error, module_runner, redact
+from ansible_collections.oxzep7.python.plugins.module_utils._installer import Installer, INSTALLER_OPTION_NAMES
+from ansible_collections.oxzep7.python.plugins.module_utils._layout import Layout, check_release_id
+from ansible_collections.oxzep7.python.plugins.module_utils._modules import _record, _stage, held_lock
+from ansible_collections.oxzep7.python.plugins.module_utils import _release, _snapshot, _state
+from ansible_collections.oxzep7.python.plugins.module_utils._venv import (
+    check_target, inspect_python, interpreter_tag, python_of, resolve_interpreter)
+
+__metaclass__ = type
+
+# What ``outcome`` says: the venv ran the target already; a check-mode run would upgrade it;
+# this call switched it to the new release.
+OUTCOMES = ("already_current", "would_upgrade", "upgraded")
+
+
+def release_id_for(run_id, base_facts):
+    """The release id of run ``run_id`` for a base interpreter: ``<run id>-<tag>`` (``...-cp312``).
+
+    Every host of a run gets the same name for the same interpreter version line.
+
+    :param run_id: the run id (str, a safe path component).
+    :param base_facts: the ``python`` dict of ``inspect_python`` for the base interpreter.
+    :raises Oxzep7Error: when the result is not a valid release id.
+    """
+    return check_release_id("%s-%s" % (run_id, interpreter_tag(base_facts)))
+
+
+def _options(module):
+    return dict((k, module.params.get(k)) for k in INSTALLER_OPTION_NAMES)
+
+
+def plan(module, layout, runner):
+    """Read what the pass needs before anything is written.
+
+    :returns: dict ``live`` (the live venv's ``inspect_python`` facts), ``interpreter`` (path),
+        ``base`` (its ``python`` facts), ``target`` (X.Y or X.Y.Z), ``release_id``, ``on_target``
+        (bool) and ``reason`` (str).
+    :raises Oxzep7Error: when there is no venv at the path, the target or interpreter is not
+        CPython 3.8 or later, or the run id makes no valid release id.
+    """
+    p = module.params
+    target = check_target(p["python_version"]) if p["python_version"] else None
+    live = layout.live_path()
+    if live is None:
+        raise Oxzep7Error("%s holds no venv: nothing to upgrade" % layout.stable)
+    facts = inspect_python(runner, python_of(live))
+    interpreter = resolve_interpreter(p["interpreter"], p["python_version"], p["pyenv_root"])
+    base = inspect_python(runner, interpreter)["python"]
+    check_target(base["version"], base["implementation"])
+    target = target or base["version"]
+    current, reason = _state.on_target(layout, facts["python"]["version"], target,
+                                       _state.read_ledger(p["state_dir"], layout.stable))
+    if p["force"] and current:
+        current, reason = False, reason + "; force is set: it is rebuilt"
+    release_id = p["release_id"] or release_id_for(p["run_id"], base)
+    return dict(live=facts, interpreter=interpreter, base=base, target=target, on_target=current, reason=reason,
+                release_id=check_release_id(release_id))
+
+
+def run_venv_upgrade(module):
+    """``venv_upgrade``: see the module's documentation; returns its result dict.
+
+    :raises Oxzep7Error: on bad input (nothing changed), a lock held by another run, or a
+        failed stage; the failure's details say ``stage`` and, once the rebuild started, the
+        new release was removed and the live one was never touched.
+    """
+    p = module.params
+    started = time.time()
+    layout = Layout(p["path"])
+    runner = module_runner(module)
+    facts = plan(module, layout, runner)
+    result = dict(changed=False, stable_path=layout.stable, release_id=facts["release_id"],
+                  previous_release=layout.current_release(), current_release=layout.current_release(),
+                  from_version=facts["live"]["python"]["version"], python_version=facts["base"]["version"],
+                  interpreter=facts["interpreter"], on_target_reason=facts["reason"], snapshot_id=None,
+                  lock_path=None, snapshot={}, rebuild={}, gates=[], switch={}, lock={}, seconds={})
+    if facts["on_target"]:
+        result.update(outcome="already_current", release_id=layout.current_release(),
+                      python_version=result["from_version"])
+        return _finish(result, started)
+    result["changed"] = True
+    if module.check_mode:
+        result["outcome"] = "would_upgrade"
+        result["diff"] = dict(before="%s -> %s\n" % (layout.stable, result["current_release"]),
+                              after="%s -> %s\n" % (layout.stable, facts["release_id"]))
+        return _finish(result, started)
+    result["lock"] = held_lock(module, layout.stable)
+    with _state.WorkLock(p["state_dir"], layout.stable, p["run_id"], "upgrade", wait=p["lock_timeout"]) as work:
+        layout.guard = work.check
+        _passes(module, layout, runner, work, facts, result)
+    result["outcome"] = "upgraded"
+    result["diff"] = dict(before="%s -> %s\n" % (layout.stable, result["previous_release"]),
+                          after="%s -> %s\n" % (layout.stable, result["current_release"]))
+    return _finish(result, started)
+
+
+def _finish(result, started):
+    result["seconds"]["total"] = round(time.time() - started, 3)
+    return redact(result)
+
+
+def _fail(exc, stage, result):
+    """Add ``stage`` and what was made so far to the details of ``exc``; return it."""
+    details = dict(result, outcome="failed", stage=stage, changed=False)
+    details.update(exc.details)
+    exc.details = redact(details)
+    return exc
+
+
+def _passes(module, layout, runner, work, facts, result):
+    """Snapshot, rebuild, verify and switch, recording each stage; fill ``result`` in place."""
+    p = module.params
+    installer = Installer(_options(module), lambda name: module.get_bin_path(name, required=False))
+    release_id = facts["release_id"]
+    stage = "snapshot"
+    try:
+        with _stage(module, work, "snapshot", source=layout.current_release()):
+            snap = _snapshot.take(runner, layout, p["backup_dir"], compression=p["snapshot_compression"],
+                                  keep=p["keep_snapshots"], facts=facts["live"])
+        result.update(snapshot=snap, snapshot_id=snap["snapshot_id"], lock_path=snap["lock_path"])
+        result["seconds"]["snapshot"] = snap["seconds"]
+        _record(module, work, "snapshot", "changed" if snap["changed"] else "unchanged", time.time() - snap["seconds"],
+                source=snap["release_id"], target=snap["snapshot_id"])
+        stage = "rebuild"
+        with _stage(module, work, "rebuild", source=layout.current_release(), target=release_id):
+            built = _release.rebuild(runner, layout, installer, facts["interpreter"], lock_path=snap["lock_path"],
+                                     upgrades=p["upgrades"], release_id=release_id,
+                                     keep_seed_pins=p["keep_seed_pins"],
+                                     allow_unreproducible=p["allow_unreproducible"])
+        result["rebuild"] = built
+        result["seconds"]["rebuild"] = built["seconds"]
+        _record(module, work, "rebuild", "changed" if built["changed"] else "unchanged",
+                time.time() - built["seconds"], source=layout.current_release(), target=release_id)
+        stage = "verify"
+        _verify(module, layout, runner, work, installer, release_id, result)
+        stage = "switch"
+        _switch(module, layout, work, release_id, result)
+    except (Oxzep7Error, OSError, IOError) as exc:
+        if stage in ("rebuild", "verify") and layout.current_release() != release_id:
+            layout.remove_release(release_id)
+            layout.remove_releases_dir_if_empty()
+        if not isinstance(exc, Oxzep7Error):
+            exc = Oxzep7Error("%s: %s" % (type(exc).__name__, exc))
+        raise _fail(exc, stage, result)
+
+
+def _verify(module, layout, runner, work, installer, release_id, result):
+    p = module.params
+    started = time.time()
+    with _stage(module, work, "verify", target=release_id):
+        checked = _release.verify(runner, layout, installer, release=release_id, imports=p["imports"],
+                                  smoke_commands=p["smoke_commands"], test_command=p["test_command"],
+                                  check_dependencies=p["check_dependencies"], compare_lock=True,
+                                  environment=p["verify_environment"], chdir=p["chdir"], mark=True,
+                                  command_timeout=p["command_timeout"])
+    result["gates"] = checked["gates"]
+    result["seconds"]["verify"] = round(time.time() - started, 3)
+    _record(module, work, "verify", "passed" if checked["passed"] else "failed", started, target=release_id,
+            reason=None if checked["passed"] else "failed gates: %s" % ", ".join(checked["failed_gates"]))
+    if not checked["passed"]:
+        raise Oxzep7Error("release %s failed verification: %s" % (release_id, ", ".join(checked["failed_gates"])),
+                          gates=checked["gates"], failed_gates=checked["failed_gates"])
+
+
+def _switch(module, layout, work, release_id, result):
+    started = time.time()
+    before = layout.current_release() or (layout.stable if layout.kind() == "plain" else None)
+    with _stage(module, work, "switch", source=before, target=release_id):
+        switched = layout.switch(release_id)
+        switched["removed_releases"] = layout.prune(module.params["keep_releases"]) \
+            if module.params["keep_releases"] else []
+    result["switch"] = switched
+    result.update(previous_release=switched["previous"], current_release=switched["current"])
+    result["seconds"]["switch"] = round(time.time() - started, 3)
+    _record(module, work, "switch", "changed", started, source=before, target=release_id)

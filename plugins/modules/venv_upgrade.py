@@ -1,0 +1,275 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, oxzep7.python contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: venv_upgrade
+short_description: Move a venv to a target interpreter in one pass, up to the atomic switch
+version_added: 0.1.0
+description:
+  - "Does in one module call what M(oxzep7.python.venv_snapshot), M(oxzep7.python.venv_rebuild),
+    M(oxzep7.python.venv_verify) and M(oxzep7.python.venv_switch) do one by one: takes the venv's run
+    lock (as M(oxzep7.python.venv_lock)), snapshots the live release, builds a new release from the
+    snapshot's lock for the target interpreter beside it, runs the gates on it and switches the stable
+    path to it atomically. The live venv is inspected once."
+  - "First it decides whether there is anything to do: a venv whose live interpreter is the target and
+    whose current release a run recorded as upgraded, verified and healthy (or that ran the target
+    before any run) is left alone (RV(outcome=already_current)), without taking the lock."
+  - The release id is O(run_id) plus the base interpreter's tag (C(<run id>-cp312)), so every host of
+    a run names its release the same.
+  - When a stage fails, the task fails with RV(stage) naming it; the new release is removed, the stable
+    path still points at the live release, and the run lock stays held for the caller to record the
+    outcome and release it (M(oxzep7.python.venv_lock) O(state=absent)).
+  - Restarting the services, health checks and rolling back after the switch are the
+    C(oxzep7.python.upgrade) role's job; RV(previous_release) is what to switch back to.
+  - Each stage appends its record to the venv's ledger (C(snapshot), C(rebuild), C(verify), C(switch)),
+    a failed one too, with the reason.
+author: oxzep7.python contributors (@oxzep7)
+extends_documentation_fragment:
+  - oxzep7.python.venv
+  - oxzep7.python.venv.work
+  - oxzep7.python.venv.backup
+  - oxzep7.python.venv.installer
+options:
+  run_id:
+    description: The run this pass belongs to; it holds the venv's lock and names the new release.
+    type: str
+    required: true
+  python_version:
+    description: Target CPython, C(X.Y) (the newest C(X.Y.*) under O(pyenv_root)) or C(X.Y.Z).
+    type: str
+  interpreter:
+    description: Path of the base interpreter instead of O(python_version).
+    type: path
+  pyenv_root:
+    description: Where O(python_version) is looked up (C(<pyenv_root>/versions)).
+    type: path
+    default: /opt/pyenv
+  release_id:
+    description: Name of the new release instead of C(<run_id>-<interpreter tag>).
+    type: str
+  force:
+    description: Rebuild even when the venv already runs the target.
+    type: bool
+    default: false
+  upgrades:
+    description: Requirements that replace the lock's pins of the same name (a preflight remediation).
+    type: list
+    elements: str
+    default: []
+  keep_seed_pins:
+    description: Install the locked pip, setuptools and wheel too (see M(oxzep7.python.venv_rebuild)).
+    type: bool
+    default: false
+  allow_unreproducible:
+    description: Build without local sources that no longer exist instead of failing.
+    type: bool
+    default: false
+  snapshot_compression:
+    description: Compression of the snapshot's archive (see M(oxzep7.python.venv_snapshot)).
+    type: str
+    default: gz
+    choices: [gz, xz, bz2, none]
+  keep_snapshots:
+    description: How many snapshots of this stable path to keep.
+    type: int
+    default: 5
+  keep_releases:
+    description: Verified releases to keep after the switch (the current one and its rollback target always stay); 0 keeps all.
+    type: int
+    default: 3
+  imports:
+    description: Module names that must import in the new release, all in one interpreter process.
+    type: list
+    elements: str
+    default: []
+  smoke_commands:
+    description: Commands that must exit 0 in the new release (argument lists or strings split like a shell would; no shell runs them).
+    type: list
+    elements: raw
+    default: []
+  test_command:
+    description: The application's own test command, run last.
+    type: raw
+  check_dependencies:
+    description: Run C(pip check) (C(uv pip check) where uv is the installer).
+    type: bool
+    default: true
+  verify_environment:
+    description: Extra environment variables for the imports, smoke and test commands.
+    type: dict
+    default: {}
+  chdir:
+    description: Working directory of the imports, smoke and test commands.
+    type: path
+  command_timeout:
+    description: Seconds each smoke command and the test command may run.
+    type: int
+    default: 600
+  owner:
+    description: Who holds the run lock, stored in the lock file. The action plugin fills it in.
+    type: dict
+    default: {}
+  steal:
+    description: What the lock file of a dead holder says; the action plugin fills it in (see M(oxzep7.python.venv_lock)).
+    type: dict
+attributes:
+  check_mode:
+    support: full
+    description: Decides and reports RV(outcome=would_upgrade) or RV(outcome=already_current); writes nothing.
+  diff_mode:
+    support: full
+    description: Shows where the stable path points before and after.
+  action:
+    support: full
+    description: The action plugin adds the lock's owner and takes over the lock of a dead run of this controller.
+seealso:
+  - module: oxzep7.python.venv_info
+  - module: oxzep7.python.venv_switch
+"""
+
+EXAMPLES = r"""
+- name: Move /srv/app/venv to Python 3.12, up to the switch
+  oxzep7.python.venv_upgrade:
+    path: /srv/app/venv
+    run_id: "{{ run_id }}"
+    python_version: "3.12"
+    find_links: [/srv/wheelhouse]
+    no_index: true
+    imports: [app]
+  register: upgraded
+
+- name: Restart the app on the new release
+  ansible.builtin.systemd_service:
+    name: app
+    state: restarted
+  when: upgraded is changed
+"""
+
+RETURN = r"""
+outcome:
+  description: C(upgraded) (switched to the new release), C(already_current) or, in check mode, C(would_upgrade); C(failed) in a failure result.
+  returned: always
+  type: str
+stage:
+  description: The stage that failed (C(snapshot), C(rebuild), C(verify) or C(switch)).
+  returned: failure
+  type: str
+stable_path:
+  description: The venv's stable path.
+  returned: always
+  type: str
+on_target_reason:
+  description: Why the venv is, or is not, already on the target.
+  returned: always
+  type: str
+from_version:
+  description: The live interpreter's version before the pass.
+  returned: always
+  type: str
+python_version:
+  description: The new release's interpreter version (the live one when already current).
+  returned: always
+  type: str
+interpreter:
+  description: The base interpreter the new release is built with.
+  returned: always
+  type: str
+release_id:
+  description: The new release (the current one when already current).
+  returned: always
+  type: str
+previous_release:
+  description: The release that was live before the switch (the adopted release id of a plain venv); switch back to it to roll back.
+  returned: always
+  type: str
+current_release:
+  description: The release the stable path points at now.
+  returned: always
+  type: str
+snapshot_id:
+  description: The snapshot taken of the live release.
+  returned: always
+  type: str
+lock_path:
+  description: The snapshot's lock file the release was built from.
+  returned: always
+  type: str
+snapshot:
+  description: What M(oxzep7.python.venv_snapshot) returns for the snapshot.
+  returned: always
+  type: dict
+rebuild:
+  description: What M(oxzep7.python.venv_rebuild) returns for the new release.
+  returned: always
+  type: dict
+gates:
+  description: The gates run on the new release (name, ok, seconds, and the command's details), as M(oxzep7.python.venv_verify) returns them.
+  returned: always
+  type: list
+  elements: dict
+failed_gates:
+  description: Names of the gates that failed.
+  returned: failure of the verify stage
+  type: list
+  elements: str
+switch:
+  description: What the switch did (changed, previous, current, converted, removed_releases).
+  returned: always
+  type: dict
+lock:
+  description: The run lock taken (changed, lock_path, held).
+  returned: always
+  type: dict
+seconds:
+  description: Seconds per stage (snapshot, rebuild, verify, switch) and C(total).
+  returned: always
+  type: dict
+installer_log:
+  description: The installer's whole output when the rebuild's install failed.
+  returned: failure of the rebuild stage
+  type: str
+held:
+  description: What the lock file says when another run holds the lock.
+  returned: failure
+  type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.oxzep7.python.plugins.module_utils._modules import (
+    INSTALLER_SPEC, VENV_SPEC, WORK_SPEC, main, spec)
+from ansible_collections.oxzep7.python.plugins.module_utils._upgrade import run_venv_upgrade
+
+
+def run():
+    module = AnsibleModule(
+        argument_spec=spec(
+            VENV_SPEC, WORK_SPEC, INSTALLER_SPEC,
+            run_id=dict(type="str", required=True),
+            python_version=dict(type="str"), interpreter=dict(type="path"),
+            pyenv_root=dict(type="path", default="/opt/pyenv"), release_id=dict(type="str"),
+            force=dict(type="bool", default=False),
+            upgrades=dict(type="list", elements="str", default=[]),
+            keep_seed_pins=dict(type="bool", default=False), allow_unreproducible=dict(type="bool", default=False),
+            backup_dir=dict(type="path", default="/var/backups/oxzep7-python"),
+            snapshot_compression=dict(type="str", default="gz", choices=["gz", "xz", "bz2", "none"]),
+            keep_snapshots=dict(type="int", default=5), keep_releases=dict(type="int", default=3),
+            imports=dict(type="list", elements="str", default=[]),
+            smoke_commands=dict(type="list", elements="raw", default=[]), test_command=dict(type="raw"),
+            check_dependencies=dict(type="bool", default=True),
+            verify_environment=dict(type="dict", default={}), chdir=dict(type="path"),
+            command_timeout=dict(type="int", default=600),
+            owner=dict(type="dict", default={}), steal=dict(type="dict")),
+        required_one_of=[("python_version", "interpreter")],
+        mutually_exclusive=[("python_version", "interpreter")],
+        supports_check_mode=True)
+    main(module, run_venv_upgrade)
+
+
+if __name__ == "__main__":
+    run()
