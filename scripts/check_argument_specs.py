@@ -1,5 +1,8 @@
 """Check that every role's meta/argument_specs.yml matches its defaults/main.yml.
 
+An internal role without defaults/main.yml (roles/_common) must take every input explicitly:
+every option of every entry point is required.
+
 Every default must be a documented option and every option with a default must be
 in defaults/main.yml with that value (templated defaults, such as the rollback
 role's fallbacks to the upgrade role's settings, are compared by name only).
@@ -16,10 +19,20 @@ root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 problems = []
 for role in sorted(glob.glob(os.path.join(root, "roles", "*"))):
     name = os.path.basename(role)
+    with open(os.path.join(role, "meta", "argument_specs.yml")) as fh:
+        specs = yaml.safe_load(fh)["argument_specs"]
+    if not os.path.exists(os.path.join(role, "defaults", "main.yml")):
+        # an internal role (_common): no defaults, every input of every entry point explicit
+        for entry, spec in specs.items():
+            for key, option in spec.get("options", {}).items():
+                if not option.get("required"):
+                    problems.append("%s: %s option %s is not required, and the role has no defaults" % (name, entry, key))
+                if not key.startswith(name + "_"):
+                    problems.append("%s: option %s lacks the role prefix %s_" % (name, key, name))
+        continue
     with open(os.path.join(role, "defaults", "main.yml")) as fh:
         defaults = yaml.safe_load(fh) or {}
-    with open(os.path.join(role, "meta", "argument_specs.yml")) as fh:
-        options = yaml.safe_load(fh)["argument_specs"]["main"]["options"]
+    options = specs["main"]["options"]
     for key, value in defaults.items():
         if key not in options:
             problems.append("%s: default %s is not in argument_specs" % (name, key))

@@ -9,7 +9,7 @@ import os
 
 from ansible.inventory.manager import InventoryManager
 from ansible.plugins.action import ActionBase
-from ansible_collections.oxzep7.python.plugins.plugin_utils._report import render
+from ansible_collections.oxzep7.python.plugins.plugin_utils._report import build
 
 ARGUMENT_SPEC = dict(
     report_dir=dict(type="path", required=True),
@@ -22,7 +22,7 @@ ARGUMENT_SPEC = dict(
 
 
 class ActionModule(ActionBase):
-    """Render the fleet report from the per-host results."""
+    """Read the fleet report's state from the per-host files; the fleet_report callback writes the report."""
 
     TRANSFERS_FILES = False
     _requires_connection = False
@@ -31,7 +31,7 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         args["hosts"] = self._within_limit(args["hosts"], task_vars)
-        report = render(**args)
+        report = build(**args)
         result.update(changed=False, status=report["status"], totals=report["totals"],
                       files=[os.path.join(args["report_dir"], n) for n in ("report.json", "report.md", "report.html")],
                       oxzep7_fleet_report=args)

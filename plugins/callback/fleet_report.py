@@ -10,19 +10,25 @@ type: aggregate
 short_description: Write the fleet report once more when the run ends, whatever happened
 version_added: 0.1.0
 description:
-  - Remembers the arguments of the last M(oxzep7.python.fleet_report) and M(oxzep7.python.maintenance_window)
-    results of the run, and when the run ends (also when the failure budget or a failure stopped it
-    early) writes the report again with the final state of every host, failed and unreachable hosts
-    included, and the run's final status (C(completed), C(completed_with_failures), C(paused) or C(stopped)).
-  - The collection's playbooks enable it by themselves (a copy beside them). In your own playbooks,
+  - The one writer of the fleet report. It collects, from every task result, the key C(oxzep7_report) that
+    M(oxzep7.python.venv_ledger) returns for a venv's outcome (the upgrade role's record), and writes each
+    host's file C(hosts/<host>.json) (and the output of a failed installer run) into the run's report
+    directory on the controller as the results arrive.
+  - When M(oxzep7.python.fleet_report) runs (before each batch of C(playbooks/upgrade.yml)) it renders
+    C(report.json), C(report.md) and C(report.html); when the run ends (also when the failure budget or
+    a failure stopped it early) it renders them again with the final state of every host, failed and
+    unreachable hosts included, and the run's final status (C(completed), C(completed_with_failures),
+    C(paused) or C(stopped)).
+  - The collection's playbooks enable it by themselves (a shim beside them). In your own playbooks,
     enable it with C(callbacks_enabled = oxzep7.python.fleet_report) in C(ansible.cfg).
 author: oxzep7.python contributors (@oxzep7)
 requirements:
-  - A task of the run calls M(oxzep7.python.fleet_report); without one, this callback does nothing.
+  - For the rendered report, a task of the run calls M(oxzep7.python.fleet_report). Host files are written
+    for every record whose C(report_dir) is set (the upgrade role's C(upgrade_report_dir)).
 """
 
 from ansible.plugins.callback import CallbackBase
-from ansible_collections.oxzep7.python.plugins.plugin_utils._report import render
+from ansible_collections.oxzep7.python.plugins.plugin_utils._report import installer_log_name, render, write_host
 
 
 class CallbackModule(CallbackBase):
@@ -37,13 +43,31 @@ class CallbackModule(CallbackBase):
         super().__init__(*args, **kwargs)
         self._report_args = None
         self._paused = None
+        self._venvs = {}  # (report_dir, host) -> {stable path: record}
 
     def v2_runner_on_ok(self, result):
         data = result._result  # pylint: disable=protected-access
+        if isinstance(data.get("oxzep7_report"), dict):
+            self._collect(result._host.get_name(), data["oxzep7_report"])  # pylint: disable=protected-access
         if "oxzep7_fleet_report" in data:
             self._report_args = dict(data["oxzep7_fleet_report"])
+            render(**dict(self._report_args, paused=self._paused or self._report_args.get("paused")))
         if data.get("state") in ("closed", "closing") and "next_open" in data and data.get("open") is False:
             self._paused = dict((k, data.get(k)) for k in ("state", "reason", "closes_at", "next_open", "now"))
+
+    def _collect(self, host, report):
+        """Keep a venv's upgrade record and rewrite its host's file (the latest record per venv)."""
+        record = report.get("record")
+        if report.get("kind") != "upgrade" or not report.get("report_dir") or not isinstance(record, dict):
+            return
+        record = dict(record)
+        logs = {}
+        if report.get("installer_log") and report.get("ledger"):
+            record["installer_log"] = installer_log_name(host, report["ledger"])
+            logs[record["installer_log"]] = report["installer_log"]
+        venvs = self._venvs.setdefault((report["report_dir"], host), {})
+        venvs[record.get("path")] = record
+        write_host(report["report_dir"], host, record.get("run_id"), list(venvs.values()), logs)
 
     def v2_playbook_on_stats(self, stats):
         if not self._report_args:

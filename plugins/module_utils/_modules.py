@@ -315,11 +315,13 @@ def run_venv_ledger(module):
     entries = _state.read_ledger(p["state_dir"], stable)
     result = dict(changed=False, ledger=os.path.join(p["state_dir"], _state.slug(stable), "ledger.jsonl"),
                   recorded=None)
-    if p["record"] and not module.check_mode:
+    if p["record"]:
         record = dict(p["record"])
         record.setdefault("run_id", p["run_id"])
-        result["recorded"] = _state.append_ledger(p["state_dir"], stable, record)
-        entries.append(result["recorded"])
+        if not module.check_mode:
+            record = result["recorded"] = _state.append_ledger(p["state_dir"], stable, record)
+            entries.append(record)
+        result["oxzep7_report"] = dict(p["report"], kind=record.get("step"), record=record, ledger=result["ledger"])
     result["entries"] = entries[-p["last"]:] if p["last"] else entries
     return result
 

@@ -115,9 +115,12 @@ def _finish(result, started):
 
 
 def _fail(exc, stage, result):
-    """Add ``stage`` and what was made so far to the details of ``exc``; return it."""
-    details = dict(result, outcome="failed", stage=stage, changed=False)
-    details.update(exc.details)
+    """Add ``stage`` and what was made so far to the details of ``exc``; return it.
+
+    The pass's own keys win over the failed command's (its ``seconds`` is a number, the pass's a dict).
+    """
+    details = dict(exc.details)
+    details.update(result, outcome="failed", stage=stage, changed=False)
     exc.details = redact(details)
     return exc
 

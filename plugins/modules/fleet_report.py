@@ -10,17 +10,19 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 module: fleet_report
-short_description: Write the fleet report of an upgrade run on the controller
+short_description: Render the fleet report of an upgrade run on the controller
 version_added: 0.1.0
 description:
-  - Runs on the controller only. Reads the per-host results the roles wrote under O(report_dir)
-    (C(hosts/<host>.json) from the upgrade role, C(preflight/hosts/<host>.json) from the preflight role)
-    and writes C(report.json), C(report.md) and C(report.html) (a table and a timeline) there.
+  - Runs on the controller only. Reads the per-host results under O(report_dir) (C(hosts/<host>.json) and
+    C(preflight/hosts/<host>.json), which the C(oxzep7.python.fleet_report) callback writes from the roles'
+    results) and returns the run's status and totals. The callback, the one writer of the report, then
+    writes C(report.json), C(report.md) and C(report.html) (a table and a timeline) there; without the
+    callback enabled nothing is written.
   - Per host, the venvs with from and to version, status (C(upgraded), C(already_current),
     C(rolled_back) with the reason, C(inhibited), C(failed), C(pending), or C(would_upgrade) in check
     mode), the seconds of each stage, and where the log of a failed installer run is; totals (one
     status per host, the worst of its venvs'); the run's status.
-  - C(playbooks/upgrade.yml) runs it before each batch, and its callback plugin runs it once more when
+  - C(playbooks/upgrade.yml) runs it before each batch, and the callback renders the report once more when
     the run ends, whatever happened (also when the failure budget stopped the run).
 author: oxzep7.python contributors (@oxzep7)
 options:
@@ -84,7 +86,7 @@ totals:
   returned: always
   type: dict
 files:
-  description: The files written.
+  description: The report's files, which the callback writes.
   returned: always
   type: list
   elements: str

@@ -26,6 +26,13 @@ options:
       - The record to append, usually with C(step), C(result), C(from), C(to) and C(reason) keys.
         O(run_id) fills C(run_id) when the record has none.
     type: dict
+  report:
+    description:
+      - Data for the controller's fleet report only (for example C(report_dir) and C(installer_log)); never
+        written on the host. With O(record), the result carries RV(oxzep7_report), which the
+        C(oxzep7.python.fleet_report) callback collects. Also in check mode, where nothing is appended.
+    type: dict
+    default: {}
   last:
     description: Return only the last N records. C(0) returns all.
     type: int
@@ -64,6 +71,13 @@ recorded:
   description: The record appended, with time and stable_path added; null when nothing was appended.
   returned: always
   type: dict
+oxzep7_report:
+  description:
+    - For the C(oxzep7.python.fleet_report) callback, with O(record) only; the callback collects the results that
+      carry this key. O(report) plus C(kind) (the record's C(step)), C(record) (what was appended, or in check
+      mode what would have been) and C(ledger) (RV(ledger)).
+  returned: when O(record) is given
+  type: dict
 entries:
   description: The ledger's records, oldest first (the last O(last) of them).
   returned: always
@@ -77,7 +91,8 @@ from ansible_collections.oxzep7.python.plugins.module_utils._modules import VENV
 
 def run():
     module = AnsibleModule(
-        argument_spec=spec(VENV_SPEC, record=dict(type="dict"), last=dict(type="int", default=20)),
+        argument_spec=spec(VENV_SPEC, record=dict(type="dict"), report=dict(type="dict", default={}),
+                           last=dict(type="int", default=20)),
         supports_check_mode=True)
     main(module, run_venv_ledger)
 

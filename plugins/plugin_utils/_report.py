@@ -5,8 +5,8 @@
 
 Inputs, all under the run's report directory ``<report_dir>``:
 
-- ``hosts/<host>.json``: written by the upgrade role after each venv (``{"host", "results": [...]}``,
-  one record per venv as the role's ledger record has it);
+- ``hosts/<host>.json``: written by the ``fleet_report`` callback from the upgrade role's records
+  (``{"host", "results": [...]}``, one record per venv as the role's ledger record has it);
 - ``preflight/hosts/<host>.json``: written by the preflight role (venvs ``inhibited`` there never
   reach the upgrade).
 
@@ -74,9 +74,29 @@ def collect(report_dir, hosts, failed=(), unreachable=()):
     return out
 
 
-def render(report_dir, run_id, hosts, target=None, paused=None, window=None, failed=(), unreachable=(),
-           finished=False):
-    """Write ``report.json``, ``report.md`` and ``report.html`` into ``report_dir``.
+def installer_log_name(host, ledger):
+    """Where a venv's failed installer output goes, relative to the report directory:
+    ``hosts/<host>/<the venv's state folder name>.installer.log`` (``ledger``: the venv's ledger path)."""
+    return "hosts/%s/%s.installer.log" % (host, os.path.basename(os.path.dirname(ledger)))
+
+
+def write_host(report_dir, host, run_id, records, logs=None):
+    """Write ``hosts/<host>.json`` (``{"host", "run_id", "results": records}``) and the installer logs.
+
+    :param records: the host's venv records (list of dicts, as the upgrade role's ledger record).
+    :param logs: relative file name (see :func:`installer_log_name`) -> the log's text (str).
+    """
+    for name, text in (logs or {}).items():
+        os.makedirs(os.path.dirname(os.path.join(report_dir, name)), exist_ok=True)
+        write_text_atomic(os.path.join(report_dir, name), text)
+    os.makedirs(os.path.join(report_dir, "hosts"), exist_ok=True)
+    write_json_atomic(os.path.join(report_dir, "hosts", host + ".json"), dict(host=host, run_id=run_id,
+                                                                              results=records))
+
+
+def build(report_dir, run_id, hosts, target=None, paused=None, window=None, failed=(), unreachable=(),
+          finished=False):
+    """The report of the run from the per-host files in ``report_dir``, without writing anything.
 
     :param hosts: every host of the run, in inventory order.
     :param paused: the maintenance window verdict that paused the run, or None.
@@ -98,8 +118,17 @@ def render(report_dir, run_id, hosts, target=None, paused=None, window=None, fai
         status = "completed_with_failures"
     else:
         status = "completed"
-    report = dict(run_id=run_id, status=status, target=target, window=paused or window, totals=totals, hosts=rows,
-                  generated=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
+    return dict(run_id=run_id, status=status, target=target, window=paused or window, totals=totals, hosts=rows,
+                generated=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
+
+
+def render(report_dir, run_id, hosts, **kwargs):
+    """Write ``report.json``, ``report.md`` and ``report.html`` into ``report_dir`` (the callback does).
+
+    :param kwargs: as for :func:`build`.
+    :returns: the report dict :func:`build` returns.
+    """
+    report = build(report_dir, run_id, hosts, **kwargs)
     os.makedirs(report_dir, exist_ok=True)
     write_json_atomic(os.path.join(report_dir, "report.json"), report)
     write_text_atomic(os.path.join(report_dir, "report.md"), markdown(report))

@@ -196,7 +196,6 @@ def test_runs_started_together_get_distinct_ids_and_one_lock_owner(tmp_path, ven
         rc, _stats, plays = run.finish(timeout=300)
         assert rc == 0, failed_tasks(plays)
         shown = task_results(plays, "Show the run ids")[0]["msg"]
-        assert shown["release"] == shown["upgrade"] + "-cp312", shown
         assert shown["report_dir"].endswith("/" + shown["playbook"]), shown
         ids += [shown["playbook"], shown["upgrade"], shown["rollback"]]
     assert all(RUN_ID.match(i) for i in ids) and len(set(ids)) == len(ids), ids
@@ -273,7 +272,7 @@ def test_a_killed_run_stops_its_orphan_and_the_rerun_runs_alone(tmp_path, venv, 
         _wait_for("the rebuild never started", lambda: os.path.exists(flag), killed.proc)
         assert layout.marker("killed-cp312")["state"] == "building"
         tree = killed.descendants()
-        orphans = [pid for pid in tree if b"AnsiballZ_venv_rebuild" in _processes_of(pid)]
+        orphans = [pid for pid in tree if b"AnsiballZ_venv_upgrade" in _processes_of(pid)]
         assert orphans, tree
         killed.kill()  # SIGKILL to ansible-playbook: its module on the host works on
         gone = []
@@ -293,7 +292,7 @@ def test_a_killed_run_stops_its_orphan_and_the_rerun_runs_alone(tmp_path, venv, 
     finally:
         _stop(killed, tree)
     assert rc == 0, failed_tasks(plays)
-    stolen = task_results(plays, "Lock the venv against a concurrent run " + venv)[0]["stolen"]
+    stolen = task_results(plays, "Snapshot, rebuild, verify and switch")[0]["lock"]["stolen"]
     assert stolen["run_id"] == "killed", stolen  # the dead run's lock was taken over
     assert gone and gone[0] < ended, "the orphaned module still ran after the rerun ended"
     records = read_ledger(state)
@@ -360,18 +359,18 @@ def test_a_release_left_live_by_a_killed_run_is_not_already_current(tmp_path, ve
         rc, stats, plays = run_playbook(ROLE, str(tmp_path), _vars(
             tmp_path, venv, pyenv_root, wheelhouse, upgrade_run_id=run_id, upgrade_venvs=[entry]), timeout=600)
         assert rc == 0, failed_tasks(plays)
-        return stats, task_results(plays, "Read the venv " + venv)[0]
+        return stats, task_results(plays, "Snapshot, rebuild, verify and switch")[0]
 
     _stats, info = run("rerun")
     assert [(r["run_id"], r["result"]) for r in read_ledger(state) if r["step"] == "upgrade"] == [("rerun", "upgraded")]
     assert layout.current_release() == "rerun-cp312"
-    assert info["interpreter"]["version"].startswith("3.12.") and info["on_target"] is False, info
+    assert info["from_version"].startswith("3.12.") and info["outcome"] == "upgraded", info
     assert "release killed-cp312 runs Python 3.12" in info["on_target_reason"], info["on_target_reason"]
     assert "no run recorded it as verified and healthy" in info["on_target_reason"]
     assert tree_manifest(layout.release_path("killed-cp312")) == left  # the release it moved from is untouched
 
     stats, info = run("again")  # now it is on target: recorded upgraded, verified and healthy
-    assert stats["changed"] == 0 and info["on_target"] is True, (stats, info)
+    assert stats["changed"] == 0 and info["outcome"] == "already_current", (stats, info)
     assert "run rerun upgraded to it, verified and healthy" in info["on_target_reason"], info["on_target_reason"]
     assert [(r["run_id"], r["result"]) for r in read_ledger(state) if r["step"] == "upgrade"] == [
         ("rerun", "upgraded"), ("again", "already_current")]

@@ -46,7 +46,7 @@ def test_limited_run_reports_the_failed_build_by_name(tmp_path, old_python, pyen
 
     # the reason names the package, the target and the compiler's error line, in the report and the ledger
     venv = report["hosts"][0]["venvs"][0]
-    named = "Build the new release beside the live one: building oldext==1.0 for cp312 failed: oldext.c:8:"
+    named = "Snapshot, rebuild, verify and switch: building oldext==1.0 for cp312 failed: oldext.c:8:"
     assert venv["reason"].startswith(named) and "recursion_depth" in venv["reason"], venv["reason"]
     records = [r for r in read_ledger(state) if r["run_id"] == "r1"]
     assert [(r["step"], r["result"]) for r in records][:2] == [("snapshot", "changed"), ("rebuild", "failed")]

@@ -60,9 +60,9 @@ def test_upgrade_switches_atomically_and_second_run_changes_nothing(app, pyenv_r
     assert records[-1]["result"] == "upgraded" and records[-1]["from"].startswith("3.9.")
     steps = [r["step"] for r in read_ledger(app.state_dir)]
     assert steps[:4] == ["snapshot", "rebuild", "verify", "switch"], steps
-    snap_dir = os.path.dirname(task_results(plays, "Snapshot the live venv")[0]["path"])
+    snap_dir = os.path.dirname(task_results(plays, "Snapshot, rebuild, verify and switch")[0]["snapshot"]["path"])
     assert stat.S_IMODE(os.stat(snap_dir).st_mode) == 0o700
-    snap = task_results(plays, "Snapshot the live venv")[0]["path"]
+    snap = task_results(plays, "Snapshot, rebuild, verify and switch")[0]["snapshot"]["path"]
     assert stat.S_IMODE(os.stat(snap).st_mode) == 0o700 and check_sums(snap) == []
 
     rc, stats, _plays = run_playbook("upgrade.yml", app.base, host_vars)
@@ -114,7 +114,7 @@ def test_failure_rolls_back_to_the_old_release_unchanged(stage, tmp_path, old_py
             named = ("no build of numpy==1.24.4 for cp312: Because numpy==1.24.4 has no wheels with a matching "
                      "Python ABI tag (e.g., `cp312`)")
             assert [r["result"] for r in rebuilds] == ["failed"] and rebuilds[0]["reason"].startswith(named), rebuilds
-            assert record["reason"] == "Build the new release beside the live one: " + rebuilds[0]["reason"]
+            assert record["reason"] == "Snapshot, rebuild, verify and switch: " + rebuilds[0]["reason"]
     finally:
         app.stop()
 
@@ -124,7 +124,7 @@ def test_rollback_playbook_and_restore_from_snapshot(app, pyenv_root, wheelhouse
     host_vars = app.host_vars(pyenv_root, wheelhouse)
     rc, stats, plays = run_playbook("upgrade.yml", app.base, host_vars)
     assert rc == 0, stats
-    snapshot_id = task_results(plays, "Snapshot the live venv")[0]["snapshot_id"]
+    snapshot_id = task_results(plays, "Snapshot, rebuild, verify and switch")[0]["snapshot_id"]
     layout = Layout(app.stable)
     new, old = layout.current_release(), layout.previous_verified()
 
@@ -199,8 +199,8 @@ def test_hosts_whose_venv_entries_differ_work_side_by_side(tmp_path, old_python,
     assert rc == 0, stats
     for name in hosts:
         assert Layout(hosts[name]["upgrade_venvs"][0]["path"]).current_release().endswith("-cp312")
-    for task in ("Check the locked packages against the targets", "Build the new release beside the live one",
-                 "Switch the stable path to the new release"):
+    for task in ("Check the locked packages against the targets", "Snapshot, rebuild, verify and switch",
+                 "Record the outcome of the venv"):
         started = [t for p in plays for t in p["tasks"] if t["task"]["name"].endswith(" : " + task)]
         assert [sorted(t["hosts"]) for t in started] == [sorted(hosts)], task
 
@@ -224,7 +224,7 @@ def test_bad_input_is_refused_before_anything_changes(app, pyenv_root, wheelhous
     # and past the preflight, the rebuild refuses the missing interpreter
     rc, stats, plays = run_playbook("upgrade.yml", app.base, missing, extra_vars=dict(preflight_inhibited_action="report"))
     assert rc != 0
-    rebuild = task_results(plays, "Build the new release beside the live one")[0]
+    rebuild = task_results(plays, "Snapshot, rebuild, verify and switch")[0]
     assert "CPython 3.99 is not installed" in rebuild["msg"]
     assert tree_manifest(app.stable) == before and not os.path.islink(app.stable)
 
