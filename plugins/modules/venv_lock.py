@@ -87,7 +87,28 @@ stolen:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.oxzep7.python.plugins.module_utils._modules import VENV_SPEC, main, run_venv_lock, spec
+from ansible_collections.oxzep7.python.plugins.module_utils._common import Oxzep7Error
+from ansible_collections.oxzep7.python.plugins.module_utils._layout import Layout
+from ansible_collections.oxzep7.python.plugins.module_utils._modules import VENV_SPEC, _diff, main, spec
+from ansible_collections.oxzep7.python.plugins.module_utils._state import LockHeld, acquire_lock, describe_lock, lock_path, release_lock
+
+
+def run_venv_lock(module):
+    p = module.params
+    stable = Layout(p["path"]).stable
+    if p["state"] == "absent":
+        result = release_lock(p["state_dir"], stable, p["run_id"], p["owner"], check_mode=module.check_mode)
+        result.update(stolen=None, diff=_diff("lock", p["run_id"], result["changed"], removed=True))
+        return result
+    try:
+        result = acquire_lock(p["state_dir"], stable, p["run_id"], p["owner"], steal=p["steal"],
+                              check_mode=module.check_mode)
+    except LockHeld as exc:
+        raise Oxzep7Error("%s is locked by %s: another run is changing it; wait for it, or remove %s if that "
+                          "run is gone" % (stable, describe_lock(exc.held), lock_path(p["state_dir"], stable)),
+                          held=exc.held)
+    result["diff"] = _diff("lock", p["run_id"], result["changed"])
+    return result
 
 
 def run():
