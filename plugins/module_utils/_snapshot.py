@@ -152,7 +152,7 @@ class PendingSnapshot:
     def _pack(self):
         try:
             self._packer.run()
-        except BaseException as exc:  # pylint: disable=broad-except  # wait() raises it in the caller
+        except BaseException as exc:  # handed to wait(), which raises it in the caller
             self._error = exc
 
     def _discard(self):
