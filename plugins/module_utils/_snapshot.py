@@ -443,8 +443,6 @@ def restore(layout, backup_dir, snapshot, release_id=None, which=shutil.which, c
     return result
 
 
-
-
 @_changes("snapshot")
 def run_venv_snapshot(module, layout, work):
     """The module ``venv_snapshot``: take (``state=present``) or remove a snapshot."""

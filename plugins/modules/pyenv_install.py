@@ -217,8 +217,7 @@ def run():
         export_dir=dict(type="path"),
         state_dir=dict(type="path", default=DEFAULT_STATE_DIR),
         force=dict(type="bool", default=False),
-    ), supports_check_mode=True,
-                           mutually_exclusive=[("pyenv_archive", "pyenv_git_url"), ("archive", "definition")])
+    ), supports_check_mode=True, mutually_exclusive=[("pyenv_archive", "pyenv_git_url"), ("archive", "definition")])
     main(module, run_pyenv_install)
 
 
