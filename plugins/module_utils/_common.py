@@ -181,6 +181,12 @@ def module_runner(module, base_env=None):
     return Runner(run_command, base_env=base_env, timeout_bin=module.get_bin_path("timeout", required=True))
 
 
+def module_which(module):
+    """Return a callable ``name -> path or None`` that finds a program with the module's
+    ``get_bin_path`` (PATH plus the sbin directories), never failing the module itself."""
+    return lambda name: module.get_bin_path(name, required=False)
+
+
 def utc_stamp(epoch=None):
     """Return a UTC timestamp such as ``20261121T020000Z`` for ``epoch`` (seconds) or now."""
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(epoch if epoch is not None else time.time()))

@@ -33,14 +33,16 @@ import re
 import tempfile
 
 from ansible_collections.oxzep7.python.plugins.module_utils._common import (
-    TIMEOUT_GATE, Oxzep7Error, redact, remove_tree)
+    TIMEOUT_GATE, Oxzep7Error, module_runner, module_which, redact, remove_tree)
 from ansible_collections.oxzep7.python.plugins.module_utils._fixes import (
     choose_fix, installable, planned, remediation, resolve)
-from ansible_collections.oxzep7.python.plugins.module_utils._installer import Installer
+from ansible_collections.oxzep7.python.plugins.module_utils._installer import Installer, installer_options
+from ansible_collections.oxzep7.python.plugins.module_utils._layout import Layout
 from ansible_collections.oxzep7.python.plugins.module_utils._lock import canonical_name
 from ansible_collections.oxzep7.python.plugins.module_utils import _probe
 from ansible_collections.oxzep7.python.plugins.module_utils._proof import CACHE_FILE, Prover
-from ansible_collections.oxzep7.python.plugins.module_utils._release import plan_install
+from ansible_collections.oxzep7.python.plugins.module_utils._release import plan_install, read_lock_entries
+from ansible_collections.oxzep7.python.plugins.module_utils._venv import describe_live, inspect_python, python_of
 
 __metaclass__ = type
 
@@ -462,3 +464,31 @@ def _attach_moves(packages, target, moves):
         fix = fixes.get(move["requirer"])
         if fix is not None and not move["as_is"]:
             fix["moves"].append(move)
+
+
+def live_venv(module):
+    """``(layout, runner, python, facts)`` of the live venv at an ``AnsibleModule``'s ``path``.
+
+    :raises Oxzep7Error: when there is no venv there.
+    """
+    layout = Layout(module.params["path"])
+    live = layout.live_path()
+    if live is None:
+        raise Oxzep7Error("there is no venv at %s" % layout.stable)
+    runner = module_runner(module)
+    return layout, runner, python_of(live), inspect_python(runner, python_of(live))
+
+
+def run_compat_check(module):
+    """The module ``compat_check``: can the venv's lock be installed on each target."""
+    p = module.params
+    layout, runner, python, facts = live_venv(module)
+    entries = (read_lock_entries(runner, layout, p["lock"]) if p["lock"]
+               else describe_live(runner, layout, facts)["entries"])
+    result = check(runner, python, entries, p["targets"], installer_options(module), module_which(module),
+                   upgrades=p["upgrades"], allowlist=p["allowlist"], keep_seed_pins=p["keep_seed_pins"],
+                   platforms=p["platforms"] or None, resolve=p["resolve"], interpreters=p["interpreters"],
+                   pyenv_root=p["pyenv_root"], state_dir=p["state_dir"], proof_timeout=p["proof_timeout"],
+                   check_mode=module.check_mode)
+    result.update(changed=False, python_version=facts["python"]["version"], inhibited=bool(result["inhibitors"]))
+    return redact(result)

@@ -24,7 +24,7 @@ import re
 import tempfile
 
 from ansible_collections.oxzep7.python.plugins.module_utils._common import (
-    TIMEOUT_GATE, TIMEOUT_INSTALL, Oxzep7Error, remove_tree)
+    TIMEOUT_GATE, TIMEOUT_INSTALL, Oxzep7Error, module_which, remove_tree)
 from ansible_collections.oxzep7.python.plugins.module_utils._lock import canonical_name
 
 try:
@@ -35,8 +35,20 @@ except ImportError:  # pragma: no cover - Python 2 is not a supported host
 
 __metaclass__ = type
 
-INSTALLER_OPTION_NAMES = ("installer", "uv_path", "index_url", "extra_index_urls", "find_links",
-                          "no_index", "only_binary", "isolated", "environment", "link_mode")
+# The installer options of the modules that install or resolve (argument spec entries).
+INSTALLER_SPEC = dict(
+    installer=dict(type="str", default="auto", choices=["auto", "uv", "pip"]),
+    uv_path=dict(type="path"),
+    index_url=dict(type="str"),
+    extra_index_urls=dict(type="list", elements="str", default=[]),
+    find_links=dict(type="list", elements="str", default=[]),
+    no_index=dict(type="bool", default=False),
+    only_binary=dict(type="bool", default=False),
+    isolated=dict(type="bool", default=False),
+    link_mode=dict(type="str", choices=["clone", "copy", "hardlink", "symlink"]),
+    environment=dict(type="dict", default={}),
+)
+INSTALLER_OPTION_NAMES = tuple(INSTALLER_SPEC)
 _URL_OPTIONS = ("index_url", "extra_index_urls", "find_links")
 # what a netrc token cannot hold without quoting, which pip's and uv's parsers read differently
 _NETRC_UNSAFE = frozenset(" \t\r\n\"'\\#")
@@ -64,6 +76,17 @@ def split_credentials(url):
         raise Oxzep7Error("the credentials for %s hold whitespace, a quote, a backslash or '#', which a netrc "
                           "file cannot carry; use other credentials or a pip/uv configuration file" % parts.hostname)
     return urlunsplit(parts._replace(netloc=hostport)), (parts.hostname, login, password)
+
+
+def installer_options(module):
+    """The installer options (dict, :data:`INSTALLER_SPEC` keys) of an ``AnsibleModule``."""
+    return dict((k, module.params.get(k)) for k in INSTALLER_OPTION_NAMES)
+
+
+def module_installer(module):
+    """The :class:`Installer` of an ``AnsibleModule``'s installer options, finding programs with its
+    ``get_bin_path``."""
+    return Installer(installer_options(module), module_which(module))
 
 
 class Installer:
@@ -194,27 +217,6 @@ class Installer:
             raise Oxzep7Error("%s has no pip and uv is not available for the dependency check" % python)
         return self.run(runner, argv, env={"PYTHONDONTWRITEBYTECODE": "1"}, check=False,
                         what="the dependency check", timeout=TIMEOUT_GATE)
-
-
-def has_pip(runner, python):
-    """Tell whether ``python -m pip`` works in that venv (bool)."""
-    return runner.run([python, "-I", "-B", "-c", "import pip"], check=False,
-                      env={"PYTHONDONTWRITEBYTECODE": "1"}).rc == 0
-
-
-def pip_freeze_and_inspect(runner, python):
-    """Return ``(freeze_text, inspect_json_text)`` from the venv's own pip.
-
-    ``pip freeze --all`` and ``pip inspect`` (pip 22.2 and later); each is None when
-    the venv has no pip or the pip is too old for it.
-    """
-    freeze = runner.run([python, "-m", "pip", "freeze", "--all", "--disable-pip-version-check"],
-                        check=False, env={"PYTHONDONTWRITEBYTECODE": "1"})
-    if freeze.rc != 0:
-        return None, None
-    inspect = runner.run([python, "-m", "pip", "inspect", "--disable-pip-version-check"],
-                         check=False, env={"PYTHONDONTWRITEBYTECODE": "1"})
-    return freeze.stdout, inspect.stdout if inspect.rc == 0 else None
 
 
 # What pip (23 to 26) and uv (0.4 to 0.13) print when an install fails, read from their real

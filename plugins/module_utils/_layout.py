@@ -57,6 +57,15 @@ def make_release_id(tag, epoch=None):
     return "%s-%s" % (utc_stamp(epoch), tag)
 
 
+def release_id_for(run_id, tag):
+    """The release id of run ``run_id`` for an interpreter tag: ``<run id>-<tag>`` (``...-cp312``),
+    so every host of a run names its release the same.
+
+    :raises Oxzep7Error: when the result is not a valid release id (see :func:`check_release_id`).
+    """
+    return check_release_id("%s-%s" % (run_id, tag))
+
+
 def _unguarded():
     """The default :attr:`Layout.guard`: lets every write through."""
 

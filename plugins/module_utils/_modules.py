@@ -1,30 +1,25 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, oxzep7.python contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The glue between the modules' parameters and the domain code.
+"""The base every module builds on: the shared options, the work lock, the ledger record, the diff.
 
-Each ``<module>_spec`` is that module's argument spec; each ``run_<module>(module)``
-takes an ``AnsibleModule`` and returns the result dict. :func:`main` runs one of
-them and turns :class:`Oxzep7Error` into ``fail_json`` with rc, stdout, stderr and cmd.
+Each module file owns its argument spec (built with :func:`spec` from :data:`VENV_SPEC`,
+:data:`WORK_SPEC` and the option groups of the domain files, e.g. ``_installer.INSTALLER_SPEC``)
+and calls :func:`main` with its ``run_<module>(module)``, which lives in the domain file it
+drives (``_snapshot``, ``_release``, ``_pyenv``, ``_compat``, ``_preflight``, ``_state``), or
+in the module file when it is a few lines (``venv_ledger``, ``venv_lock``).
+:func:`main` turns :class:`Oxzep7Error` into ``fail_json`` with rc, stdout, stderr and cmd.
+This file imports no domain file but ``_layout`` and ``_state``, so a module ships only what it drives.
 """
 
 from __future__ import absolute_import, division, print_function
 
 import contextlib
-import grp
-import os
-import pwd
 import time
 
-from ansible_collections.oxzep7.python.plugins.module_utils._common import (
-    Oxzep7Error, module_runner, redact, remove_tree, url_secrets)
-from ansible_collections.oxzep7.python.plugins.module_utils._installer import (
-    INSTALLER_OPTION_NAMES, Installer, has_pip)
-from ansible_collections.oxzep7.python.plugins.module_utils._layout import Layout, ownership
-from ansible_collections.oxzep7.python.plugins.module_utils import (
-    _compat, _preflight, _pyenv, _release, _snapshot, _state)
-from ansible_collections.oxzep7.python.plugins.module_utils._venv import (
-    check_target, inspect_python, python_of, read_pyvenv_cfg, resolve_interpreter, tree_size, venv_distributions)
+from ansible_collections.oxzep7.python.plugins.module_utils._common import Oxzep7Error, url_secrets
+from ansible_collections.oxzep7.python.plugins.module_utils._layout import Layout
+from ansible_collections.oxzep7.python.plugins.module_utils import _state
 
 __metaclass__ = type
 
@@ -37,18 +32,6 @@ VENV_SPEC = dict(
 WORK_SPEC = dict(
     lock_timeout=dict(type="int", default=_state.WORK_LOCK_WAIT),
 )
-INSTALLER_SPEC = dict(
-    installer=dict(type="str", default="auto", choices=["auto", "uv", "pip"]),
-    uv_path=dict(type="path"),
-    index_url=dict(type="str"),
-    extra_index_urls=dict(type="list", elements="str", default=[]),
-    find_links=dict(type="list", elements="str", default=[]),
-    no_index=dict(type="bool", default=False),
-    only_binary=dict(type="bool", default=False),
-    isolated=dict(type="bool", default=False),
-    link_mode=dict(type="str", choices=["clone", "copy", "hardlink", "symlink"]),
-    environment=dict(type="dict", default={}),
-)
 
 
 def spec(*parts, **own):
@@ -60,11 +43,6 @@ def spec(*parts, **own):
     return merged
 
 
-def _installer_options(module):
-    """The installer options of ``module``."""
-    return dict((k, module.params.get(k)) for k in INSTALLER_OPTION_NAMES)
-
-
 def _mask_url_credentials(module):
     """Add the credentials of every URL option of ``module`` to ``no_log_values``, whatever branch runs."""
     urls = []
@@ -72,14 +50,6 @@ def _mask_url_credentials(module):
         value = module.params.get(key)
         urls += value if isinstance(value, list) else [value] if value else []
     module.no_log_values.update(url_secrets(urls))
-
-
-def _which(module):
-    return lambda name: module.get_bin_path(name, required=False)
-
-
-def _installer(module):
-    return Installer(_installer_options(module), _which(module))
 
 
 def _changes(step, validate=None):
@@ -159,300 +129,11 @@ def _diff(key, value, changed, removed=False):
     return dict(before={key: None if changed else value}, after={key: value})
 
 
-def run_venv_info(module):
-    p = module.params
-    target = check_target(p["target"]) if p["target"] else None
-    layout = Layout(p["path"])
-    runner = module_runner(module)
-    kind = layout.kind()
-    result = dict(changed=False, stable_path=layout.stable, exists=kind != "absent", layout=kind,
-                  current_release=layout.current_release(), releases=layout.releases(),
-                  releases_dir=layout.releases_dir, release_path=layout.live_path())
-    if target:
-        result.update(on_target=False, on_target_reason="there is no venv at %s" % layout.stable)
-    if kind == "absent":
-        return result
-    live = layout.live_path()
-    facts = inspect_python(runner, python_of(live))
-    if target:
-        result["on_target"], result["on_target_reason"] = _state.on_target(
-            layout, facts["python"]["version"], target, _state.read_ledger(p["state_dir"], layout.stable))
-    dists = venv_distributions(facts)
-    uid, gid, mode = ownership(live)
-    cfg = read_pyvenv_cfg(live)
-    described = _snapshot.describe_live(runner, layout, facts) if module.params["include_lock"] else None
-    result.update(
-        interpreter=dict(facts["python"], path=python_of(live), home=cfg.get("home")),
-        pyvenv_cfg=cfg, has_pip=has_pip(runner, python_of(live)),
-        distributions=[dict(name=d["name"], version=d["version"], requires_python=d["requires_python"],
-                            installer=d["installer"], direct_url=d["direct_url"],
-                            editable=bool((d["direct_url"] or {}).get("dir_info", {}).get("editable")))
-                       for d in dists],
-        size_bytes=tree_size(live), owner=_user_name(uid), group=_group_name(gid), uid=uid, gid=gid,
-        mode="%04o" % mode,
-        lock=described["lock_text"] if described else None,
-        lock_sha256=described["lock_sha256"] if described else None)
-    result["direct_url_installs"] = [d["name"] for d in result["distributions"] if d["direct_url"]]
-    return redact(result)
-
-
-def _user_name(uid):
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return str(uid)
-
-
-def _group_name(gid):
-    try:
-        return grp.getgrgid(gid).gr_name
-    except KeyError:
-        return str(gid)
-
-
-@_changes("snapshot")
-def run_venv_snapshot(module, layout, work):
-    started = time.time()
-    p = module.params
-    if p["state"] == "absent":
-        result = _snapshot.remove(p["backup_dir"], layout.stable, p["snapshot_id"], check_mode=module.check_mode)
-        result["diff"] = _diff("snapshot", result["path"], result["changed"], removed=True)
-        return result
-    with _stage(module, work, "snapshot", source=layout.current_release(), target=p["snapshot_id"]):
-        result = _snapshot.take(module_runner(module), layout, p["backup_dir"], snapshot_id=p["snapshot_id"],
-                                compression=p["compression"], keep=p["keep"], check_mode=module.check_mode)
-    result["diff"] = _diff("snapshot", result["path"], result["changed"])
-    root = _snapshot.snapshot_root(p["backup_dir"], layout.stable)
-    _record(module, work, "snapshot", _outcome(result), started, source=result["release_id"],
-            target=result["snapshot_id"], undo=lambda: result["changed"] and remove_tree(result["path"], root))
-    return result
-
-
-@_changes("restore")
-def run_venv_restore(module, layout, work):
-    started = time.time()
-    p = module.params
-    with _stage(module, work, "restore", source=p["snapshot"], target=p["release_id"]):
-        result = _snapshot.restore(layout, p["backup_dir"], p["snapshot"], release_id=p["release_id"],
-                                   check_mode=module.check_mode)
-    result["diff"] = _diff("release", result["release_id"], result["changed"])
-    _record(module, work, "restore", _outcome(result), started, source=result["snapshot_id"],
-            target=result["release_id"], undo=lambda: result["changed"] and layout.remove_release(result["release_id"]))
-    return result
-
-
-@_changes("rebuild", validate=lambda p: p["python_version"] and check_target(p["python_version"]))
-def run_venv_rebuild(module, layout, work):
-    started = time.time()
-    p = module.params
-    if p["state"] == "absent":
-        exists = os.path.lexists(layout.release_path(p["release_id"])) or \
-            os.path.lexists(layout.marker_path(p["release_id"]))
-        result = dict(changed=exists, release_id=p["release_id"], release_path=layout.release_path(p["release_id"]))
-        if exists and not module.check_mode:
-            layout.remove_release(p["release_id"])
-            layout.remove_releases_dir_if_empty()  # beside a plain venv, when that was its only release
-        result["diff"] = _diff("release", p["release_id"], exists, removed=True)
-        _record(module, work, "remove release", _outcome(result), started, source=p["release_id"])
-        return result
-    with _stage(module, work, "rebuild", source=layout.current_release(), target=p["release_id"]):
-        interpreter = resolve_interpreter(p["interpreter"], p["python_version"], p["pyenv_root"])
-        result = _release.rebuild(module_runner(module), layout, _installer(module), interpreter,
-                                  lock_path=p["lock"], upgrades=p["upgrades"], release_id=p["release_id"],
-                                  keep_seed_pins=p["keep_seed_pins"], allow_unreproducible=p["allow_unreproducible"],
-                                  check_mode=module.check_mode)
-    result["interpreter"] = interpreter
-    result["diff"] = _diff("release", result["release_id"], result["changed"])
-    _record(module, work, "rebuild", _outcome(result), started, source=layout.current_release(),
-            target=result["release_id"], undo=lambda: result["changed"] and layout.remove_release(result["release_id"]))
-    return result
-
-
-@_changes("verify")
-def run_venv_verify(module, layout, work):
-    started = time.time()
-    p = module.params
-    with _stage(module, work, "verify", target=p["release"]):
-        result = _release.verify(module_runner(module), layout, _installer(module), release=p["release"],
-                                 imports=p["imports"], smoke_commands=p["smoke_commands"],
-                                 test_command=p["test_command"], check_dependencies=p["check_dependencies"],
-                                 compare_lock=p["compare_lock"], environment=p["verify_environment"],
-                                 chdir=p["chdir"], mark=p["mark_verified"], command_timeout=p["command_timeout"],
-                                 check_mode=module.check_mode)
-    _record(module, work, "verify", "passed" if result["passed"] else "failed", started, target=result["release_id"])
-    if not result["passed"]:
-        raise Oxzep7Error("release %s failed verification: %s" % (
-            result["release_id"] or layout.stable, ", ".join(result["failed_gates"])), **result)
-    return result
-
-
-@_changes("switch")
-def run_venv_switch(module, layout, work):
-    started = time.time()
-    p = module.params
-    release = p["release"]
-    if release == "previous":
-        release = layout.previous_verified()
-        if not release:
-            raise Oxzep7Error("%s has no previous verified release to switch to" % layout.stable)
-    before = layout.current_release() or (layout.stable if layout.kind() == "plain" else None)
-    with _stage(module, work, "switch", source=before, target=release):
-        result = layout.switch(release, check_mode=module.check_mode)
-        result["removed_releases"] = layout.prune(p["keep_releases"], check_mode=module.check_mode) \
-            if p["keep_releases"] else []
-    result["changed"] = result["changed"] or bool(result["removed_releases"])
-    result.update(previous_release=result.pop("previous"), current_release=result.pop("current"),
-                  converted_release=result.pop("converted"), release_path=layout.release_path(release))
-    result["diff"] = dict(before="%s -> %s\n" % (layout.stable, before),
-                          after="%s -> %s\n" % (layout.stable, result["current_release"]))
-    _record(module, work, "switch", _outcome(result), started, source=before, target=result["current_release"])
-    return result
-
-
-def run_venv_ledger(module):
-    p = module.params
-    stable = Layout(p["path"]).stable
-    entries = _state.read_ledger(p["state_dir"], stable)
-    result = dict(changed=False, ledger=os.path.join(p["state_dir"], _state.slug(stable), "ledger.jsonl"),
-                  recorded=None)
-    if p["record"]:
-        record = dict(p["record"])
-        record.setdefault("run_id", p["run_id"])
-        if not module.check_mode:
-            record = result["recorded"] = _state.append_ledger(p["state_dir"], stable, record)
-            entries.append(record)
-        result["oxzep7_report"] = dict(p["report"], kind=record.get("step"), record=record, ledger=result["ledger"])
-    result["entries"] = entries[-p["last"]:] if p["last"] else entries
-    return result
-
-
-PYENV_SPEC = dict(
-    pyenv_root=dict(type="path", default="/opt/pyenv"),
-    version=dict(type="str", required=True),
-    state=dict(type="str", default="present", choices=["present", "absent"]),
-    pyenv_archive=dict(type="path"),
-    pyenv_git_url=dict(type="str"),
-    pyenv_git_version=dict(type="str"),
-    mirror_url=dict(type="str"),
-    cache_path=dict(type="path"),
-    configure_opts=dict(type="str"),
-    make_opts=dict(type="str"),
-    definitions_dirs=dict(type="list", elements="path", default=[]),
-    definition=dict(type="path"),
-    build_environment=dict(type="dict", default={}),
-    check_build_deps=dict(type="bool", default=True),
-    verify_modules=dict(type="list", elements="str", default=list(_pyenv.DEFAULT_VERIFY_MODULES)),
-    archive=dict(type="path"),
-    archive_sha256=dict(type="str"),
-    export_dir=dict(type="path"),
-    state_dir=dict(type="path", default=_state.DEFAULT_STATE_DIR),
-    force=dict(type="bool", default=False),
-)
-
-
-def run_pyenv_install(module):
-    p = module.params
-    pyenv = _pyenv.Pyenv(p["pyenv_root"], module_runner(module))
-    pyenv_changed = False
-    if p["state"] == "present":
-        pyenv_changed = pyenv.install_pyenv(p["pyenv_git_url"], p["pyenv_git_version"], p["pyenv_archive"],
-                                            check_mode=module.check_mode)
-    env = _pyenv.build_env(p["mirror_url"], p["cache_path"], p["configure_opts"], p["make_opts"],
-                           p["definitions_dirs"], p["build_environment"])
-    before = pyenv.installed(p["version"])
-    result = _pyenv.ensure(pyenv, p["version"], p["state"], module.get_bin_path,
-                           build_environment=env, definition=p["definition"], archive=p["archive"],
-                           archive_sha256=p["archive_sha256"], export_dir=p["export_dir"],
-                           verify_modules=p["verify_modules"], state_dir=p["state_dir"], force=p["force"],
-                           check_build_deps=p["check_build_deps"], check_mode=module.check_mode)
-    result.update(changed=result["changed"] or pyenv_changed, pyenv_root=pyenv.root,
-                  pyenv_installed=pyenv_changed, pyenv_version=pyenv.version_of_pyenv())
-    result["diff"] = dict(before=dict(version=p["version"] if before else None),
-                          after=dict(version=p["version"] if p["state"] == "present" else None))
-    return result
-
-
-ALLOWLIST_SPEC = dict(type="list", elements="dict", default=[], options=dict(
-    name=dict(type="str", required=True), version=dict(type="str"), target=dict(type="str"),
-    reason=dict(type="str", required=True)))
-# venv_preflight's allowlist: every kind of finding, chosen by any of _preflight.ALLOWLIST_KEYS.
-FINDINGS_ALLOWLIST_SPEC = dict(
-    type="list", elements="dict", default=[], required_one_of=[("check", "name", "module", "file")],
-    options=dict([(key, dict(type="str")) for key in _preflight.ALLOWLIST_KEYS]
-                 + [("reason", dict(type="str", required=True))]))
-
-
-def _live_venv(module):
-    """``(layout, runner, python, facts)`` of the live venv at the module's ``path``.
-
-    :raises Oxzep7Error: when there is no venv there.
-    """
-    layout = Layout(module.params["path"])
-    live = layout.live_path()
-    if live is None:
-        raise Oxzep7Error("there is no venv at %s" % layout.stable)
-    runner = module_runner(module)
-    return layout, runner, python_of(live), inspect_python(runner, python_of(live))
-
-
-def run_compat_check(module):
-    p = module.params
-    layout, runner, python, facts = _live_venv(module)
-    entries = (_release.read_lock_entries(runner, layout, p["lock"]) if p["lock"]
-               else _snapshot.describe_live(runner, layout, facts)["entries"])
-    result = _compat.check(runner, python, entries, p["targets"], _installer_options(module), _which(module),
-                           upgrades=p["upgrades"], allowlist=p["allowlist"], keep_seed_pins=p["keep_seed_pins"],
-                           platforms=p["platforms"] or None, resolve=p["resolve"], interpreters=p["interpreters"],
-                           pyenv_root=p["pyenv_root"], state_dir=p["state_dir"], proof_timeout=p["proof_timeout"],
-                           check_mode=module.check_mode)
-    result.update(changed=False, python_version=facts["python"]["version"], inhibited=bool(result["inhibitors"]))
-    return redact(result)
-
-
-def run_venv_preflight(module):
-    p = module.params
-    layout, runner, python, facts = _live_venv(module)
-    facts = facts["python"]
-    targets = _compat.check_targets(p["targets"])
-    findings, code = [], None
-    if p["code_paths"]:
-        found, code = _preflight.scan_code(runner, python, p["code_paths"], targets, _installer_options(module),
-                                           _which(module), p["tools"])
-        findings += found
-    skip = [layout.stable, layout.releases_dir, os.path.realpath(layout.stable)]
-    references = _preflight.scan_references(p["reference_paths"], _preflight.reference_needles(facts, layout), skip)
-    findings += [dict(ref, severity="warning", check="reference", target=t, message="%s:%s names the old "
-                      "interpreter (%s): %s" % (ref["file"], ref["line"], ref["kind"], ref["text"]))
-                 for ref in references for t in targets]
-    size = tree_size(layout.live_path())
-    disk = _preflight.check_disk(layout, size, p["backup_dir"]) if p["check_disk"] else None
-    if disk and not disk["ok"]:
-        findings += [dict(severity="inhibitor", check="disk", target=t, message="not enough free disk: %s" % "; ".join(
-            "%s has %d bytes free, needs %d" % (d, disk["free_bytes"][d], disk["needed_bytes"][d])
-            for d in sorted(disk["needed_bytes"]))) for t in targets]
-    inhibitors, warnings, allowlisted = _preflight.sort_findings(findings, p["allowlist"], p["packages"], targets)
-    return redact(dict(changed=False, targets=targets, python_version=facts["version"], size_bytes=size,
-                       code=code, references=references, disk=disk, inhibitors=inhibitors, cautions=warnings,
-                       allowlisted=allowlisted, inhibited=bool(inhibitors)))
-
-
-def run_venv_lock(module):
-    p = module.params
-    stable = Layout(p["path"]).stable
-    if p["state"] == "absent":
-        result = _state.release_lock(p["state_dir"], stable, p["run_id"], p["owner"], check_mode=module.check_mode)
-        result.update(stolen=None, diff=_diff("lock", p["run_id"], result["changed"], removed=True))
-        return result
-    result = held_lock(module, stable)
-    result["diff"] = _diff("lock", p["run_id"], result["changed"])
-    return result
-
-
 def held_lock(module, stable):
     """Take the run lock of ``stable`` (str) for the module's ``run_id`` and ``owner``, or keep it when
-    this run holds it already (``steal``: the dead lock the action plugin takes over).
+    this run holds it already (``steal``: the dead run's lock the action plugin takes over).
 
-    :returns: ``_state.acquire_lock``'s dict (``changed``, ``lock_path``, ``held``...).
+    :returns: ``_state.acquire_lock``'s dict (``changed``, ``lock_path``, ``held``, ``stolen``).
     :raises Oxzep7Error: when another run holds it, naming that run and the lock file (``held``: what it says).
     """
     p = module.params

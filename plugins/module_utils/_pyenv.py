@@ -16,13 +16,13 @@ import glob
 import os
 import platform
 import re
-import tarfile
 import time
 
+from ansible_collections.oxzep7.python.plugins.module_utils._archive import (
+    ARCHIVE_ERRORS, Packer, extract, load_archive, sha256_file)
 from ansible_collections.oxzep7.python.plugins.module_utils._common import (
-    TIMEOUT_BUILD, TIMEOUT_GATE, TIMEOUT_INSTALL, Oxzep7Error, read_json, remove_tree, write_json_atomic)
-from ansible_collections.oxzep7.python.plugins.module_utils._snapshot import (
-    ARCHIVE_ERRORS, extract, load_archive, sha256_file)
+    TIMEOUT_BUILD, TIMEOUT_GATE, TIMEOUT_INSTALL, Oxzep7Error, module_runner, read_json, remove_tree,
+    write_json_atomic)
 from ansible_collections.oxzep7.python.plugins.module_utils._layout import Layout
 from ansible_collections.oxzep7.python.plugins.module_utils._state import ledger_venvs
 from ansible_collections.oxzep7.python.plugins.module_utils._venv import read_pyvenv_cfg
@@ -272,8 +272,7 @@ class Pyenv:
         os.makedirs(export_dir, exist_ok=True)
         tmp = path + ".partial"
         try:
-            with tarfile.open(tmp, "w:gz", compresslevel=6) as tar:
-                tar.add(self.prefix(version), arcname=version)
+            Packer(tmp, [(self.prefix(version), version)], "gz").run()
             os.rename(tmp, path)
         except ARCHIVE_ERRORS as exc:
             if os.path.lexists(tmp):
@@ -289,7 +288,7 @@ class Pyenv:
 
         :param sha256: expected checksum; default the one in ``<archive>.json``.
         :raises Oxzep7Error: on a wrong checksum, platform, prefix or version, a damaged archive,
-            an unsafe member (checked before anything is written, see ``_snapshot.unsafe_members``),
+            an unsafe member (checked before anything is written, see ``_archive.unsafe_members``),
             or a failed verification.
         """
         meta = archive_meta(archive)
@@ -439,4 +438,27 @@ def ensure(pyenv, version, state, which, build_environment=None, definition=None
         exported, result["archive"] = pyenv.export(version, export_dir)
         result["changed"] = result["changed"] or exported
     result["seconds"] = round(time.time() - started, 3)
+    return result
+
+
+def run_pyenv_install(module):
+    """The module ``pyenv_install``: pyenv and one CPython version under a pyenv root."""
+    p = module.params
+    pyenv = Pyenv(p["pyenv_root"], module_runner(module))
+    pyenv_changed = False
+    if p["state"] == "present":
+        pyenv_changed = pyenv.install_pyenv(p["pyenv_git_url"], p["pyenv_git_version"], p["pyenv_archive"],
+                                            check_mode=module.check_mode)
+    env = build_env(p["mirror_url"], p["cache_path"], p["configure_opts"], p["make_opts"],
+                    p["definitions_dirs"], p["build_environment"])
+    before = pyenv.installed(p["version"])
+    result = ensure(pyenv, p["version"], p["state"], module.get_bin_path,
+                    build_environment=env, definition=p["definition"], archive=p["archive"],
+                    archive_sha256=p["archive_sha256"], export_dir=p["export_dir"],
+                    verify_modules=p["verify_modules"], state_dir=p["state_dir"], force=p["force"],
+                    check_build_deps=p["check_build_deps"], check_mode=module.check_mode)
+    result.update(changed=result["changed"] or pyenv_changed, pyenv_root=pyenv.root,
+                  pyenv_installed=pyenv_changed, pyenv_version=pyenv.version_of_pyenv())
+    result["diff"] = dict(before=dict(version=p["version"] if before else None),
+                          after=dict(version=p["version"] if p["state"] == "present" else None))
     return result

@@ -1,9 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, oxzep7.python contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Building a new release beside the live venv, and verifying a release.
+"""Building a new release beside the live venv, verifying a release, and switching to one
+(the glue of the modules ``venv_rebuild``, ``venv_verify`` and ``venv_switch``).
 
-Neither function ever touches the live release: a failed build removes only
+Neither rebuild nor verify ever touches the live release: a failed build removes only
 the directory it created.
 """
 
@@ -15,17 +16,19 @@ import os
 import shlex
 import time
 
-from ansible_collections.oxzep7.python.plugins.module_utils._common import TIMEOUT_GATE, CommandTimeout, Oxzep7Error
-from ansible_collections.oxzep7.python.plugins.module_utils._installer import explain_failure, has_pip
+from ansible_collections.oxzep7.python.plugins.module_utils._common import (
+    TIMEOUT_GATE, CommandTimeout, Oxzep7Error, module_runner)
+from ansible_collections.oxzep7.python.plugins.module_utils._installer import explain_failure, module_installer
 from ansible_collections.oxzep7.python.plugins.module_utils._layout import (
     STATE_BUILDING, STATE_BUILT, STATE_VERIFIED, apply_owner, check_release_id, make_release_id,
-    ownership, pin_release)
+    ownership, pin_release, release_id_for)
 from ansible_collections.oxzep7.python.plugins.module_utils._lock import (
     SEED_PACKAGES, apply_upgrades, canonical_name, compare_installed, parse_lock, render_lock,
     unreproducible)
-from ansible_collections.oxzep7.python.plugins.module_utils._snapshot import describe_live
+from ansible_collections.oxzep7.python.plugins.module_utils._modules import _changes, _diff, _outcome, _record, _stage
 from ansible_collections.oxzep7.python.plugins.module_utils._venv import (
-    check_target, inspect_python, interpreter_tag, python_of, venv_distributions)
+    check_target, describe_live, has_pip, inspect_python, interpreter_tag, python_of, resolve_interpreter,
+    venv_distributions)
 
 __metaclass__ = type
 
@@ -81,7 +84,7 @@ def plan_install(entries, upgrades, keep_seed_pins, allow_unreproducible=False):
 
 
 def rebuild(runner, layout, installer, interpreter, lock_path=None, upgrades=None, release_id=None,
-            keep_seed_pins=False, allow_unreproducible=False, check_mode=False):
+            keep_seed_pins=False, allow_unreproducible=False, check_mode=False, run_id=None):
     """Build release ``release_id`` for ``interpreter`` from a lock, beside the live venv.
 
     :param runner: ``_common.Runner``.
@@ -90,7 +93,9 @@ def rebuild(runner, layout, installer, interpreter, lock_path=None, upgrades=Non
     :param interpreter: path of the base interpreter (str).
     :param lock_path: lock file; None reads the live venv's installed set.
     :param upgrades: requirement strings that replace lock pins of the same name.
-    :param release_id: default ``<UTC now>-<interpreter tag>``.
+    :param release_id: default ``<run_id>-<interpreter tag>`` (``...-cp312``), or without a run id
+        ``<UTC now>-<interpreter tag>``.
+    :param run_id: the run the release is built for (str), which names it; None for none.
     :param keep_seed_pins: install the locked pip/setuptools/wheel pins too; by
         default the new venv keeps the seed versions that match its interpreter.
     :param allow_unreproducible: build without local sources that no longer exist
@@ -108,7 +113,8 @@ def rebuild(runner, layout, installer, interpreter, lock_path=None, upgrades=Non
         lock_path = None  # the snapshot holding it was not written in check mode
     base = inspect_python(runner, interpreter)["python"]
     check_target(base["version"], base["implementation"])
-    release_id = check_release_id(release_id or make_release_id(interpreter_tag(base)))
+    tag = interpreter_tag(base)
+    release_id = check_release_id(release_id or (release_id_for(run_id, tag) if run_id else make_release_id(tag)))
     plan = plan_install(read_lock_entries(runner, layout, lock_path), upgrades, keep_seed_pins,
                         allow_unreproducible)
     missing = plan["unreproducible"]
@@ -294,4 +300,75 @@ def verify(runner, layout, installer, release="current", imports=None, smoke_com
         if not check_mode:
             layout.write_marker(release_id, state=STATE_VERIFIED, verified_at=time.time(),
                                 gates=[g["name"] for g in gates])
+    return result
+
+
+@_changes("rebuild", validate=lambda p: p["python_version"] and check_target(p["python_version"]))
+def run_venv_rebuild(module, layout, work):
+    """The module ``venv_rebuild``: build a release (``state=present``) or remove one."""
+    started = time.time()
+    p = module.params
+    if p["state"] == "absent":
+        exists = os.path.lexists(layout.release_path(p["release_id"])) or \
+            os.path.lexists(layout.marker_path(p["release_id"]))
+        result = dict(changed=exists, release_id=p["release_id"], release_path=layout.release_path(p["release_id"]))
+        if exists and not module.check_mode:
+            layout.remove_release(p["release_id"])
+            layout.remove_releases_dir_if_empty()  # beside a plain venv, when that was its only release
+        result["diff"] = _diff("release", p["release_id"], exists, removed=True)
+        _record(module, work, "remove release", _outcome(result), started, source=p["release_id"])
+        return result
+    with _stage(module, work, "rebuild", source=layout.current_release(), target=p["release_id"]):
+        interpreter = resolve_interpreter(p["interpreter"], p["python_version"], p["pyenv_root"])
+        result = rebuild(module_runner(module), layout, module_installer(module), interpreter,
+                         lock_path=p["lock"], upgrades=p["upgrades"], release_id=p["release_id"], run_id=p["run_id"],
+                         keep_seed_pins=p["keep_seed_pins"], allow_unreproducible=p["allow_unreproducible"],
+                         check_mode=module.check_mode)
+    result["interpreter"] = interpreter
+    result["diff"] = _diff("release", result["release_id"], result["changed"])
+    _record(module, work, "rebuild", _outcome(result), started, source=layout.current_release(),
+            target=result["release_id"], undo=lambda: result["changed"] and layout.remove_release(result["release_id"]))
+    return result
+
+
+@_changes("verify")
+def run_venv_verify(module, layout, work):
+    """The module ``venv_verify``: run the gates on a release and mark it verified."""
+    started = time.time()
+    p = module.params
+    with _stage(module, work, "verify", target=p["release"]):
+        result = verify(module_runner(module), layout, module_installer(module), release=p["release"],
+                        imports=p["imports"], smoke_commands=p["smoke_commands"],
+                        test_command=p["test_command"], check_dependencies=p["check_dependencies"],
+                        compare_lock=p["compare_lock"], environment=p["verify_environment"],
+                        chdir=p["chdir"], mark=p["mark_verified"], command_timeout=p["command_timeout"],
+                        check_mode=module.check_mode)
+    _record(module, work, "verify", "passed" if result["passed"] else "failed", started, target=result["release_id"])
+    if not result["passed"]:
+        raise Oxzep7Error("release %s failed verification: %s" % (
+            result["release_id"] or layout.stable, ", ".join(result["failed_gates"])), **result)
+    return result
+
+
+@_changes("switch")
+def run_venv_switch(module, layout, work):
+    """The module ``venv_switch``: point the stable path at a release, then apply the retention."""
+    started = time.time()
+    p = module.params
+    release = p["release"]
+    if release == "previous":
+        release = layout.previous_verified()
+        if not release:
+            raise Oxzep7Error("%s has no previous verified release to switch to" % layout.stable)
+    before = layout.current_release() or (layout.stable if layout.kind() == "plain" else None)
+    with _stage(module, work, "switch", source=before, target=release):
+        result = layout.switch(release, check_mode=module.check_mode)
+        result["removed_releases"] = layout.prune(p["keep_releases"], check_mode=module.check_mode) \
+            if p["keep_releases"] else []
+    result["changed"] = result["changed"] or bool(result["removed_releases"])
+    result.update(previous_release=result.pop("previous"), current_release=result.pop("current"),
+                  converted_release=result.pop("converted"), release_path=layout.release_path(release))
+    result["diff"] = dict(before="%s -> %s\n" % (layout.stable, before),
+                          after="%s -> %s\n" % (layout.stable, result["current_release"]))
+    _record(module, work, "switch", _outcome(result), started, source=before, target=result["current_release"])
     return result

@@ -7,131 +7,46 @@ A snapshot is a directory ``<backup_dir>/<slug>/<snapshot_id>/`` (mode 0700)::
 
     lock.txt          exact pins (see _lock)
     venv.json         the inspection facts: interpreter and distributions
-    pip-freeze.txt    ``pip freeze --all`` output (when the venv has pip)
-    pip-inspect.json  ``pip inspect`` output (pip 22.2 and later)
     pyvenv.cfg        a copy of the venv's
-    release.tar.gz    the release directory (.tar, .tar.gz, .tar.xz or .tar.bz2)
+    release.tar.zst   the release directory (.tar.zst, .tar.gz, .tar.xz, .tar.bz2 or .tar)
     snapshot.json     metadata: ids, stable path, owner, sizes, created
     SHA256SUMS        sha256 of every file above, in ``sha256sum -c`` format
 
-It is written to ``<snapshot_id>.partial`` and renamed when complete, so a
-directory without that suffix is always whole; a take that fails removes its partial copy.
+It is written to ``<snapshot_id>.partial`` and renamed when complete, so a directory without
+that suffix is always whole; a take that fails removes its partial copy. :func:`begin` writes
+the small files at once and the archive in a background thread, so a caller can rebuild while
+the archive is written; :func:`take` is ``begin(...).wait()``.
 
 Everything read back is untrusted: the file list is checked exactly against SHA256SUMS,
-snapshot.json must have the shape :func:`take` writes, and every archive member's name,
-type, link target and mode is checked before anything is extracted (:func:`unsafe_members`).
+snapshot.json must have the shape :func:`begin` writes, and every archive member's name,
+type, link target and mode is checked before anything is extracted (``_archive.unsafe_members``).
 """
 
 from __future__ import absolute_import, division, print_function
 
-import hashlib
 import json
 import os
-import posixpath
 import re
 import shutil
 import stat
-import tarfile
+import threading
 import time
-import zlib
 
-try:
-    from lzma import LZMAError
-except ImportError:  # a Python built without liblzma: tarfile reports .xz as a CompressionError
-    LZMAError = EOFError
-
+from ansible_collections.oxzep7.python.plugins.module_utils._archive import (
+    ARCHIVE_ERRORS, COMPRESSION, TIMEOUT_ARCHIVE, Packer, ZstdError, check_sums, extract, load_archive,
+    member_problem, pick_compression, write_sums)
 from ansible_collections.oxzep7.python.plugins.module_utils._common import (
-    Oxzep7Error, remove_tree, write_json_atomic)
-from ansible_collections.oxzep7.python.plugins.module_utils._installer import pip_freeze_and_inspect
+    KILL_AFTER, Oxzep7Error, module_runner, module_which, remove_tree, write_json_atomic)
 from ansible_collections.oxzep7.python.plugins.module_utils._layout import (
     RELEASE_ID, STATE_BUILT, apply_owner, check_release_id, ownership)
-from ansible_collections.oxzep7.python.plugins.module_utils._lock import build_lock, render_lock
+from ansible_collections.oxzep7.python.plugins.module_utils._modules import _changes, _diff, _outcome, _record, _stage
 from ansible_collections.oxzep7.python.plugins.module_utils._state import slug
-from ansible_collections.oxzep7.python.plugins.module_utils._venv import (
-    inspect_python, python_of, read_pyvenv_cfg, venv_distributions)
+from ansible_collections.oxzep7.python.plugins.module_utils._venv import describe_live, read_pyvenv_cfg
 
 __metaclass__ = type
 
-COMPRESSION = {"gz": ("w:gz", ".tar.gz"), "xz": ("w:xz", ".tar.xz"),
-               "bz2": ("w:bz2", ".tar.bz2"), "none": ("w", ".tar")}
-SUMS = "SHA256SUMS"
 META = "snapshot.json"
 ARCHIVE_NAMES = tuple("release" + suffix for _mode, suffix in COMPRESSION.values())
-# One line of ``sha256sum`` text output: 64 lowercase hex digits, two spaces, a plain file name.
-SUM_LINE = re.compile(r"^([0-9a-f]{64})  ([A-Za-z0-9][A-Za-z0-9._-]*)$")
-_SUMS_MAX_BYTES = 64 * 1024
-_CHUNK = 1024 * 1024
-# What reading or extracting a damaged archive raises: tarfile's own errors, a compressed stream
-# that ends early (EOFError), the decompressors' errors (gzip's BadGzipFile and bz2's are OSError),
-# and OSError from the disk.
-ARCHIVE_ERRORS = (tarfile.TarError, EOFError, zlib.error, LZMAError, OSError)
-
-
-def sha256_file(path):
-    """Return the hex sha256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def write_sums(directory):
-    """Write ``SHA256SUMS`` for every regular file in ``directory`` (sorted names)."""
-    names = sorted(n for n in os.listdir(directory)
-                   if n != SUMS and os.path.isfile(os.path.join(directory, n)))
-    with open(os.path.join(directory, SUMS), "w") as fh:
-        for name in names:
-            fh.write("%s  %s\n" % (sha256_file(os.path.join(directory, name)), name))
-
-
-def check_sums(directory):
-    """Check a snapshot directory against its ``SHA256SUMS``, which is untrusted.
-
-    ``SHA256SUMS`` must be UTF-8 text of at most 64 KiB ending in a newline, every line exactly
-    ``<64 lowercase hex digits>  <plain file name>`` (the text format of ``sha256sum``, GNU
-    coreutils). Every other entry of the directory must be a regular file (not a symlink) listed
-    exactly once, nothing absent may be listed, and each file's sha256 must match.
-
-    :param directory: the snapshot directory (str).
-    :returns: list of problems (str), each naming the file; empty when the snapshot is whole.
-    """
-    sums = os.path.join(directory, SUMS)
-    try:
-        entries = sorted(os.listdir(directory))
-        kinds = dict((name, os.lstat(os.path.join(directory, name)).st_mode) for name in entries)
-        if not stat.S_ISREG(kinds.get(SUMS, 0)):
-            return ["%s is missing or not a regular file" % sums]
-        with open(sums, "rb") as fh:
-            raw = fh.read(_SUMS_MAX_BYTES + 1)
-    except (IOError, OSError) as exc:
-        return ["cannot read %s: %s" % (sums, exc)]
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return ["%s is not UTF-8 text" % sums]
-    if not text or len(raw) > _SUMS_MAX_BYTES or not text.endswith("\n"):
-        return ["%s is empty, larger than 64 KiB or does not end with a newline" % sums]
-    listed, problems = {}, []
-    for number, line in enumerate(text[:-1].split("\n"), 1):
-        match = SUM_LINE.match(line)
-        if not match:
-            problems.append("%s line %d is not '<sha256>  <file name>': %r" % (sums, number, line[:80]))
-        elif match.group(2) in listed or match.group(2) == SUMS:
-            problems.append("%s line %d lists %s a second time or lists itself" % (sums, number, match.group(2)))
-        else:
-            listed[match.group(2)] = match.group(1)
-    for name in entries:
-        if name == SUMS:
-            continue
-        if not stat.S_ISREG(kinds[name]):
-            problems.append("%s is not a regular file" % name)
-        elif name not in listed:
-            problems.append("%s is not listed in %s" % (name, SUMS))
-        elif sha256_file(os.path.join(directory, name)) != listed[name]:
-            problems.append("%s does not match its sha256" % name)
-    problems += ["%s is listed in %s but missing" % (name, SUMS) for name in sorted(set(listed) - set(entries))]
-    return problems
 
 
 def _meta_problem(meta):
@@ -207,83 +122,143 @@ def list_snapshots(backup_dir, stable_path):
     return sorted(out, key=lambda m: (m["created"], m["snapshot_id"]))
 
 
-def describe_live(runner, layout, facts=None):
-    """Inspect the live venv of ``layout`` and render its lock.
+class PendingSnapshot:
+    """A snapshot being written, as :func:`begin` returns it.
 
-    :param facts: what ``inspect_python`` already returned for the live venv, to not run it twice.
-    :returns: dict with ``path`` (the live directory), ``facts``, ``entries``,
-        ``lock_text`` and ``lock_sha256``.
-    :raises Oxzep7Error: when there is no venv at the stable path.
+    ``result`` (dict): what :meth:`wait` returns, filled in by it (see :func:`take`).
+    ``lock_path`` (str): the lock of the live venv, readable from :func:`begin` on: inside the
+    ``.partial`` directory while the archive is written, in the snapshot after :meth:`wait`.
+    ``lock_entries`` (list of dicts, ``_lock`` entries): the same lock, parsed.
+    ``waited`` (float): seconds :meth:`wait` blocked, the snapshot's cost on the caller's path.
     """
-    live = layout.live_path()
-    if live is None:
-        raise Oxzep7Error("there is no venv at %s" % layout.stable)
-    facts = facts or inspect_python(runner, python_of(live))
-    entries = build_lock(venv_distributions(facts))
-    text = render_lock(entries, header=["lock of %s, Python %s (%s)" % (
-        layout.stable, facts["python"]["version"], facts["python"]["implementation"])])
-    return dict(path=live, facts=facts, entries=entries, lock_text=text,
-                lock_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest())
+
+    def __init__(self, result, started, lock_entries):
+        self.result = result
+        self.lock_path = result["lock_path"]
+        self.lock_entries = lock_entries
+        self.waited = 0.0
+        self._started = started
+        self._thread = self._packer = self._error = self._failed = None
+
+    def _start(self, packer, backup_dir, partial, made, meta, keep):
+        self._packer, self._partial, self._made, self._meta, self._keep = packer, partial, made, meta, keep
+        self._backup_dir = backup_dir
+        self._root = os.path.dirname(partial)
+        self.lock_path = os.path.join(partial, "lock.txt")
+        self._thread = threading.Thread(target=self._pack, name="oxzep7 snapshot %s" % meta["snapshot_id"])
+        self._thread.daemon = True  # a module that dies leaves a .partial, which the next prune removes
+        self._thread.start()
+
+    def _pack(self):
+        try:
+            self._packer.run()
+        except BaseException as exc:  # handed to wait(), which raises it in the caller
+            self._error = exc
+
+    def _discard(self):
+        remove_tree(self._partial, self._root)
+        for path in reversed(self._made):
+            os.rmdir(path)
+
+    def _fail(self, exc):
+        """Remove the partial copy and return the error to raise for ``exc``."""
+        self._thread = None
+        self._discard()
+        final = self.result["path"]
+        if isinstance(exc, ZstdError):
+            exc = Oxzep7Error("cannot write snapshot %s (the partial copy was removed): %s" % (final, exc.msg),
+                              **exc.details)
+        elif isinstance(exc, ARCHIVE_ERRORS):
+            exc = Oxzep7Error("cannot write snapshot %s (the partial copy was removed): %s" % (final, exc))
+        self._failed = exc
+        return exc
+
+    def wait(self, timeout=TIMEOUT_ARCHIVE):
+        """Finish the snapshot: wait for the archive, write snapshot.json and SHA256SUMS, rename
+        ``<id>.partial`` to ``<id>``, then apply the retention.
+
+        :param timeout: seconds (int or float) to wait for the archive; it is stopped after them.
+        :returns: the ``result`` dict (see :func:`take`); a second call returns it again.
+        :raises Oxzep7Error: ``cannot write snapshot <path> (the partial copy was removed): <why>``
+            when the archive failed (a full disk, zstd failing, a file that cannot be read) or
+            took longer than ``timeout``; ``cannot snapshot <venv>: <file>: <why>, which a restore
+            refuses`` for a member a restore would refuse. No ``.partial`` directory is left, nor
+            the backup directories :func:`begin` made. A call after a failure raises it again.
+        """
+        if self._failed is not None:
+            raise self._failed
+        if self._thread is None:
+            self.result.setdefault("seconds", round(time.time() - self._started, 3))
+            return self.result
+        blocked = time.time()
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            self._packer.stop()
+            self._thread.join(KILL_AFTER)
+            self.waited = time.time() - blocked
+            raise self._fail(Oxzep7Error("cannot write snapshot %s (the partial copy was removed): the archive "
+                                         "took longer than %s s" % (self.result["path"], timeout)))
+        try:
+            if self._error is not None:
+                raise self._error
+            archive = os.path.join(self._partial, self._meta["archive"])
+            self._meta["archive_bytes"] = os.path.getsize(archive)
+            write_json_atomic(os.path.join(self._partial, META), self._meta, mode=0o600)
+            write_sums(self._partial)
+            os.rename(self._partial, self.result["path"])
+        except BaseException as exc:
+            self.waited = time.time() - blocked
+            raise self._fail(exc)
+        self._thread = None
+        self.lock_path = self.result["lock_path"]
+        self.result["archive_bytes"] = self._meta["archive_bytes"]
+        self.result["removed"] = prune(self._backup_dir, self._meta["stable_path"], self._keep,
+                                       protect=self._meta["snapshot_id"])
+        self.result["seconds"] = round(time.time() - self._started, 3)
+        self.waited = time.time() - blocked
+        return self.result
+
+    def abort(self):
+        """Stop writing the archive and remove the ``.partial`` directory (and the backup
+        directories :func:`begin` made). Does nothing once :meth:`wait` returned or raised, or
+        when nothing was being written (an intact snapshot already there, check mode).
+
+        :raises Oxzep7Error: from ``remove_tree`` when the partial directory is no longer one this
+            collection made (a symlink put in its place).
+        """
+        if self._thread is None:
+            return
+        self._packer.stop()
+        self._thread.join(KILL_AFTER)
+        self._thread = None
+        self._failed = Oxzep7Error("snapshot %s was aborted" % self.result["path"])
+        self._discard()
 
 
-def _archive(source, dest, compression):
-    """Pack the directory ``source`` into ``dest``; refuse members a restore would refuse."""
-    mode = COMPRESSION[compression][0]
-    kwargs = {"compresslevel": 6} if compression in ("gz", "bz2") else {}
+def begin(runner, layout, backup_dir, snapshot_id=None, compression="auto", keep=5, which=shutil.which,
+          check_mode=False, facts=None):
+    """Start a snapshot of the live venv of ``layout``: write its lock, venv.json and pyvenv.cfg
+    into ``<snapshot_id>.partial`` now, and its archive in a background thread.
 
-    def restorable(member):
-        problem = member_problem(member)
-        if problem:
-            raise Oxzep7Error("cannot snapshot %s: %s: %s, which a restore refuses; fix it in the venv first"
-                              % (source, os.path.join(source, member.name), problem))
-        return member
-
-    with tarfile.open(dest, mode, **kwargs) as tar:
-        for name in sorted(os.listdir(source)):
-            tar.add(os.path.join(source, name), arcname=name, recursive=True, filter=restorable)
-
-
-def _write(runner, live, partial, archive_name, compression, meta):
-    """Write the files of a snapshot into the directory ``partial``; return the complete ``meta``."""
-    freeze, inspect = pip_freeze_and_inspect(runner, python_of(live["path"]))
-    with open(os.path.join(partial, "lock.txt"), "w") as fh:
-        fh.write(live["lock_text"])
-    with open(os.path.join(partial, "venv.json"), "w") as fh:
-        json.dump(live["facts"], fh, indent=2, sort_keys=True)
-    if freeze is not None:
-        with open(os.path.join(partial, "pip-freeze.txt"), "w") as fh:
-            fh.write(freeze)
-    if inspect is not None:
-        with open(os.path.join(partial, "pip-inspect.json"), "w") as fh:
-            fh.write(inspect)
-    shutil.copyfile(os.path.join(live["path"], "pyvenv.cfg"), os.path.join(partial, "pyvenv.cfg"))
-    _archive(live["path"], os.path.join(partial, archive_name), compression)
-    uid, gid, mode = ownership(live["path"])
-    meta.update(archive_bytes=os.path.getsize(os.path.join(partial, archive_name)),
-                owner=dict(uid=uid, gid=gid, mode="%04o" % mode))
-    write_json_atomic(os.path.join(partial, META), meta, mode=0o600)
-    write_sums(partial)
-    return meta
-
-
-def take(runner, layout, backup_dir, snapshot_id=None, compression="gz", keep=5, check_mode=False, facts=None):
-    """Snapshot the live venv of ``layout``.
-
+    :param runner: ``_common.Runner`` (inspects the live venv once).
+    :param layout: ``_layout.Layout`` of the stable path.
     :param backup_dir: the backup root (str); ``<backup_dir>/<slug>`` is made 0700.
     :param snapshot_id: its name; default ``<current release id or 'plain'>-<12 hex of the
         lock's sha256>``, so the same live venv always gives the same snapshot.
-    :param compression: ``gz``, ``xz``, ``bz2`` or ``none``.
-    :param keep: how many snapshots of this stable path to keep (int, at least 1).
+    :param compression: ``auto`` (``zstd`` when the zstd program is found, else ``gz`` at
+        level 1), ``zstd`` (``zstd -3 -T0``), ``gz`` (level 6), ``xz``, ``bz2`` or ``none``.
+    :param keep: how many snapshots of this stable path to keep (int, at least 1), applied by wait.
+    :param which: callable ``name -> path or None`` finding ``zstd`` (``get_bin_path``).
     :param facts: what ``inspect_python`` already returned for the live venv, to not run it twice.
-    :returns: dict with ``changed``, ``snapshot_id``, ``path``, ``lock_path``,
-        ``archive``, ``archive_bytes``, ``seconds``, ``removed`` (snapshot ids) and
-        ``release_id``.
-    :raises Oxzep7Error: on a missing venv, a bad compression or snapshot id, a member a restore
-        would refuse (see :func:`member_problem`), or a failed write (a full disk), naming the
-        snapshot directory; the partial copy and the directories this call made are removed first.
+    :returns: a :class:`PendingSnapshot`; call its ``wait()`` (or ``abort()``) before the process
+        ends. It is already complete (``wait()`` returns at once) when an intact snapshot of the
+        same id is there (``changed`` false) or in check mode.
+    :raises Oxzep7Error: on a missing venv, a bad compression or snapshot id, zstd asked for and
+        missing, a backup directory that is a symlink, or a failed write of the small files (the
+        partial copy and the directories this call made are removed first).
     """
-    if compression not in COMPRESSION:
-        raise Oxzep7Error("compression must be one of %s" % ", ".join(sorted(COMPRESSION)))
+    asked = compression
+    compression, zstd = pick_compression(compression, which)
     started = time.time()
     live = describe_live(runner, layout, facts)
     release_id = layout.current_release()
@@ -295,15 +270,15 @@ def take(runner, layout, backup_dir, snapshot_id=None, compression="gz", keep=5,
     result = dict(changed=False, snapshot_id=snapshot_id, path=final, release_id=release_id,
                   lock_path=os.path.join(final, "lock.txt"), removed=[],
                   archive=os.path.join(final, archive_name), archive_bytes=None)
+    pending = PendingSnapshot(result, started, live["entries"])
     if os.path.isdir(final) and not check_sums(final):
         meta = read_meta(final)
         result.update(archive=os.path.join(final, meta["archive"]), archive_bytes=meta["archive_bytes"],
                       seconds=0.0)
-        return result
+        return pending
     result["changed"] = True
     if check_mode:
-        result["seconds"] = round(time.time() - started, 3)
-        return result
+        return pending
     made = [path for path in (backup_dir, root) if not os.path.isdir(path)]
     for path in made:
         os.makedirs(path, 0o700)
@@ -315,13 +290,26 @@ def take(runner, layout, backup_dir, snapshot_id=None, compression="gz", keep=5,
     partial = final + ".partial"
     for stale in (partial, final):
         remove_tree(stale, root)
+    uid, gid, mode = ownership(live["path"])
     meta = dict(snapshot_id=snapshot_id, stable_path=layout.stable, release_id=release_id,
                 python_version=live["facts"]["python"]["version"], created=time.time(),
-                archive=archive_name, compression=compression, lock_sha256=live["lock_sha256"])
+                archive=archive_name, compression=compression, lock_sha256=live["lock_sha256"],
+                owner=dict(uid=uid, gid=gid, mode="%04o" % mode))
+
+    def restorable(member):
+        problem = member_problem(member)
+        if problem:
+            raise Oxzep7Error("cannot snapshot %s: %s: %s, which a restore refuses; fix it in the venv first"
+                              % (live["path"], os.path.join(live["path"], member.name), problem))
+        return member
+
     try:
         os.mkdir(partial, 0o700)
-        _write(runner, live, partial, archive_name, compression, meta)
-        os.rename(partial, final)
+        with open(os.path.join(partial, "lock.txt"), "w") as fh:
+            fh.write(live["lock_text"])
+        with open(os.path.join(partial, "venv.json"), "w") as fh:
+            json.dump(live["facts"], fh, indent=2, sort_keys=True)
+        shutil.copyfile(os.path.join(live["path"], "pyvenv.cfg"), os.path.join(partial, "pyvenv.cfg"))
     except BaseException as exc:
         remove_tree(partial, root)
         for path in reversed(made):
@@ -329,10 +317,26 @@ def take(runner, layout, backup_dir, snapshot_id=None, compression="gz", keep=5,
         if isinstance(exc, ARCHIVE_ERRORS):
             raise Oxzep7Error("cannot write snapshot %s (the partial copy was removed): %s" % (final, exc))
         raise
-    result["archive_bytes"] = meta["archive_bytes"]
-    result["removed"] = prune(backup_dir, layout.stable, keep, protect=snapshot_id)
-    result["seconds"] = round(time.time() - started, 3)
-    return result
+    entries = [(os.path.join(live["path"], name), name) for name in sorted(os.listdir(live["path"]))]
+    packer = Packer(os.path.join(partial, archive_name), entries, compression, zstd=zstd,
+                    compresslevel=1 if asked == "auto" else None,
+                    member_filter=restorable)
+    pending._start(packer, backup_dir, partial, made, meta, keep)
+    return pending
+
+
+def take(runner, layout, backup_dir, snapshot_id=None, compression="auto", keep=5, which=shutil.which,
+         check_mode=False):
+    """Snapshot the live venv of ``layout`` and wait for it: ``begin(...).wait()``.
+
+    :param compression: see :func:`begin`.
+    :returns: dict with ``changed``, ``snapshot_id``, ``path``, ``lock_path``,
+        ``archive``, ``archive_bytes``, ``seconds``, ``removed`` (snapshot ids) and
+        ``release_id``.
+    :raises Oxzep7Error: see :func:`begin` and :meth:`PendingSnapshot.wait`.
+    """
+    return begin(runner, layout, backup_dir, snapshot_id=snapshot_id, compression=compression, keep=keep,
+                 which=which, check_mode=check_mode).wait()
 
 
 def prune(backup_dir, stable_path, keep, protect=None, check_mode=False):
@@ -368,176 +372,6 @@ def remove(backup_dir, stable_path, snapshot_id, check_mode=False):
     return dict(changed=changed, snapshot_id=snapshot_id, path=path)
 
 
-def member_problem(member):
-    """Return why one archive member's type or mode is unsafe to extract as root (str), or None.
-
-    Accepted: regular files, hard links, directories and symbolic links. Refused: devices and
-    FIFOs, any other type, the setuid bit, the setgid and sticky bits on anything but a
-    directory, and world-writable directories. None of these occurs in a venv made by venv,
-    virtualenv, pip or uv. Kept as they are: world-writable files (uv makes ``<venv>/.lock``
-    0666 on purpose, and a restore reproduces a release byte for byte, modes included), and
-    group-writable or setgid directories (a venv in a group-shared tree inherits setgid).
-    Symbolic links have no mode of their own.
-
-    :param member: a ``tarfile.TarInfo`` (its ``mode`` may carry the file type bits, as
-        ``TarFile.gettarinfo`` leaves them).
-    """
-    if member.isdev() or member.isfifo():
-        return "device or FIFO"
-    if not (member.isreg() or member.islnk() or member.isdir() or member.issym()):
-        return "unsupported member type %r" % member.type
-    if member.issym():
-        return None
-    mode = stat.S_IMODE(member.mode)
-    if mode & (stat.S_ISUID if member.isdir() else stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX):
-        return "mode %04o has the setuid, setgid or sticky bit" % mode
-    if member.isdir() and mode & stat.S_IWOTH:
-        return "directory mode %04o is world-writable" % mode
-    return None
-
-
-def _archive_key(name):
-    """Return a member name normalized (``./a//b`` is ``a/b``), or None when it is absolute or has ``..``."""
-    if not name or name.startswith("/") or ".." in name.split("/"):
-        return None
-    return posixpath.normpath(name)
-
-
-def _symlink_on(key, kinds):
-    """Return the earlier symlink member that ``key`` is or lies below, or None."""
-    parts = key.split("/")
-    for i in range(1, len(parts) + 1):
-        if kinds.get("/".join(parts[:i])) == "symlink":
-            return "/".join(parts[:i])
-    return None
-
-
-def _member_reason(member, kinds):
-    """Return why ``member`` is unsafe given the earlier members ``kinds`` (normalized name to kind)."""
-    key = _archive_key(member.name)
-    if key is None:
-        return "path leaves the release directory"
-    link = _symlink_on(key, kinds)
-    if link == key:
-        return "replaces the symbolic link of the same name before it"
-    if link:
-        return "lies below the symbolic link %s" % link
-    if key in kinds:
-        return "appears twice in the archive"
-    if member.islnk():
-        target = _archive_key(member.linkname)
-        if target is None:
-            return "hard link to %s outside the archive" % member.linkname
-        through = _symlink_on(target, kinds)
-        if through:
-            return "hard link to %s goes through the symbolic link %s" % (member.linkname, through)
-        if kinds.get(target) != "file":
-            return "hard link to %s, which is not an earlier regular file of the archive" % member.linkname
-    return member_problem(member)
-
-
-def unsafe_members(tar):
-    """Return the reasons (list of str, each ``<member name>: <reason>``) that make an archive
-    unsafe to extract into an empty directory as root.
-
-    Checked here, in full, whether or not this Python has tarfile's extraction filters (PEP 706:
-    3.12, and 3.8.17, 3.9.17, 3.10.12, 3.11.4 and later patch releases):
-
-    - names: absolute or with a ``..`` component; compared normalized (``./a//b`` is ``a/b``);
-    - every name once: a member with the name of an earlier one, or of an earlier member's
-      parent directory, is refused, so is one that is or lies below an earlier symbolic link
-      (extracting it would write through the link);
-    - hard links: the target must be an earlier regular file of the archive, by a name that
-      does not go through a symbolic link of the archive;
-    - type and mode: see :func:`member_problem`.
-
-    Symbolic links themselves may point anywhere (a venv's ``bin/python`` points at its
-    interpreter, ``lib/python3.X`` of a release at the previous release): nothing is extracted
-    through them.
-    """
-    problems, kinds = [], {}
-    for member in tar.getmembers():
-        reason = _member_reason(member, kinds)
-        if reason:
-            problems.append("%s: %s" % (member.name, reason))
-        key = _archive_key(member.name)
-        if key is not None:
-            parts = key.split("/")
-            for i in range(1, len(parts)):
-                kinds.setdefault("/".join(parts[:i]), "dir")
-            kinds.setdefault(key, "symlink" if member.issym() else "file" if member.isreg() else "other")
-    return problems
-
-
-def check_archive(tar, what, top=None):
-    """Refuse an archive that is unsafe to extract (see :func:`unsafe_members`).
-
-    :param what: words naming it in the error, e.g. ``archive /path/release.tar.gz``.
-    :param top: when given, every member must also lie in this top directory.
-    :raises Oxzep7Error: listing up to 10 reasons.
-    """
-    problems = unsafe_members(tar)
-    if top:
-        problems += ["%s: outside %s/" % (m.name, top) for m in tar.getmembers()
-                     if (_archive_key(m.name) or "").split("/")[0] != top]
-    if problems:
-        raise Oxzep7Error("refusing %s: %s" % (what, "; ".join(problems[:10])))
-
-
-def _error(exc):
-    return "%s: %s" % (type(exc).__name__, exc)
-
-
-def load_archive(path, top=None):
-    """Open the tar archive at ``path`` (any compression tarfile reads) and check every member.
-
-    :param top: see :func:`check_archive`.
-    :returns: the open ``tarfile.TarFile``; use it in a ``with`` block.
-    :raises Oxzep7Error: naming the file when it is not a tar archive, is truncated or its
-        compressed stream is damaged, or a member is unsafe.
-    """
-    try:
-        tar = tarfile.open(path)
-    except ARCHIVE_ERRORS as exc:
-        raise Oxzep7Error("cannot read archive %s: %s" % (path, _error(exc)))
-    try:
-        check_archive(tar, "archive %s" % path, top)
-    except ARCHIVE_ERRORS as exc:
-        tar.close()
-        raise Oxzep7Error("cannot read archive %s: %s" % (path, _error(exc)))
-    except BaseException:
-        tar.close()
-        raise
-    return tar
-
-
-def _second_check(member, dest):
-    """Extraction filter (PEP 706): refuse what ``tarfile.data_filter`` refuses, for every member
-    but symbolic links (whose absolute targets a venv needs); the member is returned unchanged, so
-    the owners and modes :func:`unsafe_members` accepted are kept (the data filter would drop both)."""
-    if not member.issym():
-        tarfile.data_filter(member, dest)
-    return member
-
-
-def extract(tar, dest, **kwargs):
-    """Extract an archive from :func:`load_archive` into the empty directory ``dest``.
-
-    Where Python has tarfile's extraction filters, each member also passes ``tarfile.data_filter``
-    as a second check (see :func:`_second_check`).
-
-    :param kwargs: passed to ``TarFile.extractall`` (``numeric_owner``).
-    :raises Oxzep7Error: naming the archive and ``dest`` when extraction fails (a truncated or
-        damaged archive, a full disk, a member the filter refuses).
-    """
-    if hasattr(tarfile, "data_filter"):
-        kwargs["filter"] = _second_check
-    try:
-        tar.extractall(dest, **kwargs)
-    except ARCHIVE_ERRORS as exc:
-        raise Oxzep7Error("cannot extract %s into %s: %s" % (tar.name, dest, _error(exc)))
-
-
 def open_snapshot(backup_dir, stable_path, snapshot):
     """Find and check a snapshot by id or absolute path.
 
@@ -560,11 +394,12 @@ def open_snapshot(backup_dir, stable_path, snapshot):
     return path, meta
 
 
-def restore(layout, backup_dir, snapshot, release_id=None, check_mode=False):
+def restore(layout, backup_dir, snapshot, release_id=None, which=shutil.which, check_mode=False):
     """Unpack a snapshot into a new release directory (not switched to).
 
     :param snapshot: a snapshot id under the backup directory, or an absolute path.
     :param release_id: the new release's id; default ``restored-<snapshot id>``.
+    :param which: callable ``name -> path or None`` finding ``zstd`` for a ``.tar.zst`` archive.
     :returns: dict with ``changed``, ``release_id``, ``release_path``, ``snapshot_id``,
         ``python_version``.
     :raises Oxzep7Error: on a failed checksum, an unsafe member, a damaged archive, a missing
@@ -585,7 +420,7 @@ def restore(layout, backup_dir, snapshot, release_id=None, check_mode=False):
     if home and not os.path.isdir(home):
         raise Oxzep7Error("the snapshot's interpreter directory %s is missing; install Python %s "
                           "there first" % (home, meta.get("python_version")))
-    with load_archive(os.path.join(path, meta["archive"])) as tar:
+    with load_archive(os.path.join(path, meta["archive"]), which=which) as tar:
         result["changed"] = True
         if check_mode:
             return result
@@ -609,22 +444,35 @@ def restore(layout, backup_dir, snapshot, release_id=None, check_mode=False):
     return result
 
 
-def tree_manifest(path):
-    """Return ``{relative path: description}`` for every entry under ``path``.
+@_changes("snapshot")
+def run_venv_snapshot(module, layout, work):
+    """The module ``venv_snapshot``: take (``state=present``) or remove a snapshot."""
+    started = time.time()
+    p = module.params
+    if p["state"] == "absent":
+        result = remove(p["backup_dir"], layout.stable, p["snapshot_id"], check_mode=module.check_mode)
+        result["diff"] = _diff("snapshot", result["path"], result["changed"], removed=True)
+        return result
+    with _stage(module, work, "snapshot", source=layout.current_release(), target=p["snapshot_id"]):
+        result = take(module_runner(module), layout, p["backup_dir"], snapshot_id=p["snapshot_id"],
+                      compression=p["compression"], keep=p["keep"], which=module_which(module),
+                      check_mode=module.check_mode)
+    result["diff"] = _diff("snapshot", result["path"], result["changed"])
+    root = snapshot_root(p["backup_dir"], layout.stable)
+    _record(module, work, "snapshot", _outcome(result), started, source=result["release_id"],
+            target=result["snapshot_id"], undo=lambda: result["changed"] and remove_tree(result["path"], root))
+    return result
 
-    Files map to their sha256, symlinks to ``-> target``, directories to ``dir``;
-    each with its mode. Used to prove a release is byte-identical before and after.
-    """
-    out = {}
-    for top, dirs, files in os.walk(path):
-        for name in dirs + files:
-            full = os.path.join(top, name)
-            rel = os.path.relpath(full, path)
-            st = os.lstat(full)
-            if stat.S_ISLNK(st.st_mode):
-                out[rel] = "-> %s" % os.readlink(full)
-            elif stat.S_ISDIR(st.st_mode):
-                out[rel] = "dir %o" % stat.S_IMODE(st.st_mode)
-            else:
-                out[rel] = "%s %o" % (sha256_file(full), stat.S_IMODE(st.st_mode))
-    return out
+
+@_changes("restore")
+def run_venv_restore(module, layout, work):
+    """The module ``venv_restore``: unpack a snapshot into a new release."""
+    started = time.time()
+    p = module.params
+    with _stage(module, work, "restore", source=p["snapshot"], target=p["release_id"]):
+        result = restore(layout, p["backup_dir"], p["snapshot"], release_id=p["release_id"],
+                         which=module_which(module), check_mode=module.check_mode)
+    result["diff"] = _diff("release", result["release_id"], result["changed"])
+    _record(module, work, "restore", _outcome(result), started, source=result["snapshot_id"],
+            target=result["release_id"], undo=lambda: result["changed"] and layout.remove_release(result["release_id"]))
+    return result

@@ -14,20 +14,26 @@ Two locks keep one run per venv:
 - ``<slug>/work.lock``, the host-side lock (:class:`WorkLock`): an ``fcntl.flock`` held by each
   module process that changes the venv for as long as it works, so a module left running by a
   killed controller and the modules of the next run never work at once.
+
+It also holds the glue of the module ``venv_info``, whose decision (``on_target``) is made here.
 """
 
 from __future__ import absolute_import, division, print_function
 
 import errno
 import fcntl
+import grp
 import hashlib
 import json
 import os
+import pwd
 import re
 import time
 
-from ansible_collections.oxzep7.python.plugins.module_utils._common import Oxzep7Error, redact
-from ansible_collections.oxzep7.python.plugins.module_utils._layout import STATE_VERIFIED
+from ansible_collections.oxzep7.python.plugins.module_utils._common import Oxzep7Error, module_runner, redact
+from ansible_collections.oxzep7.python.plugins.module_utils._layout import STATE_VERIFIED, Layout, ownership
+from ansible_collections.oxzep7.python.plugins.module_utils._venv import (
+    check_target, describe_live, has_pip, inspect_python, python_of, read_pyvenv_cfg, tree_size, venv_distributions)
 
 __metaclass__ = type
 
@@ -413,3 +419,55 @@ class WorkLock:
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
+
+
+def run_venv_info(module):
+    """The module ``venv_info``: facts about the venv at ``path``, and whether it is on ``target``."""
+    p = module.params
+    target = check_target(p["target"]) if p["target"] else None
+    layout = Layout(p["path"])
+    runner = module_runner(module)
+    kind = layout.kind()
+    result = dict(changed=False, stable_path=layout.stable, exists=kind != "absent", layout=kind,
+                  current_release=layout.current_release(), releases=layout.releases(),
+                  releases_dir=layout.releases_dir, release_path=layout.live_path())
+    if target:
+        result.update(on_target=False, on_target_reason="there is no venv at %s" % layout.stable)
+    if kind == "absent":
+        return result
+    live = layout.live_path()
+    facts = inspect_python(runner, python_of(live))
+    if target:
+        result["on_target"], result["on_target_reason"] = on_target(
+            layout, facts["python"]["version"], target, read_ledger(p["state_dir"], layout.stable))
+    dists = venv_distributions(facts)
+    uid, gid, mode = ownership(live)
+    cfg = read_pyvenv_cfg(live)
+    described = describe_live(runner, layout, facts) if module.params["include_lock"] else None
+    result.update(
+        interpreter=dict(facts["python"], path=python_of(live), home=cfg.get("home")),
+        pyvenv_cfg=cfg, has_pip=has_pip(runner, python_of(live)),
+        distributions=[dict(name=d["name"], version=d["version"], requires_python=d["requires_python"],
+                            installer=d["installer"], direct_url=d["direct_url"],
+                            editable=bool((d["direct_url"] or {}).get("dir_info", {}).get("editable")))
+                       for d in dists],
+        size_bytes=tree_size(live), owner=_user_name(uid), group=_group_name(gid), uid=uid, gid=gid,
+        mode="%04o" % mode,
+        lock=described["lock_text"] if described else None,
+        lock_sha256=described["lock_sha256"] if described else None)
+    result["direct_url_installs"] = [d["name"] for d in result["distributions"] if d["direct_url"]]
+    return redact(result)
+
+
+def _user_name(uid):
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def _group_name(gid):
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)

@@ -13,9 +13,10 @@ from __future__ import absolute_import, division, print_function
 
 import time
 
-from ansible_collections.oxzep7.python.plugins.module_utils._common import Oxzep7Error, module_runner, redact
-from ansible_collections.oxzep7.python.plugins.module_utils._installer import Installer, INSTALLER_OPTION_NAMES
-from ansible_collections.oxzep7.python.plugins.module_utils._layout import Layout, check_release_id
+from ansible_collections.oxzep7.python.plugins.module_utils._common import (
+    Oxzep7Error, module_runner, module_which, redact)
+from ansible_collections.oxzep7.python.plugins.module_utils._installer import module_installer
+from ansible_collections.oxzep7.python.plugins.module_utils._layout import Layout, check_release_id, release_id_for
 from ansible_collections.oxzep7.python.plugins.module_utils._modules import _record, _stage, held_lock
 from ansible_collections.oxzep7.python.plugins.module_utils import _release, _snapshot, _state
 from ansible_collections.oxzep7.python.plugins.module_utils._venv import (
@@ -26,22 +27,6 @@ __metaclass__ = type
 # What ``outcome`` says: the venv ran the target already; a check-mode run would upgrade it;
 # this call switched it to the new release.
 OUTCOMES = ("already_current", "would_upgrade", "upgraded")
-
-
-def release_id_for(run_id, base_facts):
-    """The release id of run ``run_id`` for a base interpreter: ``<run id>-<tag>`` (``...-cp312``).
-
-    Every host of a run gets the same name for the same interpreter version line.
-
-    :param run_id: the run id (str, a safe path component).
-    :param base_facts: the ``python`` dict of ``inspect_python`` for the base interpreter.
-    :raises Oxzep7Error: when the result is not a valid release id.
-    """
-    return check_release_id("%s-%s" % (run_id, interpreter_tag(base_facts)))
-
-
-def _options(module):
-    return dict((k, module.params.get(k)) for k in INSTALLER_OPTION_NAMES)
 
 
 def plan(module, layout, runner):
@@ -67,7 +52,7 @@ def plan(module, layout, runner):
                                        _state.read_ledger(p["state_dir"], layout.stable))
     if p["force"] and current:
         current, reason = False, reason + "; force is set: it is rebuilt"
-    release_id = p["release_id"] or release_id_for(p["run_id"], base)
+    release_id = p["release_id"] or release_id_for(p["run_id"], interpreter_tag(base))
     return dict(live=facts, interpreter=interpreter, base=base, target=target, on_target=current, reason=reason,
                 release_id=check_release_id(release_id))
 
@@ -126,22 +111,26 @@ def _fail(exc, stage, result):
 
 
 def _passes(module, layout, runner, work, facts, result):
-    """Snapshot, rebuild, verify and switch, recording each stage; fill ``result`` in place."""
+    """Snapshot, rebuild, verify and switch, recording each stage; fill ``result`` in place.
+
+    The snapshot's lock and metadata are written first; its archive is written in the background
+    while the release is built and verified, and finished before the switch. ``seconds.snapshot``
+    is what the snapshot added to the pass (writing the lock, then waiting for the archive);
+    ``seconds.snapshot_archive`` the archive's own time.
+    """
     p = module.params
-    installer = Installer(_options(module), lambda name: module.get_bin_path(name, required=False))
+    installer = module_installer(module)
     release_id = facts["release_id"]
-    stage = "snapshot"
+    stage, pending, rebuilding = "snapshot", None, False
     try:
         with _stage(module, work, "snapshot", source=layout.current_release()):
-            snap = _snapshot.take(runner, layout, p["backup_dir"], compression=p["snapshot_compression"],
-                                  keep=p["keep_snapshots"], facts=facts["live"])
-        result.update(snapshot=snap, snapshot_id=snap["snapshot_id"], lock_path=snap["lock_path"])
-        result["seconds"]["snapshot"] = snap["seconds"]
-        _record(module, work, "snapshot", "changed" if snap["changed"] else "unchanged", time.time() - snap["seconds"],
-                source=snap["release_id"], target=snap["snapshot_id"])
-        stage = "rebuild"
+            started = time.time()
+            pending = _snapshot.begin(runner, layout, p["backup_dir"], compression=p["snapshot_compression"],
+                                      keep=p["keep_snapshots"], which=module_which(module), facts=facts["live"])
+            result["seconds"]["snapshot"] = round(time.time() - started, 3)
+        stage, rebuilding = "rebuild", True
         with _stage(module, work, "rebuild", source=layout.current_release(), target=release_id):
-            built = _release.rebuild(runner, layout, installer, facts["interpreter"], lock_path=snap["lock_path"],
+            built = _release.rebuild(runner, layout, installer, facts["interpreter"], lock_path=pending.lock_path,
                                      upgrades=p["upgrades"], release_id=release_id,
                                      keep_seed_pins=p["keep_seed_pins"],
                                      allow_unreproducible=p["allow_unreproducible"])
@@ -151,10 +140,20 @@ def _passes(module, layout, runner, work, facts, result):
                 time.time() - built["seconds"], source=layout.current_release(), target=release_id)
         stage = "verify"
         _verify(module, layout, runner, work, installer, release_id, result)
+        stage = "snapshot"
+        with _stage(module, work, "snapshot", source=layout.current_release()):
+            snap = pending.wait()
+        result.update(snapshot=snap, snapshot_id=snap["snapshot_id"], lock_path=snap["lock_path"])
+        result["seconds"]["snapshot"] += round(pending.waited, 3)
+        result["seconds"]["snapshot_archive"] = snap["seconds"]
+        _record(module, work, "snapshot", "changed" if snap["changed"] else "unchanged", time.time() - snap["seconds"],
+                source=snap["release_id"], target=snap["snapshot_id"])
         stage = "switch"
         _switch(module, layout, work, release_id, result)
     except (Oxzep7Error, OSError, IOError) as exc:
-        if stage in ("rebuild", "verify") and layout.current_release() != release_id:
+        if pending is not None:
+            pending.abort()
+        if rebuilding and layout.current_release() != release_id:
             layout.remove_release(release_id)
             layout.remove_releases_dir_if_empty()
         if not isinstance(exc, Oxzep7Error):

@@ -10,10 +10,12 @@ and later: ``importlib.metadata`` from 3.8, ``pkg_resources`` before that.
 
 from __future__ import absolute_import, division, print_function
 
+import hashlib
 import os
 import re
 
 from ansible_collections.oxzep7.python.plugins.module_utils._common import Oxzep7Error
+from ansible_collections.oxzep7.python.plugins.module_utils._lock import build_lock, render_lock
 
 __metaclass__ = type
 
@@ -134,6 +136,33 @@ def venv_distributions(facts):
     inside = [d for d in facts["distributions"]
               if os.path.normpath(d["location"]).startswith(prefix + os.sep)]
     return sorted(inside, key=lambda d: d["name"].lower())
+
+
+def has_pip(runner, python):
+    """Tell whether ``python -m pip`` works in that venv (bool)."""
+    return runner.run([python, "-I", "-B", "-c", "import pip"], check=False,
+                      env={"PYTHONDONTWRITEBYTECODE": "1"}).rc == 0
+
+
+def describe_live(runner, layout, facts=None):
+    """Inspect the live venv of ``layout`` and render its lock.
+
+    :param runner: ``_common.Runner``.
+    :param layout: ``_layout.Layout`` of the stable path.
+    :param facts: what :func:`inspect_python` already returned for the live venv, to not run it twice.
+    :returns: dict with ``path`` (the live directory), ``facts``, ``entries`` (``_lock.build_lock``),
+        ``lock_text`` and ``lock_sha256`` (hex sha256 of the UTF-8 lock text).
+    :raises Oxzep7Error: when there is no venv at the stable path.
+    """
+    live = layout.live_path()
+    if live is None:
+        raise Oxzep7Error("there is no venv at %s" % layout.stable)
+    facts = facts or inspect_python(runner, python_of(live))
+    entries = build_lock(venv_distributions(facts))
+    text = render_lock(entries, header=["lock of %s, Python %s (%s)" % (
+        layout.stable, facts["python"]["version"], facts["python"]["implementation"])])
+    return dict(path=live, facts=facts, entries=entries, lock_text=text,
+                lock_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest())
 
 
 def interpreter_tag(python_facts):

@@ -301,8 +301,9 @@ remediation:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.oxzep7.python.plugins.module_utils._modules import (
-    ALLOWLIST_SPEC, INSTALLER_SPEC, main, run_compat_check, spec)
+from ansible_collections.oxzep7.python.plugins.module_utils._compat import run_compat_check
+from ansible_collections.oxzep7.python.plugins.module_utils._installer import INSTALLER_SPEC
+from ansible_collections.oxzep7.python.plugins.module_utils._modules import main, spec
 from ansible_collections.oxzep7.python.plugins.module_utils._state import DEFAULT_STATE_DIR
 
 
@@ -314,7 +315,9 @@ def run():
                            lock=dict(type="path"),
                            upgrades=dict(type="list", elements="str", default=[]),
                            keep_seed_pins=dict(type="bool", default=False),
-                           allowlist=ALLOWLIST_SPEC,
+                           allowlist=dict(type="list", elements="dict", default=[], options=dict(
+                               name=dict(type="str", required=True), version=dict(type="str"),
+                               target=dict(type="str"), reason=dict(type="str", required=True))),
                            platforms=dict(type="list", elements="str", default=[]),
                            resolve=dict(type="bool", default=True),
                            interpreters=dict(type="dict", default={}),

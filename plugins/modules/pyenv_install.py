@@ -190,12 +190,34 @@ seconds:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.oxzep7.python.plugins.module_utils._modules import PYENV_SPEC, main, run_pyenv_install
+from ansible_collections.oxzep7.python.plugins.module_utils._modules import main
+from ansible_collections.oxzep7.python.plugins.module_utils._pyenv import DEFAULT_VERIFY_MODULES, run_pyenv_install
+from ansible_collections.oxzep7.python.plugins.module_utils._state import DEFAULT_STATE_DIR
 
 
 def run():
-    module = AnsibleModule(argument_spec=PYENV_SPEC, supports_check_mode=True,
-                           mutually_exclusive=[("pyenv_archive", "pyenv_git_url"), ("archive", "definition")])
+    module = AnsibleModule(argument_spec=dict(
+        pyenv_root=dict(type="path", default="/opt/pyenv"),
+        version=dict(type="str", required=True),
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+        pyenv_archive=dict(type="path"),
+        pyenv_git_url=dict(type="str"),
+        pyenv_git_version=dict(type="str"),
+        mirror_url=dict(type="str"),
+        cache_path=dict(type="path"),
+        configure_opts=dict(type="str"),
+        make_opts=dict(type="str"),
+        definitions_dirs=dict(type="list", elements="path", default=[]),
+        definition=dict(type="path"),
+        build_environment=dict(type="dict", default={}),
+        check_build_deps=dict(type="bool", default=True),
+        verify_modules=dict(type="list", elements="str", default=list(DEFAULT_VERIFY_MODULES)),
+        archive=dict(type="path"),
+        archive_sha256=dict(type="str"),
+        export_dir=dict(type="path"),
+        state_dir=dict(type="path", default=DEFAULT_STATE_DIR),
+        force=dict(type="bool", default=False),
+    ), supports_check_mode=True, mutually_exclusive=[("pyenv_archive", "pyenv_git_url"), ("archive", "definition")])
     main(module, run_pyenv_install)
 
 

@@ -186,7 +186,8 @@ on_target_reason:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.oxzep7.python.plugins.module_utils._modules import VENV_SPEC, main, run_venv_info, spec
+from ansible_collections.oxzep7.python.plugins.module_utils._modules import VENV_SPEC, main, spec
+from ansible_collections.oxzep7.python.plugins.module_utils._state import run_venv_info
 
 
 def run():

@@ -87,7 +87,21 @@ stolen:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.oxzep7.python.plugins.module_utils._modules import VENV_SPEC, main, run_venv_lock, spec
+from ansible_collections.oxzep7.python.plugins.module_utils._layout import Layout
+from ansible_collections.oxzep7.python.plugins.module_utils._modules import VENV_SPEC, _diff, held_lock, main, spec
+from ansible_collections.oxzep7.python.plugins.module_utils._state import release_lock
+
+
+def run_venv_lock(module):
+    p = module.params
+    stable = Layout(p["path"]).stable
+    if p["state"] == "absent":
+        result = release_lock(p["state_dir"], stable, p["run_id"], p["owner"], check_mode=module.check_mode)
+        result.update(stolen=None, diff=_diff("lock", p["run_id"], result["changed"], removed=True))
+        return result
+    result = held_lock(module, stable)
+    result["diff"] = _diff("lock", p["run_id"], result["changed"])
+    return result
 
 
 def run():

@@ -220,9 +220,9 @@ disk:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.oxzep7.python.plugins.module_utils._modules import (
-    FINDINGS_ALLOWLIST_SPEC, INSTALLER_SPEC, main, run_venv_preflight, spec)
-from ansible_collections.oxzep7.python.plugins.module_utils._preflight import DEFAULT_REFERENCE_PATHS, TOOLS
+from ansible_collections.oxzep7.python.plugins.module_utils._installer import INSTALLER_SPEC
+from ansible_collections.oxzep7.python.plugins.module_utils._modules import main, spec
+from ansible_collections.oxzep7.python.plugins.module_utils._preflight import ALLOWLIST_KEYS, DEFAULT_REFERENCE_PATHS, TOOLS, run_venv_preflight
 from ansible_collections.oxzep7.python.plugins.module_utils._state import DEFAULT_BACKUP_DIR
 
 
@@ -237,7 +237,11 @@ def run():
                            backup_dir=dict(type="path", default=DEFAULT_BACKUP_DIR),
                            check_disk=dict(type="bool", default=True),
                            packages=dict(type="dict"),
-                           allowlist=FINDINGS_ALLOWLIST_SPEC),
+                           # every kind of finding, chosen by any of ALLOWLIST_KEYS
+                           allowlist=dict(type="list", elements="dict", default=[],
+                                          required_one_of=[("check", "name", "module", "file")],
+                                          options=dict([(key, dict(type="str")) for key in ALLOWLIST_KEYS]
+                                                       + [("reason", dict(type="str", required=True))]))),
         supports_check_mode=True)
     main(module, run_venv_preflight)
 

@@ -65,8 +65,9 @@ options:
     default: []
   release_id:
     description:
-      - Id of the new release. Default C(<UTC timestamp>-<interpreter tag>), for example
-        C(20261121T020000Z-cp312). Give one id for a whole fleet run.
+      - Id of the new release. Default C(<run_id>-<interpreter tag>) (for example
+        C(20261121T020000Z-3f9a1c2b-cp312)), so every host of a run names it the same; without O(run_id),
+        C(<UTC timestamp>-<interpreter tag>).
       - Required with O(state=absent).
     type: str
   keep_seed_pins:
@@ -177,8 +178,9 @@ installer_failure:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.oxzep7.python.plugins.module_utils._modules import (
-    INSTALLER_SPEC, VENV_SPEC, WORK_SPEC, main, run_venv_rebuild, spec)
+from ansible_collections.oxzep7.python.plugins.module_utils._installer import INSTALLER_SPEC
+from ansible_collections.oxzep7.python.plugins.module_utils._modules import VENV_SPEC, WORK_SPEC, main, spec
+from ansible_collections.oxzep7.python.plugins.module_utils._release import run_venv_rebuild
 
 
 def run():

@@ -82,7 +82,8 @@ python_version:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.oxzep7.python.plugins.module_utils._modules import VENV_SPEC, WORK_SPEC, main, run_venv_restore, spec
+from ansible_collections.oxzep7.python.plugins.module_utils._modules import VENV_SPEC, WORK_SPEC, main, spec
+from ansible_collections.oxzep7.python.plugins.module_utils._snapshot import run_venv_restore
 
 
 def run():

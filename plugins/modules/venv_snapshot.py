@@ -12,9 +12,9 @@ module: venv_snapshot
 short_description: Snapshot a live venv (lock, archive and checksums), or remove a snapshot
 version_added: 0.1.0
 description:
-  - Writes into C(<backup_dir>/<slug>/<snapshot_id>/) (mode 0700) the lock (exact pins),
-    C(pip freeze --all) and C(pip inspect) output, pyvenv.cfg, an archive of the live release
-    and a C(SHA256SUMS) file covering all of them.
+  - Writes into C(<backup_dir>/<slug>/<snapshot_id>/) (mode 0700) the lock (exact pins), the
+    inspection facts (C(venv.json)), pyvenv.cfg, an archive of the live release and a C(SHA256SUMS)
+    file covering all of them.
   - The snapshot is written under a C(.partial) name and renamed when complete; on any failure (a full
     disk) the partial copy is removed and the error names the snapshot directory.
   - Refuses a venv holding a member M(oxzep7.python.venv_restore) would refuse (a setuid file, a device),
@@ -34,10 +34,15 @@ options:
       - Required with O(state=absent). Letters, digits, C(.), C(_) and C(-) only, never a path.
     type: str
   compression:
-    description: Compression of the archive.
+    description:
+      - Compression of the archive.
+      - C(zstd) pipes the tar stream through the C(zstd) program (C(zstd -3 -T0), all cores), which must
+        be on the host; C(auto) uses it when it is there and C(gz) at level 1 otherwise; C(gz) is gzip
+        level 6, the default before.
+      - M(oxzep7.python.venv_restore) and O(state=absent) take any of them, whatever this is now.
     type: str
-    choices: [gz, xz, bz2, none]
-    default: gz
+    choices: [auto, zstd, gz, xz, bz2, none]
+    default: auto
   keep:
     description: How many snapshots of this stable path to keep.
     type: int
@@ -106,7 +111,8 @@ seconds:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.oxzep7.python.plugins.module_utils._modules import VENV_SPEC, WORK_SPEC, main, run_venv_snapshot, spec
+from ansible_collections.oxzep7.python.plugins.module_utils._modules import VENV_SPEC, WORK_SPEC, main, spec
+from ansible_collections.oxzep7.python.plugins.module_utils._snapshot import run_venv_snapshot
 
 
 def run():
@@ -114,7 +120,7 @@ def run():
         argument_spec=spec(VENV_SPEC, WORK_SPEC,
                            backup_dir=dict(type="path", default="/var/backups/oxzep7-python"),
                            snapshot_id=dict(type="str"),
-                           compression=dict(type="str", default="gz", choices=["gz", "xz", "bz2", "none"]),
+                           compression=dict(type="str", default="auto", choices=["auto", "zstd", "gz", "xz", "bz2", "none"]),
                            keep=dict(type="int", default=5),
                            state=dict(type="str", default="present", choices=["present", "absent"])),
         required_if=[("state", "absent", ["snapshot_id"])],

@@ -84,7 +84,8 @@ removed_releases:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.oxzep7.python.plugins.module_utils._modules import VENV_SPEC, WORK_SPEC, main, run_venv_switch, spec
+from ansible_collections.oxzep7.python.plugins.module_utils._modules import VENV_SPEC, WORK_SPEC, main, spec
+from ansible_collections.oxzep7.python.plugins.module_utils._release import run_venv_switch
 
 
 def run():

@@ -71,10 +71,13 @@ options:
     type: bool
     default: false
   snapshot_compression:
-    description: Compression of the snapshot's archive (see M(oxzep7.python.venv_snapshot)).
+    description:
+      - Compression of the snapshot's archive (see M(oxzep7.python.venv_snapshot)); C(auto) is zstd when the
+        C(zstd) program is on the host, else gzip at level 1.
+      - The archive is written while the new release is built and verified, and finished before the switch.
     type: str
-    default: gz
-    choices: [gz, xz, bz2, none]
+    default: auto
+    choices: [auto, zstd, gz, xz, bz2, none]
   keep_snapshots:
     description: How many snapshots of this stable path to keep.
     type: int
@@ -227,7 +230,10 @@ lock:
   returned: always
   type: dict
 seconds:
-  description: Seconds per stage (snapshot, rebuild, verify, switch) and C(total).
+  description:
+    - Seconds per stage (C(rebuild), C(verify), C(switch)) and C(total). C(snapshot) is what the snapshot added
+      to the pass (writing the lock, then waiting for the archive after the verification);
+      C(snapshot_archive) is the archive's own time, most of it spent while the release was built and verified.
   returned: always
   type: dict
 installer_log:
@@ -241,8 +247,8 @@ held:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.oxzep7.python.plugins.module_utils._modules import (
-    INSTALLER_SPEC, VENV_SPEC, WORK_SPEC, main, spec)
+from ansible_collections.oxzep7.python.plugins.module_utils._installer import INSTALLER_SPEC
+from ansible_collections.oxzep7.python.plugins.module_utils._modules import VENV_SPEC, WORK_SPEC, main, spec
 from ansible_collections.oxzep7.python.plugins.module_utils._upgrade import run_venv_upgrade
 
 
@@ -257,7 +263,7 @@ def run():
             upgrades=dict(type="list", elements="str", default=[]),
             keep_seed_pins=dict(type="bool", default=False), allow_unreproducible=dict(type="bool", default=False),
             backup_dir=dict(type="path", default="/var/backups/oxzep7-python"),
-            snapshot_compression=dict(type="str", default="gz", choices=["gz", "xz", "bz2", "none"]),
+            snapshot_compression=dict(type="str", default="auto", choices=["auto", "zstd", "gz", "xz", "bz2", "none"]),
             keep_snapshots=dict(type="int", default=5), keep_releases=dict(type="int", default=3),
             imports=dict(type="list", elements="str", default=[]),
             smoke_commands=dict(type="list", elements="raw", default=[]), test_command=dict(type="raw"),

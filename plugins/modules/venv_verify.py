@@ -134,8 +134,9 @@ failed_gates:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.oxzep7.python.plugins.module_utils._common import TIMEOUT_GATE
-from ansible_collections.oxzep7.python.plugins.module_utils._modules import (
-    INSTALLER_SPEC, VENV_SPEC, WORK_SPEC, main, run_venv_verify, spec)
+from ansible_collections.oxzep7.python.plugins.module_utils._installer import INSTALLER_SPEC
+from ansible_collections.oxzep7.python.plugins.module_utils._modules import VENV_SPEC, WORK_SPEC, main, spec
+from ansible_collections.oxzep7.python.plugins.module_utils._release import run_venv_verify
 
 
 def run():

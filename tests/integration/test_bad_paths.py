@@ -8,7 +8,7 @@ import pytest
 
 from helpers import run_playbook, task_results
 
-from ansible_collections.oxzep7.python.plugins.module_utils._snapshot import tree_manifest
+from ansible_collections.oxzep7.python.plugins.module_utils._archive import tree_manifest
 
 PLAYBOOK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "playbooks", "bad_paths.yml")
 

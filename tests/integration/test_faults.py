@@ -2,7 +2,7 @@
 ledgers, run ids and the run lock, two module processes on one venv, a killed run and its rerun,
 a hanging restart, a release left live by a killed run, bad targets.
 
-Each test asserts a clear message and, with sha256 manifests (``_snapshot.tree_manifest``), that
+Each test asserts a clear message and, with sha256 manifests (``_archive.tree_manifest``), that
 nothing changed where nothing may change.
 """
 
@@ -23,7 +23,7 @@ from helpers import Playbook, failed_tasks, read_ledger, run_fleet_playbook, run
 from support import UV
 
 from ansible_collections.oxzep7.python.plugins.module_utils._layout import MARKER_SUFFIX, Layout
-from ansible_collections.oxzep7.python.plugins.module_utils._snapshot import tree_manifest
+from ansible_collections.oxzep7.python.plugins.module_utils._archive import tree_manifest
 from ansible_collections.oxzep7.python.plugins.module_utils._state import append_ledger, lock_path, slug
 from ansible_collections.oxzep7.python.plugins.module_utils._venv import python_of
 

@@ -21,7 +21,7 @@ from helpers import failed_tasks, run_fleet_playbook, run_playbook, task_results
 from support import FIXTURES, UV, WHEELHOUSE, make_app_venv
 
 from ansible_collections.oxzep7.python.plugins.module_utils._lock import apply_upgrades, parse_lock
-from ansible_collections.oxzep7.python.plugins.module_utils._snapshot import tree_manifest
+from ansible_collections.oxzep7.python.plugins.module_utils._archive import tree_manifest
 from ansible_collections.oxzep7.python.plugins.module_utils._venv import resolve_interpreter
 
 HERE = os.path.dirname(os.path.abspath(__file__))

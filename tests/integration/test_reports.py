@@ -8,7 +8,7 @@ from helpers import read_ledger, run_fleet_playbook
 from support import UV
 
 from ansible_collections.oxzep7.python.plugins.module_utils._layout import Layout
-from ansible_collections.oxzep7.python.plugins.module_utils._snapshot import tree_manifest
+from ansible_collections.oxzep7.python.plugins.module_utils._archive import tree_manifest
 
 
 def test_limited_run_reports_the_failed_build_by_name(tmp_path, old_python, pyenv_root, wheelhouse, old_sdists):

@@ -12,7 +12,7 @@ from helpers import App, ImportProbe, http_json, read_ledger, run_fleet_playbook
 from support import UV
 
 from ansible_collections.oxzep7.python.plugins.module_utils._layout import Layout
-from ansible_collections.oxzep7.python.plugins.module_utils._snapshot import check_sums, tree_manifest
+from ansible_collections.oxzep7.python.plugins.module_utils._archive import check_sums, tree_manifest
 
 
 def _selftest(stable):

@@ -10,7 +10,7 @@ from ansible_collections.oxzep7.python.plugins.module_utils._common import Oxzep
 from ansible_collections.oxzep7.python.plugins.module_utils._installer import Installer
 from ansible_collections.oxzep7.python.plugins.module_utils._layout import Layout
 from ansible_collections.oxzep7.python.plugins.module_utils._release import rebuild, verify
-from ansible_collections.oxzep7.python.plugins.module_utils._snapshot import tree_manifest
+from ansible_collections.oxzep7.python.plugins.module_utils._archive import tree_manifest
 
 
 def _app_works(stable):

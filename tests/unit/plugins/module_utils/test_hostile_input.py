@@ -3,11 +3,12 @@
 Each test builds the bad input for real (tarballs written with tarfile, snapshots taken of a real
 venv, a symlink in place of a releases directory, a 2 MiB tmpfs for a full disk), runs the
 collection's code (the module_utils functions, or the module itself as Ansible runs it), and
-asserts the exact message and that a sha256 manifest (``_snapshot.tree_manifest``) of the host
+asserts the exact message and that a sha256 manifest (``_archive.tree_manifest``) of the host
 directories involved, including a canary directory outside every managed directory, is the same
 before and after.
 """
 
+import gzip
 import hashlib
 import io
 import json
@@ -25,8 +26,8 @@ from support import ROOT, make_app_venv
 from ansible_collections.oxzep7.python.plugins.module_utils._common import Oxzep7Error, Runner, write_json_atomic
 from ansible_collections.oxzep7.python.plugins.module_utils._layout import Layout
 from ansible_collections.oxzep7.python.plugins.module_utils._pyenv import Pyenv, platform_id
-from ansible_collections.oxzep7.python.plugins.module_utils._snapshot import (
-    SUMS, restore, snapshot_root, take, tree_manifest, unsafe_members, write_sums)
+from ansible_collections.oxzep7.python.plugins.module_utils._archive import SUMS, tree_manifest, unsafe_members, write_sums
+from ansible_collections.oxzep7.python.plugins.module_utils._snapshot import restore, snapshot_root, take
 
 ID = "golden"
 COLLECTION = os.path.join(ROOT, ".cache", "collections")
@@ -38,7 +39,7 @@ def world(tmp_path_factory, old_python, wheelhouse):
     base = str(tmp_path_factory.mktemp("hostile"))
     os.makedirs(os.path.join(base, "srv", "app"))
     stable = make_app_venv(os.path.join(base, "srv", "app", "venv"), old_python, wheelhouse)
-    snap = take(Runner(), Layout(stable), os.path.join(base, "golden"), snapshot_id=ID)
+    snap = take(Runner(), Layout(stable), os.path.join(base, "golden"), snapshot_id=ID, compression="gz")
     return dict(stable=stable, app=os.path.dirname(stable), golden=snap["path"])
 
 
@@ -78,11 +79,35 @@ def _add(tar, name, kind=tarfile.REGTYPE, linkname="", data=b"pwned\n", mode=0o6
 
 
 def write_tar(path, members, mode="w:gz"):
-    """Write ``members`` (tuples of _add's arguments) into a new tarball at ``path``."""
-    with tarfile.open(path, mode) as tar:
+    """Write ``members`` (tuples of _add's arguments) into a new tarball at ``path``; a ``.zst`` path
+    is compressed by the zstd program."""
+    zstd = path.endswith(".zst")
+    with tarfile.open(path[:-4] if zstd else path, "w" if zstd else mode) as tar:
         for member in members:
             _add(tar, *member)
+    if zstd:
+        subprocess.run(["zstd", "-q", "-f", "--rm", path[:-4], "-o", path], check=True)
     return path
+
+
+def to_zstd(h):
+    """Recompress the snapshot's archive with the zstd program, as a zstd snapshot has it, and
+    rewrite snapshot.json and SHA256SUMS to match."""
+    tar = h["archive"][:-3]
+    with gzip.open(h["archive"]) as src, open(tar, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    os.unlink(h["archive"])
+    subprocess.run(["zstd", "-q", "--rm", tar, "-o", tar + ".zst"], check=True)
+    h["archive"] = tar + ".zst"
+    _rewrite(h, "snapshot.json", json.dumps(dict(_meta(h), archive="release.tar.zst", compression="zstd",
+                                                 archive_bytes=os.path.getsize(h["archive"]))).encode())
+    return h
+
+
+@pytest.fixture(params=["gz", "zstd"])
+def any_host(request, host):
+    """The host, its snapshot's archive compressed by gzip (tarfile) or by zstd (the program)."""
+    return to_zstd(host) if request.param == "zstd" else host
 
 
 def plant(h, members):
@@ -141,12 +166,39 @@ MEMBERS = {
 
 
 @pytest.mark.parametrize("case", sorted(MEMBERS))
-def test_restore_refuses_unsafe_members(host, case):
+def test_restore_refuses_unsafe_members(any_host, case):
+    host = any_host
     members, reason = MEMBERS[case]
     plant(host, [tuple(a.format(canary=host["canary"]) if isinstance(a, str) else a for a in m) for m in members])
     before = host["manifest"]()
     assert refused(_restore, host) == "refusing archive %s: %s" % (host["archive"], reason.format(canary=host["canary"]))
     assert host["manifest"]() == before
+
+
+def test_zstd_archive_without_the_zstd_program_is_refused(host):
+    to_zstd(host)
+    before = host["manifest"]()
+    assert refused(restore, host["layout"], host["backups"], ID, which=lambda name: None) == (
+        "cannot read archive %s: it is zstd-compressed and the zstd program is not on PATH; install zstd"
+        % host["archive"])
+    assert host["manifest"]() == before
+
+
+def test_zstd_archive_restores_byte_identical(host):
+    to_zstd(host)
+    done = _restore(host)
+    assert tree_manifest(done["release_path"]) == tree_manifest(host["stable"])
+
+
+def test_restore_reports_a_truncated_zstd_archive(host):
+    to_zstd(host)
+    with open(host["archive"], "rb") as fh:
+        data = fh.read()
+    _rewrite(host, "release.tar.zst", data[:len(data) // 2])
+    before = host["manifest"]()
+    message = refused(_restore, host)
+    assert message.startswith("cannot read archive %s: " % host["archive"]), message
+    assert host["manifest"]() == before and not os.path.exists(host["layout"].releases_dir)
 
 
 def test_modes_a_venv_really_has_are_kept():
@@ -167,7 +219,8 @@ RESTORE_SCRIPT = """
 import json, sys
 sys.path.insert(0, sys.argv[1])
 from ansible_collections.oxzep7.python.plugins.module_utils._layout import Layout
-from ansible_collections.oxzep7.python.plugins.module_utils._snapshot import restore, tree_manifest
+from ansible_collections.oxzep7.python.plugins.module_utils._archive import tree_manifest
+from ansible_collections.oxzep7.python.plugins.module_utils._snapshot import restore
 import tarfile
 layout = Layout(sys.argv[2])
 done = restore(layout, None, sys.argv[3])
@@ -410,12 +463,16 @@ def small_disk(tmp_path):
         subprocess.run(["umount", path], check=True)
 
 
-def test_snapshot_on_a_full_disk_removes_its_partial_copy(host, small_disk):
+@pytest.mark.parametrize("compression,why", [
+    ("none", r"\[Errno 28\] No space left on device"),
+    ("zstd", r"cannot write archive {final}/release.tar.zst: zstd failed \(rc=70\): .*No space left on device"),
+], ids=["none", "zstd"])
+def test_snapshot_on_a_full_disk_removes_its_partial_copy(host, small_disk, compression, why):
     before = dict(host["manifest"](), disk=tree_manifest(small_disk))
     final = os.path.join(snapshot_root(small_disk, host["stable"]), "full")
-    message = refused(take, Runner(), host["layout"], small_disk, snapshot_id="full", compression="none")
-    assert re.match(r"cannot write snapshot %s \(the partial copy was removed\): \[Errno 28\] No space left on device"
-                    % re.escape(final), message), message
+    message = refused(take, Runner(), host["layout"], small_disk, snapshot_id="full", compression=compression)
+    assert re.match(r"cannot write snapshot %s \(the partial copy was removed\): %s"
+                    % (re.escape(final), why.format(final=re.escape(final + ".partial"))), message, re.S), message
     assert dict(host["manifest"](), disk=tree_manifest(small_disk)) == before
 
 
