@@ -404,3 +404,17 @@ def test_a_bad_target_is_refused_before_anything_changes(tmp_path, venv, pyenv_r
         msg = task_results(plays, "Refuse a target that is not CPython 3.8 or later, written X.Y or X.Y.Z",
                            host)[0]["msg"]
         assert "upgrade_python_version '%s' is not a supported target" % target in msg, msg
+
+
+def test_interpreter_versions_that_leave_out_the_target_are_refused(tmp_path):
+    """The interpreter role checks interpreter_versions against the run's target before it installs
+    anything: a 3.12 run given only 3.13.5 fails there, and the pyenv root is never made."""
+    root = str(tmp_path / "pyenv")
+    role = {"name": "Interpreter", "ansible.builtin.include_role": {"name": "oxzep7.python.interpreter"}}
+    hosts = {"typo": dict(python_upgrade_target="3.12", interpreter_versions=["3.13.5"], interpreter_pyenv_root=root),
+             "none": dict(python_upgrade_target="3.12", interpreter_versions=[], interpreter_pyenv_root=root)}
+    rc, stats, plays = _play(tmp_path, "interpreter", [role], hosts=hosts)
+    assert rc != 0 and stats["typo"]["failures"] == 1 and stats["none"]["failures"] == 0, stats
+    msg = task_results(plays, "Refuse interpreter versions that leave out the run's target", "typo")[0]["msg"]
+    assert "interpreter_versions 3.13.5 has no version of the target Python 3.12: nothing was installed" in msg, msg
+    assert not os.path.exists(root)
