@@ -10,10 +10,13 @@ type: aggregate
 short_description: Write the fleet report once more when the run ends, whatever happened
 version_added: 0.1.0
 description:
-  - The one writer of the fleet report. It collects, from every task result, the key C(oxzep7_report) that
-    M(oxzep7.python.venv_ledger) returns for a venv's outcome (the upgrade role's record), and writes each
+  - The one writer of the fleet report and the preflight report. It collects, from every task result, the
+    key C(oxzep7_report): M(oxzep7.python.venv_ledger) returns it for a venv's outcome (the upgrade role's
+    record), M(oxzep7.python.venv_preflight) for a venv's verdict. As the results arrive it writes each
     host's file C(hosts/<host>.json) (and the output of a failed installer run) into the run's report
-    directory on the controller as the results arrive.
+    directory on the controller, and for the preflight C(preflight/hosts/<host>.json),
+    C(preflight/remediation/<host>.yml), C(preflight/preflight.md) and C(preflight/preflight.json)
+    (rendered from the collection's templates).
   - When M(oxzep7.python.fleet_report) runs (before each batch of C(playbooks/upgrade.yml)) it renders
     C(report.json), C(report.md) and C(report.html); when the run ends (also when the failure budget or
     a failure stopped it early) it renders them again with the final state of every host, failed and
@@ -28,7 +31,8 @@ requirements:
 """
 
 from ansible.plugins.callback import CallbackBase
-from ansible_collections.oxzep7.python.plugins.plugin_utils._report import installer_log_name, render, write_host
+from ansible_collections.oxzep7.python.plugins.plugin_utils._report import (
+    installer_log_name, render, write_host, write_preflight)
 
 
 class CallbackModule(CallbackBase):
@@ -43,7 +47,7 @@ class CallbackModule(CallbackBase):
         super().__init__(*args, **kwargs)
         self._report_args = None
         self._paused = None
-        self._venvs = {}  # (report_dir, host) -> {stable path: record}
+        self._venvs = {}  # (report_dir, host) or ("preflight", report_dir, host) -> {stable path: record}
 
     def v2_runner_on_ok(self, result):
         data = result._result  # pylint: disable=protected-access
@@ -56,9 +60,17 @@ class CallbackModule(CallbackBase):
             self._paused = dict((k, data.get(k)) for k in ("state", "reason", "closes_at", "next_open", "now"))
 
     def _collect(self, host, report):
-        """Keep a venv's upgrade record and rewrite its host's file (the latest record per venv)."""
+        """Keep a venv's record and rewrite its host's files (the latest record per venv)."""
+        if not report.get("report_dir"):
+            return
+        if report.get("kind") == "preflight" and isinstance(report.get("host_record"), dict):
+            verdicts = self._venvs.setdefault(("preflight", report["report_dir"], host), {})
+            verdicts[report["host_record"].get("path")] = report["host_record"]
+            write_preflight(report["report_dir"], host, report.get("run_id"), report.get("target"),
+                            list(verdicts.values()), report.get("remediation"))
+            return
         record = report.get("record")
-        if report.get("kind") != "upgrade" or not report.get("report_dir") or not isinstance(record, dict):
+        if report.get("kind") != "upgrade" or not isinstance(record, dict):
             return
         record = dict(record)
         logs = {}

@@ -225,3 +225,71 @@ tr.would_upgrade td:nth-child(2),.bar.would_upgrade{background:#def}
            summary=esc(_SUMMARY[report["status"]]), rows="\n".join(rows), bars="\n".join(bars), span=span,
            totals=esc(", ".join("%d %s" % (report["totals"][k], k.replace("_", " ")) for k in HOST_ORDER
                                 if report["totals"][k])))
+
+
+# --- the preflight report ---------------------------------------------------------------------
+# Its templates are the collection's, in roles/_common/templates (preflight.md.j2, preflight.json.j2,
+# remediation.yml.j2), rendered with Jinja2 and Ansible's own filters.
+TEMPLATES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                         "roles", "_common", "templates")
+
+
+def _environment():
+    """A Jinja2 environment with Ansible's filters (``to_nice_json``, ``flatten``, ``zip``...) and the
+    collection's ``oxzep7.python.remediation_markdown``, set like Ansible's template module (trim_blocks)."""
+    import jinja2  # ansible-core's own dependency
+    from ansible.plugins.filter.core import FilterModule as Core
+    from ansible.plugins.filter.mathstuff import FilterModule as Math
+    from ansible_collections.oxzep7.python.plugins.plugin_utils._remediation import markdown as remediation_markdown
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), trim_blocks=True, keep_trailing_newline=True,
+                             undefined=jinja2.StrictUndefined, autoescape=False)
+    env.filters.update(Core().filters())
+    env.filters.update(Math().filters())
+    env.filters["oxzep7.python.remediation_markdown"] = remediation_markdown
+    return env
+
+
+def remediation_file(venvs, remediation=None):
+    """The ``upgrade_remediation`` a host's remediation file sets: ``remediation`` (what the host had,
+    stable path -> list of requirement strings) with the upgrades each checked venv needs for the target;
+    paths with no upgrade are left out.
+
+    :param venvs: the host's preflight verdicts (``venv_preflight``'s ``verdict``), each with ``path`` and
+        ``remediation`` (None, or a dict with ``upgrades``).
+    :returns: ``{"upgrade_remediation": {path: [requirement, ...]}}``.
+    """
+    merged = dict(remediation or {})
+    for venv in venvs:
+        if venv.get("remediation"):
+            merged[venv["path"]] = venv["remediation"].get("upgrades") or []
+    return {"upgrade_remediation": dict((k, v) for k, v in merged.items() if v)}
+
+
+def write_preflight(report_dir, host, run_id, target, venvs, remediation=None):
+    """Write a host's preflight results and render the fleet's preflight report, all under ``report_dir``
+    (the run's ``<report dir>/preflight``): ``hosts/<host>.json``, ``remediation/<host>.yml``, then
+    ``preflight.json`` and ``preflight.md`` from every host file there (so the batches of one run add up).
+
+    :param venvs: the host's verdicts (list of dicts), in the order of its venvs.
+    :param remediation: the ``upgrade_remediation`` the host had (dict), kept in its remediation file.
+    :returns: the host's report dict (``host``, ``run_id``, ``target``, ``checked_at``, ``can_move``, ``venvs``).
+    :raises jinja2.TemplateError: on a template that does not render (a bug, not input).
+    """
+    env = _environment()
+    report = dict(host=host, run_id=run_id, target=target, venvs=venvs,
+                  checked_at=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                  can_move=not [v for v in venvs if v.get("status") in ("inhibited", "absent")])
+    for sub in ("hosts", "remediation"):
+        os.makedirs(os.path.join(report_dir, sub), exist_ok=True)
+    write_text_atomic(os.path.join(report_dir, "hosts", host + ".json"), json.dumps(report, indent=4, sort_keys=True)
+                      + "\n")
+    write_text_atomic(os.path.join(report_dir, "remediation", host + ".yml"), env.get_template(
+        "remediation.yml.j2").render(host=host, run_id=run_id, target=target, venvs=venvs,
+                                     remediation_file=remediation_file(venvs, remediation)))
+    fleet = sorted((f for f in (_read(os.path.join(report_dir, "hosts", n))
+                                for n in sorted(os.listdir(os.path.join(report_dir, "hosts"))) if n.endswith(".json"))
+                    if isinstance(f, dict) and "host" in f), key=lambda f: f["host"])
+    for name in ("preflight.json", "preflight.md"):
+        write_text_atomic(os.path.join(report_dir, name),
+                          env.get_template(name + ".j2").render(fleet=fleet, target=target, run_id=run_id))
+    return report
