@@ -282,7 +282,7 @@ def run_venv_verify(module, layout, work):
     _record(module, work, "verify", "passed" if result["passed"] else "failed", started, target=result["release_id"])
     if not result["passed"]:
         raise Oxzep7Error("release %s failed verification: %s" % (
-            result["release_id"] or layout.stable, ", ".join(result["failed_gates"])), **result)
+            result["release_id"] or layout.stable, _release.failure_summary(result)), **result)
     return result
 
 
