@@ -22,7 +22,7 @@ from ansible_collections.oxzep7.python.plugins.module_utils._installer import (
     INSTALLER_OPTION_NAMES, Installer, has_pip)
 from ansible_collections.oxzep7.python.plugins.module_utils._layout import Layout, ownership
 from ansible_collections.oxzep7.python.plugins.module_utils import (
-    _compat, _preflight, _pyenv, _release, _snapshot, _state)
+    _compat, _preflight, _pyenv, _release, _snapshot, _state, _verdict)
 from ansible_collections.oxzep7.python.plugins.module_utils._venv import (
     check_target, inspect_python, python_of, read_pyvenv_cfg, resolve_interpreter, tree_size, venv_distributions)
 
@@ -408,30 +408,8 @@ def run_compat_check(module):
 
 
 def run_venv_preflight(module):
-    p = module.params
-    layout, runner, python, facts = _live_venv(module)
-    facts = facts["python"]
-    targets = _compat.check_targets(p["targets"])
-    findings, code = [], None
-    if p["code_paths"]:
-        found, code = _preflight.scan_code(runner, python, p["code_paths"], targets, _installer_options(module),
-                                           _which(module), p["tools"])
-        findings += found
-    skip = [layout.stable, layout.releases_dir, os.path.realpath(layout.stable)]
-    references = _preflight.scan_references(p["reference_paths"], _preflight.reference_needles(facts, layout), skip)
-    findings += [dict(ref, severity="warning", check="reference", target=t, message="%s:%s names the old "
-                      "interpreter (%s): %s" % (ref["file"], ref["line"], ref["kind"], ref["text"]))
-                 for ref in references for t in targets]
-    size = tree_size(layout.live_path())
-    disk = _preflight.check_disk(layout, size, p["backup_dir"]) if p["check_disk"] else None
-    if disk and not disk["ok"]:
-        findings += [dict(severity="inhibitor", check="disk", target=t, message="not enough free disk: %s" % "; ".join(
-            "%s has %d bytes free, needs %d" % (d, disk["free_bytes"][d], disk["needed_bytes"][d])
-            for d in sorted(disk["needed_bytes"]))) for t in targets]
-    inhibitors, warnings, allowlisted = _preflight.sort_findings(findings, p["allowlist"], p["packages"], targets)
-    return redact(dict(changed=False, targets=targets, python_version=facts["version"], size_bytes=size,
-                       code=code, references=references, disk=disk, inhibitors=inhibitors, cautions=warnings,
-                       allowlisted=allowlisted, inhibited=bool(inhibitors)))
+    return redact(_verdict.preflight(module_runner(module), module.params, _installer_options(module), _which(module),
+                                     check_mode=module.check_mode))
 
 
 def run_venv_lock(module):

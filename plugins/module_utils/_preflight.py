@@ -28,6 +28,7 @@ from ansible_collections.oxzep7.python.plugins.module_utils._compat import run_p
 from ansible_collections.oxzep7.python.plugins.module_utils._installer import Installer
 from ansible_collections.oxzep7.python.plugins.module_utils._lock import canonical_name
 from ansible_collections.oxzep7.python.plugins.module_utils._snapshot import list_snapshots
+from ansible_collections.oxzep7.python.plugins.module_utils._venv import tree_size
 
 __metaclass__ = type
 
@@ -243,3 +244,38 @@ def sort_findings(findings, allowlist, packages=None, targets=None):
         else:
             (inhibitors if finding["severity"] == "inhibitor" else warnings).append(item)
     return inhibitors, warnings, allowlisted
+
+
+def check_venv(runner, layout, python, facts, targets, params, installer_options, which, packages=None):
+    """The code, references and disk of the live venv for ``targets``, joined with the package findings.
+
+    :param python: the live venv's interpreter (str).
+    :param facts: its ``python`` facts (``_venv.inspect_python()["python"]``).
+    :param targets: sorted list of "X.Y".
+    :param params: ``code_paths``, ``tools``, ``reference_paths``, ``check_disk``, ``backup_dir`` and
+        ``allowlist`` (the ``venv_preflight`` options).
+    :param packages: the package check (``_compat.check`` or a ``compat_check`` result) or None.
+    :returns: dict with ``size_bytes``, ``code`` (see :func:`scan_code`, or None), ``references``
+        (see :func:`scan_references`), ``disk`` (see :func:`check_disk`, or None) and what
+        :func:`sort_findings` returns as ``inhibitors``, ``cautions`` and ``allowlisted``.
+    :raises Oxzep7Error: as :func:`scan_code` does.
+    """
+    findings, code = [], None
+    if params["code_paths"]:
+        found, code = scan_code(runner, python, params["code_paths"], targets, installer_options, which,
+                                params["tools"])
+        findings += found
+    skip = [layout.stable, layout.releases_dir, os.path.realpath(layout.stable)]
+    references = scan_references(params["reference_paths"], reference_needles(facts, layout), skip)
+    findings += [dict(ref, severity="warning", check="reference", target=t, message="%s:%s names the old "
+                      "interpreter (%s): %s" % (ref["file"], ref["line"], ref["kind"], ref["text"]))
+                 for ref in references for t in targets]
+    size = tree_size(layout.live_path())
+    disk = check_disk(layout, size, params["backup_dir"]) if params["check_disk"] else None
+    if disk and not disk["ok"]:
+        findings += [dict(severity="inhibitor", check="disk", target=t, message="not enough free disk: %s" % "; ".join(
+            "%s has %d bytes free, needs %d" % (d, disk["free_bytes"][d], disk["needed_bytes"][d])
+            for d in sorted(disk["needed_bytes"]))) for t in targets]
+    inhibitors, warnings, allowlisted = sort_findings(findings, params["allowlist"], packages, targets)
+    return dict(size_bytes=size, code=code, references=references, disk=disk, inhibitors=inhibitors,
+                cautions=warnings, allowlisted=allowlisted)
