@@ -1,7 +1,7 @@
 """venv_preflight returns the preflight role's verdict itself, and reuses it within a run.
 
 The verdicts are compared with what the role composed in Jinja before (compat_check, venv_info and
-venv_preflight with ``packages``; the expressions are kept in playbooks/verdict-venv.yml), on real
+venv_preflight with ``packages``; the expressions are kept in playbooks/tasks/verdict-venv.yml), on real
 3.9 venvs against the real wheelhouse: one that moves to 3.12, one that cannot (numpy 1.24.4 has no
 cp312 wheel there, and its code imports imp), and a path that holds no venv.
 """
