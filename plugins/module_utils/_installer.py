@@ -207,16 +207,58 @@ class Installer:
         return self.run(runner, argv + self.index_args(), what="installing the lock with %s" % self.name,
                         timeout=TIMEOUT_INSTALL)
 
-    def check(self, runner, python, has_pip):
-        """Run ``pip check`` (or ``uv pip check``) for the venv of ``python``; never raises on rc."""
-        if has_pip:
-            argv = [python, "-m", "pip", "check", "--disable-pip-version-check"]
-        elif self.uv:
+    def check(self, runner, python, env=None):
+        """Check the installed distributions of the venv of ``python`` against their requirements.
+
+        ``uv pip check --python PYTHON`` when uv is the installer, else ``PYTHON -m pip check``.
+        Both exit 0 when every requirement is met and 1 otherwise, with one line per problem
+        (pip documentation, "pip check"; uv's ``pip check`` command, which prints them on stderr).
+
+        :param env: more variables for the command (dict), e.g. ``PYTHONDONTWRITEBYTECODE``.
+        :returns: ``(CommandResult, problems)``: problems as :func:`check_problems` reads them
+            from the output; never raises on the exit status.
+        :raises Oxzep7Error: when uv is not the installer and the venv has no pip.
+        """
+        if self.uv:
             argv = [self.uv, "pip", "check", "--python", python]
+        elif has_pip(runner, python):
+            argv = [python, "-m", "pip", "check", "--disable-pip-version-check"]
         else:
-            raise Oxzep7Error("%s has no pip and uv is not available for the dependency check" % python)
-        return self.run(runner, argv, env={"PYTHONDONTWRITEBYTECODE": "1"}, check=False,
-                        what="the dependency check", timeout=TIMEOUT_GATE)
+            raise Oxzep7Error("%s has no pip and uv is not the installer: nothing can check its requirements" % python)
+        result = self.run(runner, argv, env=env, check=False, what="the dependency check", timeout=TIMEOUT_GATE)
+        return result, check_problems(result.stdout + "\n" + result.stderr)
+
+
+# One line per broken requirement, read from the real output of pip 23 to 26 and uv 0.13:
+#   pip: "flask 3.0.0 requires click, which is not installed."
+#        "flask 3.0.0 has requirement click>=8.1.3, but you have click 7.0."
+#        "numpy 1.26.4 is not supported on this platform"
+#   uv:  "The package `flask` requires `click>=8.1.3`, but it's not installed"
+#        "The package `flask` requires `click>=8.1.3`, but `7.0` is installed"
+_CHECK_LINE = (re.compile(r"^The package `(?P<name>[^`]+)` (?:requires `(?P<req>[^`]+)`)?"),  # uv
+               re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*) \S+ (?:requires (?P<req>.+), which is not installed|"
+                          r"has requirement (?P<req2>.+), but you have|is not supported)"))  # pip
+
+
+def check_problems(output):
+    """The broken requirements that ``pip check`` or ``uv pip check`` printed.
+
+    :param output: the command's stdout and stderr (str).
+    :returns: list of dicts: ``name`` (the distribution whose requirement is broken, as the tool
+        printed it), ``requirement`` (the requirement, or None when the line names none) and
+        ``message`` (the line).
+    """
+    problems = []
+    for line in output.splitlines():
+        line = line.strip()
+        for pattern in _CHECK_LINE:
+            match = pattern.match(line)
+            if match:
+                found = match.groupdict()
+                problems.append(dict(name=found["name"], requirement=found.get("req") or found.get("req2"),
+                                     message=line))
+                break
+    return problems
 
 
 # What pip (23 to 26) and uv (0.4 to 0.13) print when an install fails, read from their real

@@ -23,10 +23,9 @@ import os
 import re
 import tempfile
 
-from ansible_collections.oxzep7.python.plugins.module_utils._common import (
-    TIMEOUT_INSTALL, Oxzep7Error, module_which, redact, remove_tree)
-from ansible_collections.oxzep7.python.plugins.module_utils._compat import check_targets, live_venv, run_probe
-from ansible_collections.oxzep7.python.plugins.module_utils._installer import Installer, installer_options
+from ansible_collections.oxzep7.python.plugins.module_utils._common import TIMEOUT_INSTALL, Oxzep7Error, remove_tree
+from ansible_collections.oxzep7.python.plugins.module_utils._compat import run_probe
+from ansible_collections.oxzep7.python.plugins.module_utils._installer import Installer
 from ansible_collections.oxzep7.python.plugins.module_utils._lock import canonical_name
 from ansible_collections.oxzep7.python.plugins.module_utils._snapshot import list_snapshots
 from ansible_collections.oxzep7.python.plugins.module_utils._venv import tree_size
@@ -247,29 +246,36 @@ def sort_findings(findings, allowlist, packages=None, targets=None):
     return inhibitors, warnings, allowlisted
 
 
-def run_venv_preflight(module):
-    """The module ``venv_preflight``: code, references and disk checks, sorted by the allowlist."""
-    p = module.params
-    layout, runner, python, facts = live_venv(module)
-    facts = facts["python"]
-    targets = check_targets(p["targets"])
+def check_venv(runner, layout, python, facts, targets, params, installer_options, which, packages=None):
+    """The code, references and disk of the live venv for ``targets``, joined with the package findings.
+
+    :param python: the live venv's interpreter (str).
+    :param facts: its ``python`` facts (``_venv.inspect_python()["python"]``).
+    :param targets: sorted list of "X.Y".
+    :param params: ``code_paths``, ``tools``, ``reference_paths``, ``check_disk``, ``backup_dir`` and
+        ``allowlist`` (the ``venv_preflight`` options).
+    :param packages: the package check (``_compat.check`` or a ``compat_check`` result) or None.
+    :returns: dict with ``size_bytes``, ``code`` (see :func:`scan_code`, or None), ``references``
+        (see :func:`scan_references`), ``disk`` (see :func:`check_disk`, or None) and what
+        :func:`sort_findings` returns as ``inhibitors``, ``cautions`` and ``allowlisted``.
+    :raises Oxzep7Error: as :func:`scan_code` does.
+    """
     findings, code = [], None
-    if p["code_paths"]:
-        found, code = scan_code(runner, python, p["code_paths"], targets, installer_options(module),
-                                module_which(module), p["tools"])
+    if params["code_paths"]:
+        found, code = scan_code(runner, python, params["code_paths"], targets, installer_options, which,
+                                params["tools"])
         findings += found
     skip = [layout.stable, layout.releases_dir, os.path.realpath(layout.stable)]
-    references = scan_references(p["reference_paths"], reference_needles(facts, layout), skip)
+    references = scan_references(params["reference_paths"], reference_needles(facts, layout), skip)
     findings += [dict(ref, severity="warning", check="reference", target=t, message="%s:%s names the old "
                       "interpreter (%s): %s" % (ref["file"], ref["line"], ref["kind"], ref["text"]))
                  for ref in references for t in targets]
     size = tree_size(layout.live_path())
-    disk = check_disk(layout, size, p["backup_dir"]) if p["check_disk"] else None
+    disk = check_disk(layout, size, params["backup_dir"]) if params["check_disk"] else None
     if disk and not disk["ok"]:
         findings += [dict(severity="inhibitor", check="disk", target=t, message="not enough free disk: %s" % "; ".join(
             "%s has %d bytes free, needs %d" % (d, disk["free_bytes"][d], disk["needed_bytes"][d])
             for d in sorted(disk["needed_bytes"]))) for t in targets]
-    inhibitors, warnings, allowlisted = sort_findings(findings, p["allowlist"], p["packages"], targets)
-    return redact(dict(changed=False, targets=targets, python_version=facts["version"], size_bytes=size,
-                       code=code, references=references, disk=disk, inhibitors=inhibitors, cautions=warnings,
-                       allowlisted=allowlisted, inhibited=bool(inhibitors)))
+    inhibitors, warnings, allowlisted = sort_findings(findings, params["allowlist"], packages, targets)
+    return dict(size_bytes=size, code=code, references=references, disk=disk, inhibitors=inhibitors,
+                cautions=warnings, allowlisted=allowlisted)

@@ -229,6 +229,25 @@ def _run_gate(runner, name, argv, env, cwd, timeout):
                  stdout=res.stdout[-_TAIL:], stderr=res.stderr[-_TAIL:])
 
 
+def failure_summary(result):
+    """The failed gates of a :func:`verify` result in one line (str): each gate's name, and for the
+    dependency check the lines that name the broken requirements."""
+    return ", ".join("%s (%s)" % (g["name"], "; ".join(p["message"] for p in g["problems"])) if g.get("problems")
+                     else g["name"] for g in result["gates"] if not g["ok"])
+
+
+def writes_bytecode(layout, release_id):
+    """Whether the gates may write ``__pycache__`` into release ``release_id`` (bool).
+
+    Only into a release that was built (or restored) and never verified, and is not the live one:
+    it is not live yet, and its first start gets faster. Never into the live release, a plain venv
+    (``release_id`` None) or a verified release (one that was, or may become again, the live one):
+    the old release is never written to.
+    """
+    return bool(release_id) and release_id != layout.current_release() \
+        and layout.marker(release_id).get("state") == STATE_BUILT
+
+
 def verify(runner, layout, installer, release="current", imports=None, smoke_commands=None,
            test_command=None, check_dependencies=True, compare_lock=True, environment=None,
            chdir=None, mark=True, command_timeout=TIMEOUT_GATE, check_mode=False):
@@ -236,7 +255,9 @@ def verify(runner, layout, installer, release="current", imports=None, smoke_com
 
     Gates, in order: ``pip check`` (or ``uv pip check``), the imports, the installed
     set against the release's lock, each smoke command, then the test command.
-    Commands run with ``VIRTUAL_ENV`` set and the release's ``bin`` first on PATH.
+    Commands run with ``VIRTUAL_ENV`` set and the release's ``bin`` first on PATH, and with
+    ``PYTHONDONTWRITEBYTECODE=1`` unless :func:`writes_bytecode` allows the gates to write
+    bytecode into the release (a new release before its switch; the files get the release's owner).
     In check mode the smoke and test commands are not run and nothing is marked.
 
     :param release: a release id, or ``current`` (also a plain, unconverted venv).
@@ -246,7 +267,9 @@ def verify(runner, layout, installer, release="current", imports=None, smoke_com
         one that runs longer is killed and its gate fails with ``error`` saying so.
     :returns: dict with ``changed`` (marker written), ``passed`` (bool), ``release_id``,
         ``release_path``, ``gates`` (list of dicts: name, ok, seconds, and rc/cmd/stdout/
-        stderr, errors or differences; ``error`` when a command timed out), ``failed_gates`` (names).
+        stderr, errors or differences; ``problems`` of the dependency check, see
+        ``_installer.check_problems``; ``error`` when a command timed out), ``failed_gates`` (names)
+        and ``wrote_bytecode`` (bool).
     :raises Oxzep7Error: when the release does not exist.
     """
     release_id = layout.current_release() if release == "current" else check_release_id(release)
@@ -254,14 +277,18 @@ def verify(runner, layout, installer, release="current", imports=None, smoke_com
     if not path or not os.path.isdir(path):
         raise Oxzep7Error("release %s does not exist at %s" % (release, layout.stable))
     python = python_of(path)
+    bytecode = writes_bytecode(layout, release_id)
     env = dict((str(k), str(v)) for k, v in (environment or {}).items())
-    env.update(VIRTUAL_ENV=path, PYTHONDONTWRITEBYTECODE="1",
+    # Python writes no bytecode when PYTHONDONTWRITEBYTECODE is a non-empty string (Python docs, "Command
+    # line and environment"): the empty string lifts a value the module's own environment may have
+    no_bytecode = {"PYTHONDONTWRITEBYTECODE": "" if bytecode else "1"}
+    env.update(no_bytecode, VIRTUAL_ENV=path,
                PATH=os.path.join(path, "bin") + os.pathsep + os.environ.get("PATH", os.defpath))
     gates = []
     if check_dependencies:
-        res = installer.check(runner, python, has_pip(runner, python))
-        gates.append(_gate("pip check", res.rc == 0, res.seconds, rc=res.rc, cmd=res.cmd,
-                           stdout=res.stdout[-_TAIL:], stderr=res.stderr[-_TAIL:]))
+        res, problems = installer.check(runner, python, env=no_bytecode)
+        gates.append(_gate("pip check", res.rc == 0 and not problems, res.seconds, rc=res.rc, cmd=res.cmd,
+                           problems=problems, stdout=res.stdout[-_TAIL:], stderr=res.stderr[-_TAIL:]))
     if imports:
         res = runner.run([python, "-c", IMPORT_SCRIPT] + list(imports), env=env, check=False, cwd=chdir,
                          what="the imports", timeout=TIMEOUT_GATE)
@@ -292,9 +319,11 @@ def verify(runner, layout, installer, release="current", imports=None, smoke_com
             gates.append(_gate(name, True, skipped="check mode"))
         else:
             gates.append(_run_gate(runner, name, argv, env, chdir, command_timeout))
+    if bytecode and not check_mode:
+        apply_owner(path, ownership(path))  # the __pycache__ the gates wrote, as root, belong to the release's owner
     failed = [g["name"] for g in gates if not g["ok"]]
     result = dict(changed=False, passed=not failed, release_id=release_id, release_path=path,
-                  gates=gates, failed_gates=failed)
+                  gates=gates, failed_gates=failed, wrote_bytecode=bytecode)
     if release_id and mark and not failed and layout.marker(release_id).get("state") != STATE_VERIFIED:
         result["changed"] = True
         if not check_mode:
@@ -346,7 +375,7 @@ def run_venv_verify(module, layout, work):
     _record(module, work, "verify", "passed" if result["passed"] else "failed", started, target=result["release_id"])
     if not result["passed"]:
         raise Oxzep7Error("release %s failed verification: %s" % (
-            result["release_id"] or layout.stable, ", ".join(result["failed_gates"])), **result)
+            result["release_id"] or layout.stable, failure_summary(result)), **result)
     return result
 
 

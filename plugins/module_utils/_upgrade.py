@@ -175,7 +175,7 @@ def _verify(module, layout, runner, work, installer, release_id, result):
     _record(module, work, "verify", "passed" if checked["passed"] else "failed", started, target=release_id,
             reason=None if checked["passed"] else "failed gates: %s" % ", ".join(checked["failed_gates"]))
     if not checked["passed"]:
-        raise Oxzep7Error("release %s failed verification: %s" % (release_id, ", ".join(checked["failed_gates"])),
+        raise Oxzep7Error("release %s failed verification: %s" % (release_id, _release.failure_summary(checked)),
                           gates=checked["gates"], failed_gates=checked["failed_gates"])
 
 

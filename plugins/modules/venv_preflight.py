@@ -25,9 +25,19 @@ description:
     path, with file and line (warnings).
   - Disk. Free space on the venv's file system for one more release the size of the live one, and in
     O(backup_dir) for one more snapshot the size of the newest one (inhibitor when short).
-  - Verdict. With O(packages), the package findings of M(oxzep7.python.compat_check) for O(targets) join
-    these, so RV(inhibitors), RV(cautions) and RV(allowlisted) are the venv's whole verdict. An inhibitor of
-    any kind that a rule of O(allowlist) accepts is returned under RV(allowlisted) and does not inhibit.
+  - Packages. Unless O(packages) is given, the package check of M(oxzep7.python.compat_check) runs in this
+    module's process for the same targets, on the live venv's installed set, with O(upgrades),
+    O(interpreters), O(pyenv_root), O(state_dir), O(proof_timeout) and the installer options.
+  - Verdict. The package findings join these, and an inhibitor of any kind that a rule of O(allowlist)
+    accepts is returned under RV(allowlisted) and does not inhibit. RV(verdict) is the venv's final verdict
+    for O(target), the one the preflight role reports.
+  - No venv at O(path) is the verdict C(absent), and a venv already on O(target) (its interpreter is the
+    target and its live release is known good, as M(oxzep7.python.venv_info) says C(on_target)) is
+    C(already_current); neither is checked.
+  - Reuse. With O(run_id) (and not in check mode), the result is kept in C(<state_dir>/<venv slug>/preflight.json)
+    and a later call with the same lock (the sha256 of the live venv's lock), the same options and the same
+    O(run_id) returns it with RV(reused) instead of checking again. The file is checked fully; a file that is
+    not exactly what this module writes is ignored and the venv checked again.
 author: oxzep7.python contributors (@oxzep7)
 extends_documentation_fragment:
   - oxzep7.python.venv.backup
@@ -38,11 +48,58 @@ options:
     type: path
     required: true
     aliases: [stable_path]
+  target:
+    description:
+      - The run's target CPython version, C(X.Y) or C(X.Y.Z), the only one whose findings inhibit in RV(verdict).
+      - Default is the newest of O(targets); one of them is required.
+    type: str
   targets:
-    description: Target CPython versions, C(X.Y) or C(X.Y.Z).
+    description:
+      - More CPython versions to check, C(X.Y) or C(X.Y.Z) (a matrix for the report). They never inhibit in
+        RV(verdict). Without O(target), these are the versions checked.
     type: list
     elements: str
-    required: true
+    default: []
+  stepwise:
+    description: Check each minor version between the venv's and O(target) too (at most six), for the stepwise path.
+    type: bool
+    default: false
+  force:
+    description: Check a venv that is already on O(target) too.
+    type: bool
+    default: false
+  unproven:
+    description:
+      - What an unproven sdist of O(target) (the target's interpreter is not on the host yet) is in RV(verdict).
+        C(inhibit) makes it an inhibitor, C(defer) lists it under C(deferred), for a second call once the
+        interpreter is installed.
+    type: str
+    choices: [inhibit, defer]
+    default: inhibit
+  run_id:
+    description: The run's id. With it, the result is kept and reused within the run (see the description).
+    type: str
+  state_dir:
+    description: The state directory (the verdict cache, the ledger read for RV(verdict.status), the sdist proof cache).
+    type: path
+    default: /var/lib/oxzep7-python
+  upgrades:
+    description: Requirement strings that replace lock pins of the same name, for the package check.
+    type: list
+    elements: str
+    default: []
+  interpreters:
+    description: Target C(X.Y) to the path of its interpreter on this host, for the sdist builds of the package check.
+    type: dict
+    default: {}
+  pyenv_root:
+    description: The pyenv root where the targets' interpreters are looked up for the sdist builds.
+    type: path
+    default: /opt/pyenv
+  proof_timeout:
+    description: Seconds one sdist build of the package check may take.
+    type: int
+    default: 900
   code_paths:
     description: The app's source files or directories. Empty skips the code check.
     type: list
@@ -63,10 +120,18 @@ options:
     description: Check the free disk.
     type: bool
     default: true
+  report:
+    description:
+      - Data for the controller's preflight report only (C(report_dir), C(run_id), C(target), C(remediation));
+        never used on the host. The result carries it in RV(oxzep7_report) for the C(oxzep7.python.fleet_report)
+        callback, which writes the report; an empty C(report_dir) writes nothing.
+    type: dict
+    default: {}
   packages:
     description:
-      - The registered result of M(oxzep7.python.compat_check) for the same venv. Its C(inhibitors),
-        C(cautions) and C(accepted) for O(targets) join this module's findings (its other targets are left out).
+      - The registered result of M(oxzep7.python.compat_check) for the same venv, instead of the package check
+        this module runs. Its C(inhibitors), C(cautions) and C(accepted) for the checked targets join this
+        module's findings (its other targets are left out).
     type: dict
   allowlist:
     description:
@@ -104,7 +169,7 @@ options:
 attributes:
   check_mode:
     support: full
-    description: Reads only; runs the same in check mode.
+    description: Runs the same in check mode, without writing the verdict cache or the sdist proof cache.
   diff_mode:
     support: none
     description: Changes nothing, so there is nothing to show.
@@ -129,12 +194,13 @@ EXAMPLES = r"""
     find_links: [/srv/wheelhouse]
   register: preflight
 
-- name: The whole verdict, packages included, with accepted findings
+- name: The verdict for 3.12, packages included, with the stepwise path and accepted findings
   oxzep7.python.venv_preflight:
     path: /srv/app/venv
-    targets: ["3.12"]
+    target: "3.12"
+    stepwise: true
+    run_id: "20261121T020000Z"  # a second call in the same run reuses the verdict
     code_paths: [/srv/app/src]
-    packages: "{{ compat }}"  # registered from oxzep7.python.compat_check
     allowlist:
       - module: imp
         file: "*/src/app/legacy/*.py"
@@ -145,20 +211,70 @@ EXAMPLES = r"""
       - name: scipy
         version: 1.10.1
         reason: replaced by the app team in the same change window
+  register: checked
+
+- name: Stop when it cannot move
+  ansible.builtin.assert:
+    that: checked.verdict.status in ['ready', 'already_current']
+    fail_msg: "{{ checked.verdict.inhibitors | map(attribute='message') | list }}"
 """
 
 RETURN = r"""
+verdict:
+  description: The venv's final verdict for O(target), as the preflight role reports it.
+  returned: always
+  type: dict
+  contains:
+    path: {description: The stable path (O(path))., type: str}
+    status: {description: "C(ready), C(inhibited), C(already_current) or C(absent).", type: str}
+    from: {description: "The venv's Python version, or null when there is no venv.", type: str}
+    target: {description: The target (O(target))., type: str}
+    inhibitors:
+      description: >-
+        What keeps the venv from moving to the target, of every kind (C(venv) when there is no venv);
+        deferred and allowlisted ones are left out.
+      type: list
+      elements: dict
+    warnings: {description: The target's cautions., type: list, elements: dict}
+    allowlisted: {description: "Accepted inhibitors, every target's, with C(allowlist_reason).", type: list, elements: dict}
+    deferred:
+      description: The target's unproven sdists with O(unproven=defer), waiting for the target's interpreter.
+      type: list
+      elements: dict
+    matrix: {description: "Per package its status at each checked target (see M(oxzep7.python.compat_check)).", type: list}
+    remediation:
+      description: The target's step of RV(verdict.steps) (the upgrades that make it move), or null.
+      type: dict
+    reaches: {description: "The furthest checked target the venv moves to today, or null.", type: str}
+    steps:
+      description: >-
+        Per checked target above the venv's version (and always the target): C(target), C(can_move),
+        C(upgrades), C(changes), C(blocked) and C(complete).
+      type: list
+      elements: dict
+    disk: {description: "The disk check (see RV(disk)), or null.", type: dict}
+    code_minimum: {description: "The minimum Python version of the code (vermin), or null.", type: str}
+oxzep7_report:
+  description:
+    - What the C(oxzep7.python.fleet_report) callback collects from this result, O(report) plus C(kind=preflight)
+      and C(host_record) (RV(verdict)).
+  returned: always
+  type: dict
+reused:
+  description: Whether the result is the one kept for the same lock, options and O(run_id) earlier in the run.
+  returned: always
+  type: bool
 targets:
-  description: The targets checked, sorted.
+  description: The targets checked, sorted (empty when the venv was not checked).
   returned: always
   type: list
   elements: str
 python_version:
-  description: The venv's current Python version.
+  description: The venv's current Python version, or null when there is no venv.
   returned: always
   type: str
 size_bytes:
-  description: Size of the live release in bytes.
+  description: Size of the live release in bytes, or null when the venv was not checked.
   returned: always
   type: int
 inhibited:
@@ -193,7 +309,7 @@ allowlisted:
   type: list
   elements: dict
 code:
-  description: The code scan, or null without O(code_paths).
+  description: The code scan, or null without O(code_paths) (or when the venv was not checked).
   returned: always
   type: dict
   contains:
@@ -208,7 +324,7 @@ references:
   type: list
   elements: dict
 disk:
-  description: The disk check, or null when O(check_disk=false).
+  description: The disk check, or null when O(check_disk=false) (or when the venv was not checked).
   returned: always
   type: dict
   contains:
@@ -222,21 +338,32 @@ disk:
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.oxzep7.python.plugins.module_utils._installer import INSTALLER_SPEC
 from ansible_collections.oxzep7.python.plugins.module_utils._modules import main, spec
-from ansible_collections.oxzep7.python.plugins.module_utils._preflight import ALLOWLIST_KEYS, DEFAULT_REFERENCE_PATHS, TOOLS, run_venv_preflight
-from ansible_collections.oxzep7.python.plugins.module_utils._state import DEFAULT_BACKUP_DIR
+from ansible_collections.oxzep7.python.plugins.module_utils._preflight import ALLOWLIST_KEYS, DEFAULT_REFERENCE_PATHS, TOOLS
+from ansible_collections.oxzep7.python.plugins.module_utils._state import DEFAULT_BACKUP_DIR, DEFAULT_STATE_DIR
+from ansible_collections.oxzep7.python.plugins.module_utils._verdict import run_venv_preflight
 
 
 def run():
     module = AnsibleModule(
         argument_spec=spec(INSTALLER_SPEC,
                            path=dict(type="path", required=True, aliases=["stable_path"]),
-                           targets=dict(type="list", elements="str", required=True),
+                           target=dict(type="str"),
+                           targets=dict(type="list", elements="str", default=[]),
+                           stepwise=dict(type="bool", default=False),
+                           force=dict(type="bool", default=False),
+                           unproven=dict(type="str", default="inhibit", choices=["inhibit", "defer"]),
+                           run_id=dict(type="str"),
+                           state_dir=dict(type="path", default=DEFAULT_STATE_DIR),
+                           upgrades=dict(type="list", elements="str", default=[]),
+                           interpreters=dict(type="dict", default={}),
+                           pyenv_root=dict(type="path", default="/opt/pyenv"),
+                           proof_timeout=dict(type="int", default=900),
                            code_paths=dict(type="list", elements="path", default=[]),
                            reference_paths=dict(type="list", elements="path", default=list(DEFAULT_REFERENCE_PATHS)),
                            tools=dict(type="list", elements="str", default=list(TOOLS)),
                            backup_dir=dict(type="path", default=DEFAULT_BACKUP_DIR),
                            check_disk=dict(type="bool", default=True),
-                           packages=dict(type="dict"),
+                           packages=dict(type="dict"), report=dict(type="dict", default={}),
                            # every kind of finding, chosen by any of ALLOWLIST_KEYS
                            allowlist=dict(type="list", elements="dict", default=[],
                                           required_one_of=[("check", "name", "module", "file")],

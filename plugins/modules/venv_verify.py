@@ -12,10 +12,15 @@ module: venv_verify
 short_description: Run the verification gates on a venv release and mark it verified
 version_added: 0.1.0
 description:
-  - Runs, in order, C(pip check) (or C(uv pip check) in a venv without pip), the imports, the
+  - Runs, in order, the dependency check (C(uv pip check --python <release python>) when uv is the
+    installer, else C(<release python> -m pip check)), the imports, the
     installed set against the lock the release was built from, each smoke command and the test
     command. Commands run without a shell, with C(VIRTUAL_ENV) set and the release's C(bin) first
-    on PATH, and with C(PYTHONDONTWRITEBYTECODE=1) so verifying never writes into the release.
+    on PATH.
+  - A new release that was built and never verified, and is not the live one, gets the bytecode its
+    gates compile (C(__pycache__), given the release's owner), so its first start is faster. Every other
+    release (the live one, a plain venv, a verified one) is verified with C(PYTHONDONTWRITEBYTECODE=1), so
+    verifying never writes into it.
   - When every gate passes, the release's marker says C(verified) (the only state
     M(oxzep7.python.venv_switch) accepts). When a gate fails the task fails and returns every result.
   - A plain venv that was never converted (O(release=current)) can be verified; it has no marker.
@@ -111,7 +116,14 @@ gates:
   type: list
   elements: dict
   contains:
-    name: {description: "C(pip check), C(imports), C(lock), C(smoke: <command>) or C(tests).", type: str}
+    name:
+      description: "C(pip check) (the dependency check, with pip or uv), C(imports), C(lock), C(smoke: <command>) or C(tests)."
+      type: str
+    problems:
+      description: >-
+        The broken requirements the dependency check printed, each with C(name) (the distribution whose
+        requirement is broken), C(requirement) (or null) and C(message) (the tool's line).
+      type: list
     ok: {description: Whether it passed., type: bool}
     seconds: {description: Wall time in seconds., type: float}
     rc: {description: Exit status of a command gate., type: int}
@@ -130,6 +142,10 @@ failed_gates:
   returned: always
   type: list
   elements: str
+wrote_bytecode:
+  description: Whether the gates could write bytecode into the release (a new release before its switch).
+  returned: always
+  type: bool
 """
 
 from ansible.module_utils.basic import AnsibleModule

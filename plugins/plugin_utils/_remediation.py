@@ -3,53 +3,17 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The stepwise path of a venv and the "Remediation" section of the preflight report, on the controller.
 
-:func:`stepwise` joins the two preflight modules' results for one venv (``compat_check``
-gives per target the packages' inhibitors and the ``remediation``; ``venv_preflight`` the
-code, reference and disk inhibitors) into the path leapp-style upgrades take: the furthest
-target the venv moves to today, and for each minor version up to the target what must
-change. :func:`markdown` renders those paths for the fleet; the preflight role's
+``stepwise`` (``module_utils._verdict.stepwise``, which ``venv_preflight`` runs on the host)
+joins the two preflight checks' results for one venv into the path leapp-style upgrades take:
+the furthest target the venv moves to today, and for each minor version up to the target what
+must change. :func:`markdown` renders those paths for the fleet; the preflight role's
 ``preflight.md`` calls it through the ``oxzep7.python.remediation_markdown`` filter.
 """
 
 from __future__ import annotations
 
-
-# What compat_check finds; venv_preflight may pass them on, and they count once.
-PACKAGE_CHECKS = ("package", "sdist_build", "sdist_unproven", "conflict", "unreproducible", "resolution")
-
-
-def _key(version):
-    return tuple(int(p) for p in str(version).split(".")[:2])
-
-
-def stepwise(compat, checks, current, target):
-    """The stepwise path of one venv.
-
-    :param compat: the ``compat_check`` result (``targets``, ``inhibitors``, ``remediation``).
-    :param checks: the ``venv_preflight`` result (its ``inhibitors``), or a skipped result.
-    :param current: the venv's Python version, "X.Y.Z".
-    :param target: the run's target, "X.Y" or "X.Y.Z".
-    :returns: dict with ``reaches`` (the newest checked target above ``current`` that has no
-        inhibitor, or None) and ``steps``: per checked target above ``current`` (and always
-        ``target``), ascending, a dict with ``target``, ``can_move`` (no inhibitor of either
-        module), ``upgrades``, ``changes`` (see ``_fixes.remediation``), ``blocked`` (what no
-        upgrade fixes: the packages' and the code, reference and disk inhibitors; dicts with
-        name and message) and ``complete`` (the upgrades clear every inhibitor of the step).
-    """
-    found = list(compat.get("inhibitors") or []) + list((checks or {}).get("inhibitors") or [])
-    steps = []
-    for step in sorted(compat["targets"], key=_key):
-        if _key(step) <= _key(current) and step != target:
-            continue
-        remedy = compat["remediation"][step]
-        others = [dict(name=i.get("module") or i["check"], message=i["message"])
-                  for i in (checks or {}).get("inhibitors") or []
-                  if i["target"] == step and i["check"] not in PACKAGE_CHECKS]
-        steps.append(dict(target=step, can_move=not any(i["target"] == step for i in found),
-                          upgrades=remedy["upgrades"], changes=remedy["changes"], blocked=remedy["blocked"] + others,
-                          complete=remedy["complete"] and not others))
-    reaching = [s["target"] for s in steps if s["can_move"]]
-    return dict(reaches=max(reaching, key=_key) if reaching else None, steps=steps)
+# The stepwise path is composed on the host, by venv_preflight; the filter preflight_path gives the same.
+from ansible_collections.oxzep7.python.plugins.module_utils._verdict import stepwise  # noqa: F401
 
 
 def _cell(text):

@@ -44,7 +44,7 @@ def test_index_password_is_masked_everywhere(app_venv, new_python):
 
 
 @pytest.mark.parametrize("module,extra", [
-    ("venv_preflight", dict(check_disk=False)),           # no code_paths: the installer is never built
+    ("venv_preflight", dict(check_disk=False, packages={})),  # no code_paths, no package check: no installer
     ("venv_rebuild", dict(state="absent", release_id="gone")),
 ])
 def test_password_masked_on_branches_that_never_install(app_venv, module, extra):

@@ -5,11 +5,12 @@ import shutil
 import subprocess
 
 import pytest
+from support import UV
 
 from ansible_collections.oxzep7.python.plugins.module_utils._common import Oxzep7Error
 from ansible_collections.oxzep7.python.plugins.module_utils._installer import Installer
 from ansible_collections.oxzep7.python.plugins.module_utils._layout import Layout
-from ansible_collections.oxzep7.python.plugins.module_utils._release import rebuild, verify
+from ansible_collections.oxzep7.python.plugins.module_utils._release import failure_summary, rebuild, verify
 from ansible_collections.oxzep7.python.plugins.module_utils._archive import tree_manifest
 
 
@@ -93,3 +94,38 @@ def test_verify_fails_on_import_broken_by_target(app_venv, runner, installer_opt
     assert layout.marker("r3")["state"] == "built"
     with pytest.raises(Oxzep7Error, match="not verified"):
         layout.switch("r3")
+
+
+@pytest.mark.parametrize("installer", ["uv", "pip"])
+def test_gates_compile_into_new_release_only_and_name_broken_requirement(app_venv, runner, installer_options,
+                                                                          new_python, installer, monkeypatch):
+    """The gates write bytecode into a new release (not yet live) and never into the live venv, even when
+    the module's own environment says PYTHONDONTWRITEBYTECODE; the dependency check is uv's when uv is
+    the installer, pip's otherwise, and both name the distribution whose requirement is broken."""
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    layout = Layout(app_venv)
+    inst = Installer(dict(installer_options, installer=installer), shutil.which)
+    rebuild(runner, layout, inst, new_python, release_id="r4")
+    release = layout.release_path("r4")
+    cache = os.path.join(release, "lib", "python3.12", "site-packages", "demoapp", "__pycache__")
+    shutil.rmtree(cache, ignore_errors=True)  # pip compiles at install, uv does not
+    live_before = tree_manifest(app_venv)
+
+    live = verify(runner, layout, inst, release="current", imports=["demoapp", "flask"])
+    assert live["passed"] and not live["wrote_bytecode"]
+    assert tree_manifest(app_venv) == live_before, "the gates wrote into the live venv"
+
+    new = verify(runner, layout, inst, release="r4", imports=["demoapp", "flask"], mark=False)
+    assert new["passed"] and new["wrote_bytecode"], new["gates"]
+    assert [n for n in os.listdir(cache) if n.endswith(".cpython-312.pyc")]
+    check = new["gates"][0]
+    assert check["name"] == "pip check" and check["problems"] == []
+    assert check["cmd"][:3] == ([inst.uv, "pip", "check"] if installer == "uv" else [os.path.join(release, "bin", "python"), "-m", "pip"])
+
+    subprocess.run([UV, "pip", "uninstall", "--no-config", "--python", os.path.join(release, "bin", "python"), "click"],
+                   check=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    broken = verify(runner, layout, inst, release="r4", compare_lock=False)
+    assert broken["failed_gates"] == ["pip check"]
+    assert [(p["name"].lower(), p["requirement"].split(">")[0]) for p in broken["gates"][0]["problems"]] == [("flask", "click")]
+    assert "flask" in failure_summary(broken) and "click" in failure_summary(broken)
+    assert tree_manifest(app_venv) == live_before
