@@ -26,6 +26,7 @@ import tempfile
 from ansible_collections.oxzep7.python.plugins.module_utils._common import (
     TIMEOUT_GATE, TIMEOUT_INSTALL, Oxzep7Error, module_which, remove_tree)
 from ansible_collections.oxzep7.python.plugins.module_utils._lock import canonical_name
+from ansible_collections.oxzep7.python.plugins.module_utils._venv import has_pip
 
 try:
     from urllib.parse import unquote, urlsplit, urlunsplit
