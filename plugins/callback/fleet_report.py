@@ -11,7 +11,7 @@ short_description: Write the fleet report once more when the run ends, whatever 
 version_added: 0.1.0
 description:
   - The one writer of the fleet report and the preflight report. It collects, from every task result, the
-    key C(oxzep7_report): M(oxzep7.python.venv_ledger) returns it for a venv's outcome (the upgrade role's
+    key C(oxzep7_report). M(oxzep7.python.venv_ledger) returns it for a venv's outcome (the upgrade role's
     record), M(oxzep7.python.venv_preflight) for a venv's verdict. As the results arrive it writes each
     host's file C(hosts/<host>.json) (and the output of a failed installer run) into the run's report
     directory on the controller, and for the preflight C(preflight/hosts/<host>.json),
