@@ -5,7 +5,9 @@
 from __future__ import annotations
 
 # The documentation is in preflight_path.yml and remediation_markdown.yml beside this file.
-from ansible_collections.oxzep7.python.plugins.plugin_utils._remediation import markdown, stepwise
+# The stepwise path is composed on the host, by venv_preflight; the filter preflight_path gives the same.
+from ansible_collections.oxzep7.python.plugins.module_utils._verdict import stepwise
+from ansible_collections.oxzep7.python.plugins.plugin_utils._remediation import markdown
 
 
 class FilterModule:

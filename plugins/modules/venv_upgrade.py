@@ -24,7 +24,7 @@ description:
     a run names its release the same.
   - When a stage fails, the task fails with RV(stage) naming it; the new release is removed, the stable
     path still points at the live release, and the run lock stays held for the caller to record the
-    outcome and release it (M(oxzep7.python.venv_lock) O(state=absent)).
+    outcome and release it (M(oxzep7.python.venv_lock) with O(oxzep7.python.venv_lock#module:state=absent)).
   - Restarting the services, health checks and rolling back after the switch are the
     C(oxzep7.python.upgrade) role's job; RV(previous_release) is what to switch back to.
   - Each stage appends its record to the venv's ledger (C(snapshot), C(rebuild), C(verify), C(switch)),

@@ -12,9 +12,6 @@ must change. :func:`markdown` renders those paths for the fleet; the preflight r
 
 from __future__ import annotations
 
-# The stepwise path is composed on the host, by venv_preflight; the filter preflight_path gives the same.
-from ansible_collections.oxzep7.python.plugins.module_utils._verdict import stepwise  # noqa: F401
-
 
 def _cell(text):
     """``text`` fit for one Markdown table cell."""

@@ -97,8 +97,8 @@ def test_verify_fails_on_import_broken_by_target(app_venv, runner, installer_opt
 
 
 @pytest.mark.parametrize("installer", ["uv", "pip"])
-def test_gates_compile_into_new_release_only_and_name_broken_requirement(app_venv, runner, installer_options,
-                                                                          new_python, installer, monkeypatch):
+def test_gates_compile_into_new_release_only_and_name_broken_requirement(
+        app_venv, runner, installer_options, new_python, installer, monkeypatch):
     """The gates write bytecode into a new release (not yet live) and never into the live venv, even when
     the module's own environment says PYTHONDONTWRITEBYTECODE; the dependency check is uv's when uv is
     the installer, pip's otherwise, and both name the distribution whose requirement is broken."""

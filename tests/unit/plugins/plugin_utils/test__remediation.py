@@ -1,6 +1,7 @@
 """_remediation: the stepwise path of a venv and the Remediation section of preflight.md."""
 
-from ansible_collections.oxzep7.python.plugins.plugin_utils._remediation import markdown, stepwise
+from ansible_collections.oxzep7.python.plugins.module_utils._verdict import stepwise
+from ansible_collections.oxzep7.python.plugins.plugin_utils._remediation import markdown
 
 FIX = dict(name="frozenlist", to="1.4.1", crosses_major=False, why="fix", forced_by=[], **{"from": "1.3.3"})
 COMPAT = dict(
