@@ -30,6 +30,7 @@ import os
 import platform
 import resource
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -161,6 +162,7 @@ class Bench:
         self.results = {}
         self.prepared_image = None  # see Containers.prepared_image
         self.meter = ModuleMeter(self.work)
+        self.ssh_prepared = None  # see ssh_image
 
     # --- helpers -----------------------------------------------------------------------
     def reference_venv(self, path, requirements=REQUIREMENTS):
@@ -373,6 +375,64 @@ class Bench:
                 fleet.down()
         self.results["interpreter"] = out
 
+    # --- 6. SSH: pipelining and ControlPersist ------------------------------------------------
+    def ssh_image(self, image):
+        """Once per bench run: ``image`` (the prepared image) plus Debian's openssh-server, installed with apt from
+        the archive the test image's sources name (the test image itself is not changed), ssh.service disabled
+        (each container starts it on a port of its own) and this run's public key authorized for root."""
+        if self.ssh_prepared:
+            return self.ssh_prepared
+        key = os.path.join(self.work, "id_ed25519")
+        run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key])
+        base = Containers(1, self, prefix="oxzep7-bench-sshbase")
+        try:
+            base.start(base.names, image)
+            name = base.names[0]
+            base.podman("exec", name, "sh", "-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive "
+                        "apt-get install -y -qq --no-install-recommends openssh-server >/dev/null")
+            base.podman("exec", name, "systemctl", "disable", "--now", "ssh.service", "ssh.socket")
+            base.podman("exec", name, "install", "-d", "-m", "0700", "/root/.ssh")
+            base.podman("cp", key + ".pub", "%s:/root/.ssh/authorized_keys" % name)
+            base.podman("exec", name, "chown", "root:root", "/root/.ssh/authorized_keys")
+            self.ssh_prepared = "localhost/oxzep7-bench-ssh:%d" % os.getpid()
+            base.podman("commit", "-q", name, self.ssh_prepared)
+        finally:
+            base.down()
+        return self.ssh_prepared
+
+    def section_ssh(self):
+        """The upgrade over SSH to 2 containers (1 with ``--smoke``), pipelining on and off, ControlPersist on and
+        off (both on and both off with ``--smoke``): wall seconds and the controller's CPU seconds, which here
+        include the ssh clients (children of the workers) and the ControlPersist masters (which ssh puts in the
+        background, so they are read from /proc before they are stopped)."""
+        count = 1 if self.args.smoke else 2
+        persist = "-C -o ControlMaster=auto -o ControlPersist=60s"  # ansible-core's default ssh_args
+        single = "-C -o ControlMaster=no -o ControlPersist=no"
+        configs = [(True, persist), (False, single)] if self.args.smoke else [
+            (True, persist), (False, persist), (True, single), (False, single)]
+        out = []
+        for i, (pipelining, ssh_args) in enumerate(configs):
+            control = os.path.join(self.work, "cp-%d" % i)
+            os.makedirs(control)
+            fleet = Containers(count, self, prefix="oxzep7-bench-ssh%d" % i, ssh=dict(
+                key=os.path.join(self.work, "id_ed25519"), ssh_args=ssh_args, pipelining=pipelining,
+                control_path_dir=control))
+            try:
+                fleet.up()
+                (rc, _stats, plays), wall, cpu = measured(fleet.playbook, "upgrade.yml", dict(
+                    python_upgrade_canary_count=0, python_upgrade_serial=["100%"]))
+                masters = stop_masters(control)
+                if rc != 0:
+                    raise RuntimeError("upgrade over ssh failed: %s" % failed_tasks(plays))
+                out.append(dict(hosts=count, pipelining=pipelining, control_persist="ControlPersist=60s" in ssh_args,
+                                ssh_args=ssh_args, wall=wall, controller_cpu=cpu + masters, masters_cpu=masters))
+                print("ssh: %d hosts, pipelining %s, %s: %.1f s, controller CPU %.1f s (%.1f in ControlPersist "
+                      "masters)" % (count, pipelining, ssh_args, wall, cpu + masters, masters), flush=True)
+            finally:
+                stop_masters(control)
+                fleet.down()
+        self.results["ssh"] = out
+
     # --- 5. the snapshot on the critical path ------------------------------------------------
     def big_venv(self, path, factor):
         """The reference venv plus copies of the reference set's real package files (uv ``--target``, copied,
@@ -442,6 +502,26 @@ class Bench:
                             snapshot_s=t_take, restore_s=t_restore,
                             snapshot_mb_s=size / t_take / 1e6, restore_mb_s=size / t_restore / 1e6))
         self.results["snapshot"] = out
+
+
+def stop_masters(control_path_dir):
+    """Find the ssh ControlPersist masters whose socket lies in ``control_path_dir`` (their command line names it:
+    ``ssh: <dir>/<hash> [mux]``), stop them, and return the CPU seconds (float) they used with their children
+    (/proc/<pid>/stat utime, stime, cutime, cstime; proc(5))."""
+    tick, total = os.sysconf("SC_CLK_TCK"), 0.0
+    for pid in [p for p in os.listdir("/proc") if p.isdigit()]:
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as fh:
+                cmdline = fh.read().decode("utf-8", "replace")
+            if not cmdline.startswith("ssh: " + control_path_dir + os.sep):
+                continue
+            with open("/proc/%s/stat" % pid) as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            total += sum(int(f) for f in fields[11:15]) / tick
+            os.kill(int(pid), 15)
+        except (OSError, ValueError):
+            continue
+    return total
 
 
 def projection(per_host, fixed, fleet, hosts=1000, forks=50, cores=8):
@@ -518,12 +598,16 @@ def prepare_unit_template():
 class Containers:
     """``count`` podman containers of the test image with the demo app, as molecule's prepare makes them."""
 
-    def __init__(self, count, bench, prefix="oxzep7-bench"):
-        self.count, self.bench = count, bench
+    def __init__(self, count, bench, prefix="oxzep7-bench", ssh=None):
+        """``ssh``: None for the podman connection, or a dict ``key`` (private key file), ``ssh_args`` (the ssh
+        connection's ``ssh_args``), ``pipelining`` (bool) and ``control_path_dir`` to reach the containers
+        through sshd (see :meth:`Bench.ssh_image`)."""
+        self.count, self.bench, self.ssh = count, bench, ssh
         self.names = ["%s-%d" % (prefix, i) for i in range(1, count + 1)]
         self.base = os.path.join(bench.work, "%s-%d" % (prefix, count))
         os.makedirs(self.base, exist_ok=True)
         self.ports = dict((n, 18200 + i) for i, n in enumerate(self.names, 1))
+        self.ssh_ports = dict((n, 18300 + i) for i, n in enumerate(self.names, 1))
 
     def podman(self, *argv):
         return run(["podman"] + list(argv))
@@ -533,9 +617,28 @@ class Containers:
         the app's unit of molecule's prepare playbook on its own port, started. Containers are set up side by
         side (this is not measured)."""
         image = self.prepared_image() if prepare else os.environ["OXZEP7_TEST_IMAGE"]
-        self.start(self.names, image)
+        self.start(self.names, self.bench.ssh_image(image) if self.ssh else image)
         if prepare:
             each(self.names, self.serve_app)
+        if self.ssh:
+            each(self.names, self.serve_ssh)
+
+    def serve_ssh(self, name):
+        """sshd of the container on its own port of 127.0.0.1 (the containers share the host's network)."""
+        conf = os.path.join(self.base, name + "-sshd.conf")
+        with open(conf, "w") as fh:
+            fh.write("Port %d\nListenAddress 127.0.0.1\n" % self.ssh_ports[name])
+        self.podman("cp", conf, "%s:/etc/ssh/sshd_config.d/bench.conf" % name)
+        self.podman("exec", name, "systemctl", "start", "ssh.service")
+        deadline = time.time() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.ssh_ports[name]), timeout=2).close()
+                return
+            except OSError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.2)
 
     def serve_app(self, name):
         # into the writable layer: overlayfs cannot exchange a directory of the image's layer
@@ -592,6 +695,14 @@ class Containers:
     def playbook(self, playbook, extra):
         hosts = dict((n, dict(ansible_connection="containers.podman.podman", app_port=self.ports[n],
                               ansible_python_interpreter="/usr/bin/python3")) for n in self.names)
+        if self.ssh:
+            for n, hv in hosts.items():
+                hv.update(ansible_connection="ansible.builtin.ssh", ansible_host="127.0.0.1", ansible_user="root",
+                          ansible_port=self.ssh_ports[n], ansible_ssh_private_key_file=self.ssh["key"],
+                          ansible_ssh_args=self.ssh["ssh_args"], ansible_pipelining=self.ssh["pipelining"],
+                          ansible_control_path_dir=self.ssh["control_path_dir"],
+                          ansible_ssh_common_args="-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
+                                                  "-o LogLevel=ERROR")
         common = dict(upgrade_python_version="3.12", upgrade_pyenv_root=self.bench.pyenv_root, upgrade_no_index=True,
                       upgrade_find_links=[os.environ["OXZEP7_WHEELHOUSE_URL"]], upgrade_installer_isolated=True,
                       upgrade_only_binary=True, upgrade_health_retries=10, upgrade_health_delay=1,
@@ -896,6 +1007,19 @@ def markdown(results, env, files):
                       "for pipelining and ControlPersist, which set how many processes and handshakes each task "
                       "costs." % j["forks"], ""]
         lines += ["![fleet](fleet.png)", ""]
+    if results.get("ssh"):
+        lines += ["## SSH: pipelining and ControlPersist", "",
+                  "The same upgrade to %d containers over `ansible.builtin.ssh` to sshd in each container (Debian's "
+                  "openssh-server, added by the bench to its own copy of the prepared image), forks = hosts, one "
+                  "batch. Controller CPU is that of ansible-playbook and everything it waited for (its workers and "
+                  "their ssh clients) plus the ControlPersist masters, which ssh runs in the background and the bench "
+                  "reads from /proc before stopping them. See [fleet tuning](../fleet-tuning.md)." % (
+                      results["ssh"][0]["hosts"]), "",
+                  "| pipelining | `ssh_args` | whole run s | controller CPU s | of which ControlPersist masters s |",
+                  "| --- | --- | ---: | ---: | ---: |"]
+        lines += ["| %s | `%s` | %.1f | %.1f | %.1f |" % ("on" if r["pipelining"] else "off", r["ssh_args"], r["wall"],
+                                                        r["controller_cpu"], r["masters_cpu"]) for r in results["ssh"]]
+        lines += [""]
     if "snapshot" in results:
         lines += ["## Snapshot and restore", "",
                   "The reference venv (%.0f MB): `venv_snapshot` (archive, lock, SHA256SUMS) and `venv_restore` (every "
@@ -913,7 +1037,7 @@ def markdown(results, env, files):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--sections", default="upgrade,snapshot_path,downtime,fleet,snapshot")
+    parser.add_argument("--sections", default="upgrade,snapshot_path,downtime,fleet,ssh,snapshot")
     parser.add_argument("--smoke", action="store_true",
                         help="one round, small sizes (2 hosts, a 2x venv), results not written to docs/")
     parser.add_argument("--keep-others", action="store_true",
@@ -929,9 +1053,10 @@ def main():
             print("%s: %.0f s" % (section, time.monotonic() - started), flush=True)
     finally:
         shutil.rmtree(bench.work, ignore_errors=True)
-        if bench.prepared_image:
-            subprocess.run(["podman", "rmi", "-f", bench.prepared_image], stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, check=False)
+        for image in (bench.ssh_prepared, bench.prepared_image):
+            if image:
+                subprocess.run(["podman", "rmi", "-f", image], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               check=False)
     env = versions()
     print(json.dumps(dict(env=env, results=bench.results), indent=2))
     for section in bench.results.values():
