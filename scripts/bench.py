@@ -445,10 +445,21 @@ class Bench:
         goal = factor * size
         while size < goal:
             copies += 1
+            last = os.path.join(path, "share", "bench-ballast", "copy-%d" % copies)
             run([UV, "pip", "install", "--no-config", "-q", "--link-mode", "copy", "--python", python, "--target",
-                 os.path.join(path, "share", "bench-ballast", "copy-%d" % copies), "-r", REQUIREMENTS] + LINKS)
+                 last, "-r", REQUIREMENTS] + LINKS)
             size = tree_size(path)
-        return size
+        # trim the last copy, largest entries first, down to the goal
+        for entry, entry_size in sorted(((e.path, tree_size(e.path) if e.is_dir(follow_symlinks=False)
+                                          else e.stat(follow_symlinks=False).st_size) for e in os.scandir(last)),
+                                        key=lambda pair: -pair[1]):
+            if size - entry_size >= goal:
+                if os.path.isdir(entry):
+                    shutil.rmtree(entry)
+                else:
+                    os.unlink(entry)
+                size -= entry_size
+        return tree_size(path)
 
     def section_snapshot_path(self):
         """Seconds the snapshot stage adds to the upgrade of the reference venv and of one ``factor`` times its
