@@ -116,7 +116,8 @@ class CpuMeter:
         except FileNotFoundError:
             return 0.0
         total = 0.0
-        for line in lines:  # "0m0.001s 0m0.000s" (the shell's user and system) then "0m1.234s 0m0.120s" (its children's)
+        # "0m0.001s 0m0.000s" (the shell's user and system), then "0m1.234s 0m0.120s" (its children's)
+        for line in lines:
             for field in line.split():
                 minutes, seconds = field.rstrip("s").split("m")
                 total += 60 * int(minutes) + float(seconds)
@@ -839,9 +840,9 @@ def markdown(results, env, files):
     verdicts = [v for section in results.values() if isinstance(section, dict) for v in section.get("verdicts", [])]
     if verdicts:
         lines += ["## Targets (issue 14)", "", "| target | measured | verdict |", "| --- | ---: | --- |"]
-        lines += ["| %s %s %.2f %s | %.2f %s | %s |" % (v["name"], "at most" if v["at_most"] else "at least", v["limit"],
-                                                      v["unit"], v["value"], v["unit"], "PASS" if v["ok"] else "FAIL")
-                  for v in verdicts]
+        lines += ["| %s %s %.2f %s | %.2f %s | %s |" % (
+            v["name"], "at most" if v["at_most"] else "at least", v["limit"], v["unit"], v["value"], v["unit"],
+            "PASS" if v["ok"] else "FAIL") for v in verdicts]
         lines += [""]
     if "upgrade" in results:
         u = results["upgrade"]
@@ -959,8 +960,8 @@ def markdown(results, env, files):
             lines += ["Projection to %d hosts at forks %d on a %d-core controller:" % (j["hosts"], j["forks"],
                                                                                           j["cores"]), "",
                       "    controller CPU total = per-host CPU x %d + fixed" % j["hosts"],
-                      "                         = %.2f x %d + %.1f = %.0f CPU s" % (f["per_host"], j["hosts"], f["fixed"],
-                                                                                 j["cpu_total"]),
+                      "                         = %.2f x %d + %.1f = %.0f CPU s" % (
+                          f["per_host"], j["hosts"], f["fixed"], j["cpu_total"]),
                       "    wall lower bound     = max(total CPU / %d cores, one-host wall x ceil(%d / %d))" % (
                           j["cores"], j["hosts"], j["forks"]),
                       "                         = max(%.0f / %d, %.1f x %d) = max(%.0f, %.0f) = %.0f s (%.1f min)" % (
