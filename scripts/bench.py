@@ -149,14 +149,14 @@ def snapshot_critical(record, steps):
     """The seconds the snapshot stage kept the upgrade waiting, from the ledger: ``snapshot_wait`` of the
     ``upgrade`` record's ``seconds`` when the module records it (a snapshot that runs beside the rebuild),
     else that record's ``snapshot`` seconds, else the ``snapshot`` step's own record (a snapshot that runs
-    before the rebuild). Returns ``(seconds, source)``; raises RuntimeError when the ledger holds none."""
+    before the rebuild). Returns ``(seconds, source)``, or ``(None, None)`` when the ledger holds none."""
     stages = record.get("seconds") if isinstance(record.get("seconds"), dict) else {}
     for key in ("snapshot_wait", "snapshot"):
         if isinstance(stages.get(key), (int, float)):
             return float(stages[key]), "upgrade record: seconds." + key
     if isinstance(steps.get("snapshot"), (int, float)):
         return float(steps["snapshot"]), "snapshot step: seconds"
-    raise RuntimeError("the ledger records no snapshot seconds: %s" % json.dumps(record))
+    return None, None
 
 
 class Bench:
@@ -267,7 +267,7 @@ class Bench:
             stages.append(dict((k, float((record.get("seconds") or {}).get(k) or 0))
                                for k in ("snapshot", "rebuild", "verify")))
             stages[-1]["switch"] = float(up["steps"].get("switch") or 0)
-            stages[-1]["snapshot_critical"] = snapshot_critical(record, up["steps"])[0]
+            stages[-1]["snapshot_critical"] = snapshot_critical(record, up["steps"])[0] or 0.0
             tasks.append(up["tasks"])
             outside.append(up["wall"] - stages[-1]["rebuild"])
             cpu.append(up["cpu"])
@@ -494,6 +494,9 @@ class Bench:
                     sizes[kind] = tree_size(self.reference_venv(stable))
                 up = self.upgrade(base, dict(path=stable, imports=["demoapp"]))
                 seconds, source = snapshot_critical(up["record"], up["steps"])
+                if seconds is None:
+                    raise RuntimeError("the ledger of %s records no snapshot seconds: %s" % (
+                        stable, json.dumps(up["record"])))
                 samples[kind].append(dict(critical=seconds, wall=up["wall"]))
                 shutil.rmtree(base, ignore_errors=True)
         med = statistics.median
@@ -862,7 +865,7 @@ def markdown(results, env, files):
                   "path), rebuild %.1f (uv), verify %.1f, switch %.3f. The run's plays had %d task results that were "
                   "not skipped; %.1f s of the run are outside the installer (snapshot, inspection, preflight, "
                   "verification, switch, bookkeeping and Ansible itself)." % (
-                      u["stages"]["snapshot"], u["stages"].get("snapshot_critical", u["stages"]["snapshot"]),
+                      u["stages"]["snapshot"], u["stages"].get("snapshot_critical") or 0,
                       u["stages"]["rebuild"], u["stages"]["verify"], u["stages"]["switch"], u["tasks"],
                       u["outside_installers"]), ""]
         if "cpu" in u:
