@@ -146,16 +146,16 @@ def verdict_line(v):
 
 
 def snapshot_critical(record, steps):
-    """The seconds the snapshot stage kept the upgrade waiting, from the ledger: ``snapshot_wait`` of the
-    ``upgrade`` record's ``seconds`` when the module records it (a snapshot that runs beside the rebuild),
-    else that record's ``snapshot`` seconds, else the ``snapshot`` step's own record (a snapshot that runs
-    before the rebuild). Returns ``(seconds, source)``, or ``(None, None)`` when the ledger holds none."""
+    """The seconds the snapshot stage kept the upgrade waiting, from the ledger: ``snapshot_wait`` (a snapshot
+    that runs beside the rebuild) when the modules record it, in the ``upgrade`` record's per-stage ``seconds``
+    or as a step of its own, else ``snapshot`` (a snapshot that runs before the rebuild), looked up the same
+    way. ``record``: the run's record with per-stage seconds; ``steps``: step name -> seconds of the run. Returns ``(seconds, source)``, or ``(None, None)`` when the ledger holds none."""
     stages = record.get("seconds") if isinstance(record.get("seconds"), dict) else {}
     for key in ("snapshot_wait", "snapshot"):
         if isinstance(stages.get(key), (int, float)):
-            return float(stages[key]), "upgrade record: seconds." + key
-    if isinstance(steps.get("snapshot"), (int, float)):
-        return float(steps["snapshot"]), "snapshot step: seconds"
+            return float(stages[key]), "the %s record's seconds.%s" % (record.get("step"), key)
+        if isinstance(steps.get(key), (int, float)):
+            return float(steps[key]), "the %s step's seconds" % key
     return None, None
 
 
