@@ -960,8 +960,8 @@ def markdown(results, env, files):
                           "(workers, module packing, results, callbacks, controller-side tasks) and stays whatever "
                           "the connection; over SSH the ssh client takes the podman CLI's place (see the SSH section)."
                           % f["per_host_without_podman_cli"], ""]
-            lines += ["Projection to %d hosts at forks %d on a %d-core controller:" % (j["hosts"], j["forks"],
-                                                                                          j["cores"]), "",
+            lines += ["Projection to {:,} hosts at forks {} on a controller with {} cores:".format(
+                j["hosts"], j["forks"], j["cores"]), "",
                       "    controller CPU total = per-host CPU x %d + fixed" % j["hosts"],
                       "                         = %.2f x %d + %.1f = %.0f CPU s" % (
                           f["per_host"], j["hosts"], f["fixed"], j["cpu_total"]),
@@ -979,7 +979,7 @@ def markdown(results, env, files):
         lines += ["![fleet](fleet.png)", ""]
     if results.get("ssh"):
         lines += ["## SSH: pipelining and ControlPersist", "",
-                  "The same upgrade to %d containers over `ansible.builtin.ssh` to sshd in each container (Debian's "
+                  "The same upgrade to %d container(s) over `ansible.builtin.ssh` to sshd in each container (Debian's "
                   "openssh-server, added by the bench to its own copy of the prepared image), forks = hosts, one "
                   "batch. Controller CPU is that of ansible-playbook and everything it waited for (its workers and "
                   "their ssh clients) plus the ControlPersist masters, which ssh runs in the background and the bench "
