@@ -1,23 +1,30 @@
 """Benchmarks of oxzep7.python against the plain tools, measured side by side in one run.
 
 Run it with ``make bench`` (scripts/bench sets everything up first). Writes
-docs/benchmarks/README.md (tables, ratios, the machine, tool versions and commit) and PNG
-charts next to it. Sections:
+docs/benchmarks/README.md (tables, ratios, the targets of issue 14 with PASS/FAIL, the machine, tool
+versions and commit) and PNG charts next to it. Sections:
 
 1. upgrade: the ``upgrade`` role end to end (and per stage, from the ledger) on a reference
    venv of 41 packages, against uv (``uv venv`` + ``uv pip sync``), pip (``python -m venv`` +
    ``pip install -r``) and ``ansible.builtin.pip`` into a fresh venv, all from the same local
-   wheelhouse with warm caches;
-2. downtime: probes that hit the app over HTTP and execute ``<stable>/bin/python`` in a tight
+   wheelhouse with warm caches; the CPU seconds of the role's run, split into the modules' (on the
+   host) and the controller's; verdicts: at most 8 s, at least 2 times as fast as ansible.builtin.pip;
+2. snapshot_path: the seconds the snapshot keeps the upgrade waiting, for the reference venv and for
+   one 4 times its size (verdict: ratio at most 1.5);
+3. downtime: probes that hit the app over HTTP and execute ``<stable>/bin/python`` in a tight
    loop through the upgrade, against the naive in-place rebuild (delete, recreate, reinstall,
    restart);
-3. fleet: 1, 2, 4 and 8 podman containers with forks equal to hosts; and, only when asked for
-   (``--sections interpreter``, about 10 more minutes), the interpreter stage on 2 containers
-   compiled once and imported against compiled on every host;
-4. snapshot: snapshot and restore throughput and archive size per compression.
+4. fleet: 1, 2, 4 and 8 podman containers with forks equal to hosts; the controller's CPU seconds per
+   host (verdict: at most 1 s) and their projection to 1,000 hosts at forks 50 on 8 cores; and, only
+   when asked for (``--sections interpreter``, about 10 more minutes), the interpreter stage on 2
+   containers compiled once and imported against compiled on every host;
+5. ssh: the upgrade of 2 containers over SSH (sshd added to the bench's own image), pipelining on and
+   off, ControlPersist on and off: wall and controller CPU seconds;
+6. snapshot: snapshot and restore throughput and archive size per compression.
 
 Options: ``--repeat N`` (default 2), ``--sections a,b`` (default all but interpreter),
-``--smoke`` (one repetition, no fleet: a quick check that everything runs) and
+``--smoke`` (one repetition, small sizes: a 2 times venv, 1 and 2 containers, 1 container over SSH
+with both settings on and both off; a quick check that everything runs, nothing written) and
 ``--keep-others`` (keep the last numbers of the sections not run now).
 """
 
@@ -25,9 +32,12 @@ import argparse
 import concurrent.futures
 import functools
 import json
+import math
 import os
 import platform
+import resource
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -68,6 +78,87 @@ def run(argv, **kwargs):
     return time.monotonic() - started
 
 
+def children_cpu():
+    """User plus system CPU seconds (float) of every finished child of this process and of the
+    descendants they waited for (``getrusage(RUSAGE_CHILDREN)``, Linux ``getrusage(2)``)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def measured(func, *args, **kwargs):
+    """Call ``func``; return ``(its result, wall seconds, children's CPU seconds)``: the CPU that the
+    processes it started and waited for used (ansible-playbook, its workers, their modules and commands,
+    the podman CLI; not a container's processes, which are children of conmon, not of podman)."""
+    cpu, started = children_cpu(), time.monotonic()
+    result = func(*args, **kwargs)
+    return result, time.monotonic() - started, children_cpu() - cpu
+
+
+class CpuMeter:
+    """A stand-in executable that runs ``executable`` and appends the CPU seconds of it and its children to a
+    log, through bash's ``times`` builtin. As the local host's ``ansible_python_interpreter`` it tells the
+    modules' CPU from the controller's (on the local connection a module is a child of ansible-playbook's
+    worker); as ``ansible_podman_executable`` it measures the podman connection's own CLI calls."""
+
+    def __init__(self, work, name, executable):
+        self.path, self.log = os.path.join(work, "metered-" + name), os.path.join(work, name + "-cpu.log")
+        with open(self.path, "w") as fh:
+            # not in a pipeline: there, times would run in a subshell of its own and print zeros
+            fh.write('#!/bin/bash\n%s "$@"\nrc=$?\ntimes >> %s\nexit $rc\n' % (executable, self.log))
+        os.chmod(self.path, 0o755)
+
+    def take(self):
+        """Return the CPU seconds (float) logged since the last call, and empty the log."""
+        try:
+            with open(self.log) as fh:
+                lines = fh.read().split("\n")
+            os.unlink(self.log)
+        except FileNotFoundError:
+            return 0.0
+        total = 0.0
+        # "0m0.001s 0m0.000s" (the shell's user and system), then "0m1.234s 0m0.120s" (its children's)
+        for line in lines:
+            for field in line.split():
+                minutes, seconds = field.rstrip("s").split("m")
+                total += 60 * int(minutes) + float(seconds)
+        return total
+
+
+def fit_line(xs, ys):
+    """Least-squares line through the points; return ``(slope, intercept)`` (floats)."""
+    mean_x, mean_y = statistics.mean(xs), statistics.mean(ys)
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / sum((x - mean_x) ** 2 for x in xs)
+    return slope, mean_y - slope * mean_x
+
+
+def verdict(name, value, limit, unit, at_most=True):
+    """A target check: ``dict(name, value, limit, unit, at_most, ok)``; prints ``PASS``/``FAIL`` with the numbers."""
+    ok = value <= limit if at_most else value >= limit
+    result = dict(name=name, value=value, limit=limit, unit=unit, at_most=at_most, ok=ok)
+    print(verdict_line(result), flush=True)
+    return result
+
+
+def verdict_line(v):
+    """``PASS name: value unit (target <= limit unit)`` for a :func:`verdict` dict."""
+    return "%s %s: %.2f %s (target %s %.2f %s)" % ("PASS" if v["ok"] else "FAIL", v["name"], v["value"], v["unit"],
+                                                  "<=" if v["at_most"] else ">=", v["limit"], v["unit"])
+
+
+def snapshot_critical(record, steps):
+    """The seconds the snapshot stage kept the upgrade waiting, from the ledger: ``snapshot_wait`` (a snapshot
+    that runs beside the rebuild) when the modules record it, in the ``upgrade`` record's per-stage ``seconds``
+    or as a step of its own, else ``snapshot`` (a snapshot that runs before the rebuild), looked up the same
+    way. ``record``: the run's record with per-stage seconds; ``steps``: step name -> seconds of the run. Returns ``(seconds, source)``, or ``(None, None)`` when the ledger holds none."""
+    stages = record.get("seconds") if isinstance(record.get("seconds"), dict) else {}
+    for key in ("snapshot_wait", "snapshot"):
+        if isinstance(stages.get(key), (int, float)):
+            return float(stages[key]), "the %s record's seconds.%s" % (record.get("step"), key)
+        if isinstance(steps.get(key), (int, float)):
+            return float(steps[key]), "the %s step's seconds" % key
+    return None, None
+
+
 class Bench:
     def __init__(self, args):
         self.args = args
@@ -78,6 +169,9 @@ class Bench:
         self.new = resolve_interpreter(python_version="3.12", pyenv_root=root)
         self.results = {}
         self.prepared_image = None  # see Containers.prepared_image
+        self.meter = CpuMeter(self.work, "python", sys.executable)
+        self.podman_meter = CpuMeter(self.work, "podman", shutil.which("podman") or "podman")
+        self.ssh_prepared = None  # see ssh_image
 
     # --- helpers -----------------------------------------------------------------------
     def reference_venv(self, path, requirements=REQUIREMENTS):
@@ -94,16 +188,22 @@ class Bench:
                   upgrade_find_links=[BENCH_WHEELHOUSE, WHEELHOUSE], upgrade_installer_isolated=True,
                   upgrade_only_binary=True, upgrade_state_dir=os.path.join(base, "state"),
                   upgrade_backup_dir=os.path.join(base, "backups"), upgrade_health_retries=10,
-                  upgrade_health_delay=1, upgrade_venvs=[venv], preflight_reference_paths=[])
+                  upgrade_health_delay=1, upgrade_venvs=[venv], preflight_reference_paths=[],
+                  ansible_python_interpreter=self.meter.path)
         hv.update(extra)
         return hv
 
     def upgrade(self, base, venv, **extra):
-        """The upgrade playbook on localhost; returns (wall seconds, ledger record, tasks run)."""
-        started = time.monotonic()
-        rc, _stats, plays = run_fleet_playbook("upgrade.yml", base, {"app": self.host_vars(base, venv, **extra)},
-                                               extra_vars=dict(python_upgrade_report_dir=os.path.join(base, "r")))
-        wall = time.monotonic() - started
+        """The upgrade playbook on localhost. Returns a dict: ``wall`` (seconds), ``record`` (the venv's last
+        ``upgrade`` ledger record, or its last record with per-stage seconds), ``steps`` (step -> seconds of
+        this run's records), ``tasks`` (task results that were not skipped), ``cpu`` (CPU seconds: ``total``
+        of ansible-playbook and everything below it, ``host`` of the modules run on the host ``app`` and
+        their commands, ``controller`` the rest: ansible-playbook, its workers and controller-side tasks)."""
+        self.meter.take()
+        (rc, _stats, plays), wall, cpu = measured(
+            run_fleet_playbook, "upgrade.yml", base, {"app": self.host_vars(base, venv, **extra)},
+            extra_vars=dict(python_upgrade_report_dir=os.path.join(base, "r")))
+        host_cpu = self.meter.take()
         if rc != 0:
             raise RuntimeError("the upgrade failed: %s" % json.dumps(plays)[-3000:])
         records = []
@@ -112,15 +212,17 @@ class Bench:
                 with open(os.path.join(top, "ledger.jsonl")) as fh:
                     records += [json.loads(line) for line in fh]
         steps = dict((r["step"], r.get("seconds")) for r in records if r.get("run_id"))
-        record = [r for r in records if r["step"] == "upgrade"][-1]
+        staged = [r for r in records if isinstance(r.get("seconds"), dict)]
+        record = ([r for r in staged if r["step"] == "upgrade"] or staged or [{}])[-1]
         tasks = sum(1 for p in plays for t in p["tasks"] for h in t["hosts"].values() if not h.get("skipped"))
-        return wall, record, steps, tasks
+        return dict(wall=wall, record=record, steps=steps, tasks=tasks,
+                    cpu=dict(total=cpu, host=host_cpu, controller=cpu - host_cpu))
 
     # --- 1. upgrade time ---------------------------------------------------------------------
     def section_upgrade(self):
         lock = os.path.join(self.work, "lock.txt")
         shutil.copy(REQUIREMENTS, lock)
-        ours, stages, tasks, outside = [], [], [], []
+        ours, stages, tasks, outside, cpu, apip_cpu = [], [], [], [], [], []
         uv, pip, apip = [], [], []
         playbook = os.path.join(self.work, "builtin-pip.yml")
         with open(playbook, "w") as fh:
@@ -144,7 +246,7 @@ class Bench:
             base = os.path.join(self.work, "upgrade-%d" % i)
             stable = self.reference_venv(os.path.join(base, "srv", "app", "venv"))
             venv_bytes = venv_bytes or tree_size(stable)
-            wall, record, steps, ntasks = self.upgrade(base, dict(path=stable, imports=["demoapp", "numpy", "pandas"]))
+            up = self.upgrade(base, dict(path=stable, imports=["demoapp", "numpy", "pandas"]))
             dest = os.path.join(base, "uv-venv")
             t_uv = run([UV, "venv", "--no-config", "-q", "--python", self.new, dest]) + run(
                 [UV, "pip", "sync", "--no-config", "-q", "--python", os.path.join(dest, "bin", "python"), lock] + LINKS)
@@ -153,29 +255,47 @@ class Bench:
                 [os.path.join(dest, "bin", "python"), "-m", "pip", "install", "-q", "--isolated",
                  "--disable-pip-version-check", "-r", lock] + LINKS)
             dest = os.path.join(base, "builtin-pip-venv")
-            started = time.monotonic()
-            rc, _stats, plays = run_fleet_playbook(playbook, base, {"app": {}}, extra_vars=dict(dest=dest))
-            t_apip = time.monotonic() - started
+            self.meter.take()
+            (rc, _stats, plays), t_apip, t_cpu = measured(
+                run_fleet_playbook, playbook, base, {"app": dict(ansible_python_interpreter=self.meter.path)},
+                extra_vars=dict(dest=dest))
+            host_cpu = self.meter.take()
             if rc != 0:
                 raise RuntimeError("ansible.builtin.pip failed: %s" % json.dumps(plays)[-2000:])
-            ours.append(wall)
-            stages.append(dict((k, float(record["seconds"].get(k) or 0)) for k in ("snapshot", "rebuild", "verify")))
-            stages[-1]["switch"] = float(steps.get("switch") or 0)
-            tasks.append(ntasks)
-            outside.append(wall - stages[-1]["rebuild"])
+            record = up["record"]
+            ours.append(up["wall"])
+            stages.append(dict((k, float((record.get("seconds") or {}).get(k) or 0))
+                               for k in ("snapshot", "rebuild", "verify")))
+            stages[-1]["switch"] = float(up["steps"].get("switch") or 0)
+            stages[-1]["snapshot_critical"] = snapshot_critical(record, up["steps"])[0] or 0.0
+            tasks.append(up["tasks"])
+            outside.append(up["wall"] - stages[-1]["rebuild"])
+            cpu.append(up["cpu"])
+            apip_cpu.append(dict(total=t_cpu, host=host_cpu, controller=t_cpu - host_cpu))
             uv.append(t_uv)
             pip.append(t_pip)
             apip.append(t_apip)
         med = statistics.median
-        self.results["upgrade"] = dict(
+        result = dict(
             packages=sum(1 for line in open(lock) if line.strip() and not line.startswith("#")),
             venv_bytes=venv_bytes, repeat=self.args.repeat,
             ours=med(ours), uv=med(uv), pip=med(pip), builtin_pip=med(apip),
             stages=dict((k, med(s[k] for s in stages)) for k in stages[0]),
             tasks=med(tasks), outside_installers=med(outside),
-            samples=dict(ours=ours, uv=uv, pip=pip, builtin_pip=apip))
+            cpu=dict((k, med(c[k] for c in cpu)) for k in cpu[0]),
+            builtin_pip_cpu=dict((k, med(c[k] for c in apip_cpu)) for k in apip_cpu[0]),
+            samples=dict(ours=ours, uv=uv, pip=pip, builtin_pip=apip, cpu=cpu, builtin_pip_cpu=apip_cpu))
+        result["speedup_vs_builtin_pip"] = result["builtin_pip"] / result["ours"]
+        print("upgrade: role %.1f s, ansible.builtin.pip %.1f s, uv %.1f s, pip %.1f s; CPU s of the role's run: "
+              "%.1f in all, %.1f in the modules on the host, %.1f on the controller" % (
+                  result["ours"], result["builtin_pip"], result["uv"], result["pip"], result["cpu"]["total"],
+                  result["cpu"]["host"], result["cpu"]["controller"]), flush=True)
+        result["verdicts"] = [
+            verdict("upgrade role end to end", result["ours"], 8.0, "s"),
+            verdict("speed-up over ansible.builtin.pip", result["speedup_vs_builtin_pip"], 2.0, "x", at_most=False)]
+        self.results["upgrade"] = result
 
-    # --- 2. downtime ---------------------------------------------------------------------
+    # --- 3. downtime ---------------------------------------------------------------------
     def section_downtime(self):
         demo_requirements = os.path.join(ROOT, "tests", "fixtures", "demoapp", "requirements.txt")
         out = {}
@@ -213,25 +333,40 @@ class Bench:
             out[method] = dict(seconds=seconds, http=probes[0].summary(), exec=probes[1].summary())
         self.results["downtime"] = out
 
-    # --- 3. fleet scaling ----------------------------------------------------------------
+    # --- 4. fleet scaling ----------------------------------------------------------------
     def section_fleet(self):
+        """1, 2, 4 and 8 containers (1 and 2 with ``--smoke``), forks = hosts: wall time, each host's seconds, and
+        the controller's CPU seconds (ansible-playbook, its workers, the podman CLI calls of the connection and
+        the controller-side tasks; the modules run inside the containers, whose processes are not the
+        controller's children). Per-host controller CPU is the slope of a least-squares line through
+        (hosts, CPU seconds); its intercept is the fixed cost of a run."""
         out = []
-        for count in (1, 2, 4, 8):
+        for count in (1, 2) if self.args.smoke else (1, 2, 4, 8):
             fleet = Containers(count, self)
             try:
                 fleet.up()
-                started = time.monotonic()
-                rc, stats, plays = fleet.playbook("upgrade.yml", dict(python_upgrade_canary_count=0,
-                                                                      python_upgrade_serial=["100%"]))
-                wall = time.monotonic() - started
+                self.podman_meter.take()
+                (rc, _stats, plays), wall, cpu = measured(fleet.playbook, "upgrade.yml", dict(
+                    python_upgrade_canary_count=0, python_upgrade_serial=["100%"]))
+                podman_cpu = self.podman_meter.take()
                 if rc != 0:
                     raise RuntimeError("fleet upgrade failed: %s" % failed_tasks(plays))
                 per_host = fleet.totals()
                 out.append(dict(hosts=count, wall=wall, per_host_median=statistics.median(per_host),
-                                per_host_max=max(per_host)))
+                                per_host_max=max(per_host), controller_cpu=cpu, podman_cli_cpu=podman_cpu))
+                print("fleet: %d hosts, %.1f s, controller CPU %.1f s (%.1f s in the podman CLI calls of the "
+                      "connection)" % (count, wall, cpu, podman_cpu), flush=True)
             finally:
                 fleet.down()
+        hosts = [r["hosts"] for r in out]
+        slope, intercept = fit_line(hosts, [r["controller_cpu"] for r in out])
+        without = fit_line(hosts, [r["controller_cpu"] - r["podman_cli_cpu"] for r in out])
+        print("fleet: controller CPU per host %.2f s, of which %.2f s outside the podman CLI" % (slope, without[0]))
         self.results["fleet"] = out
+        self.results["fleet_cpu"] = dict(per_host=slope, fixed=intercept, per_host_without_podman_cli=without[0],
+                                         fixed_without_podman_cli=without[1], verdicts=[
+                                             verdict("controller CPU per host", slope, 1.0, "CPU s")],
+                                         projection=projection(slope, intercept, out))
 
     def section_interpreter(self):
         """CPython 3.13.5 on 2 containers: compiled once and imported, against compiled on each."""
@@ -257,7 +392,129 @@ class Bench:
                 fleet.down()
         self.results["interpreter"] = out
 
-    # --- 4. snapshot and restore -------------------------------------------------------------
+    # --- 5. SSH: pipelining and ControlPersist ------------------------------------------------
+    def ssh_image(self, image):
+        """Once per bench run: ``image`` (the prepared image) plus Debian's openssh-server, installed with apt from
+        the archive the test image's sources name (the test image itself is not changed), ssh.service disabled
+        (each container starts it on a port of its own) and this run's public key authorized for root."""
+        if self.ssh_prepared:
+            return self.ssh_prepared
+        key = os.path.join(self.work, "id_ed25519")
+        run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key])
+        base = Containers(1, self, prefix="oxzep7-bench-sshbase")
+        try:
+            base.start(base.names, image)
+            name = base.names[0]
+            base.podman("exec", name, "sh", "-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive "
+                        "apt-get install -y -qq --no-install-recommends openssh-server >/dev/null")
+            base.podman("exec", name, "systemctl", "disable", "--now", "ssh.service", "ssh.socket")
+            base.podman("exec", name, "install", "-d", "-m", "0700", "/root/.ssh")
+            base.podman("cp", key + ".pub", "%s:/root/.ssh/authorized_keys" % name)
+            base.podman("exec", name, "chown", "root:root", "/root/.ssh/authorized_keys")
+            self.ssh_prepared = "localhost/oxzep7-bench-ssh:%d" % os.getpid()
+            base.podman("commit", "-q", name, self.ssh_prepared)
+        finally:
+            base.down()
+        return self.ssh_prepared
+
+    def section_ssh(self):
+        """The upgrade over SSH to 2 containers (1 with ``--smoke``), pipelining on and off, ControlPersist on and
+        off (both on and both off with ``--smoke``): wall seconds and the controller's CPU seconds, which here
+        include the ssh clients (children of the workers) and the ControlPersist masters (which ssh puts in the
+        background, so they are read from /proc before they are stopped)."""
+        count = 1 if self.args.smoke else 2
+        persist = "-C -o ControlMaster=auto -o ControlPersist=60s"  # ansible-core's default ssh_args
+        single = "-C -o ControlMaster=no -o ControlPersist=no"
+        configs = [(True, persist), (False, single)] if self.args.smoke else [
+            (True, persist), (False, persist), (True, single), (False, single)]
+        out = []
+        for i, (pipelining, ssh_args) in enumerate(configs):
+            control = os.path.join(self.work, "cp-%d" % i)
+            os.makedirs(control)
+            fleet = Containers(count, self, prefix="oxzep7-bench-ssh%d" % i, ssh=dict(
+                key=os.path.join(self.work, "id_ed25519"), ssh_args=ssh_args, pipelining=pipelining,
+                control_path_dir=control))
+            try:
+                fleet.up()
+                (rc, _stats, plays), wall, cpu = measured(fleet.playbook, "upgrade.yml", dict(
+                    python_upgrade_canary_count=0, python_upgrade_serial=["100%"]))
+                masters = stop_masters(control)
+                if rc != 0:
+                    raise RuntimeError("upgrade over ssh failed: %s" % failed_tasks(plays))
+                out.append(dict(hosts=count, pipelining=pipelining, control_persist="ControlPersist=60s" in ssh_args,
+                                ssh_args=ssh_args, wall=wall, controller_cpu=cpu + masters, masters_cpu=masters))
+                print("ssh: %d hosts, pipelining %s, %s: %.1f s, controller CPU %.1f s (%.1f in ControlPersist "
+                      "masters)" % (count, pipelining, ssh_args, wall, cpu + masters, masters), flush=True)
+            finally:
+                stop_masters(control)
+                fleet.down()
+        self.results["ssh"] = out
+
+    # --- 2. the snapshot on the critical path ------------------------------------------------
+    def big_venv(self, path, factor):
+        """The reference venv plus copies of the reference set's real package files (uv ``--target``, copied,
+        not hard-linked from uv's cache, so that every copy is data of its own) under ``share/bench-ballast``,
+        which is not on ``sys.path``: the lock, the rebuild and the gates stay those of the reference venv,
+        only the venv the snapshot reads grows. The local wheelhouses hold too few other wheels (a few MB) to
+        reach 4 times the reference venv by installing distributions. Returns the venv's size in bytes."""
+        self.reference_venv(path)
+        python, size, copies = os.path.join(path, "bin", "python"), tree_size(path), 0
+        goal = factor * size
+        while size < goal:
+            copies += 1
+            last = os.path.join(path, "share", "bench-ballast", "copy-%d" % copies)
+            run([UV, "pip", "install", "--no-config", "-q", "--link-mode", "copy", "--python", python, "--target",
+                 last, "-r", REQUIREMENTS] + LINKS)
+            size = tree_size(path)
+        # trim the last copy, largest entries first, down to the goal
+        for entry, entry_size in sorted(((e.path, tree_size(e.path) if e.is_dir(follow_symlinks=False)
+                                          else e.stat(follow_symlinks=False).st_size) for e in os.scandir(last)),
+                                        key=lambda pair: -pair[1]):
+            if size - entry_size >= goal:
+                if os.path.isdir(entry):
+                    shutil.rmtree(entry)
+                else:
+                    os.unlink(entry)
+                size -= entry_size
+        return tree_size(path)
+
+    def section_snapshot_path(self):
+        """Seconds the snapshot stage adds to the upgrade of the reference venv and of one ``factor`` times its
+        size (4, or 2 with ``--smoke``), upgraded alternately in the same run."""
+        factor = 2 if self.args.smoke else 4
+        samples = dict(reference=[], big=[])
+        sizes, source = {}, None
+        for i in range(self.args.repeat):
+            for kind in ("reference", "big"):
+                base = os.path.join(self.work, "snapshot-path-%s-%d" % (kind, i))
+                stable = os.path.join(base, "srv", "app", "venv")
+                if kind == "big":
+                    sizes[kind] = self.big_venv(stable, factor)
+                else:
+                    sizes[kind] = tree_size(self.reference_venv(stable))
+                up = self.upgrade(base, dict(path=stable, imports=["demoapp"]))
+                seconds, source = snapshot_critical(up["record"], up["steps"])
+                if seconds is None:
+                    raise RuntimeError("the ledger of %s records no snapshot seconds: %s" % (
+                        stable, json.dumps(up["record"])))
+                samples[kind].append(dict(critical=seconds, wall=up["wall"]))
+                shutil.rmtree(base, ignore_errors=True)
+        med = statistics.median
+        result = dict(factor=factor, repeat=self.args.repeat, source=source, samples=samples,
+                      bytes=sizes, size_ratio=sizes["big"] / sizes["reference"],
+                      ballast="copies of the reference set's package files (uv --target, copied), not on sys.path")
+        for kind in samples:
+            result[kind] = dict(critical=med(s["critical"] for s in samples[kind]),
+                                wall=med(s["wall"] for s in samples[kind]))
+        result["ratio"] = result["big"]["critical"] / max(result["reference"]["critical"], 0.001)
+        print("snapshot critical path (%s): reference venv %.0f MB %.2f s, big venv %.0f MB %.2f s" % (
+            source, sizes["reference"] / 1e6, result["reference"]["critical"], sizes["big"] / 1e6,
+            result["big"]["critical"]), flush=True)
+        result["verdicts"] = [verdict("snapshot critical path, %.1fx venv / reference" % result["size_ratio"],
+                                      result["ratio"], 1.5, "x")]
+        self.results["snapshot_path"] = result
+
+    # --- 6. snapshot and restore -------------------------------------------------------------
     def section_snapshot(self):
         stable = self.reference_venv(os.path.join(self.work, "snap", "srv", "app", "venv"))
         size = tree_size(stable)
@@ -276,6 +533,39 @@ class Bench:
                             snapshot_s=t_take, restore_s=t_restore,
                             snapshot_mb_s=size / t_take / 1e6, restore_mb_s=size / t_restore / 1e6))
         self.results["snapshot"] = out
+
+
+def stop_masters(control_path_dir):
+    """Find the ssh ControlPersist masters whose socket lies in ``control_path_dir`` (their command line names it:
+    ``ssh: <dir>/<hash> [mux]``), stop them, and return the CPU seconds (float) they used with their children
+    (/proc/<pid>/stat utime, stime, cutime, cstime; proc(5))."""
+    tick, total = os.sysconf("SC_CLK_TCK"), 0.0
+    for pid in [p for p in os.listdir("/proc") if p.isdigit()]:
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as fh:
+                cmdline = fh.read().decode("utf-8", "replace")
+            if not cmdline.startswith("ssh: " + control_path_dir + os.sep):
+                continue
+            with open("/proc/%s/stat" % pid) as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            total += sum(int(f) for f in fields[11:15]) / tick
+            os.kill(int(pid), 15)
+        except (OSError, ValueError):
+            continue
+    return total
+
+
+def projection(per_host, fixed, fleet, hosts=1000, forks=50, cores=8):
+    """The controller for ``hosts`` hosts at ``forks`` forks on ``cores`` cores, from the fleet section's fit:
+    CPU seconds in all = ``per_host`` * hosts + ``fixed``; a lower bound of the wall seconds = the larger of
+    that CPU spread over every core and the one-host run's wall seconds times the number of rounds of
+    ``forks`` hosts (ceil(hosts / forks)), as if every round took as long as one host alone."""
+    one_host = [r["wall"] for r in fleet if r["hosts"] == 1][0]
+    total = per_host * hosts + fixed
+    rounds = math.ceil(hosts / forks)
+    return dict(hosts=hosts, forks=forks, cores=cores, cpu_total=total, cpu_wall=total / cores,
+                one_host_wall=one_host, rounds=rounds, rounds_wall=one_host * rounds,
+                wall_lower_bound=max(total / cores, one_host * rounds))
 
 
 class Probe(threading.Thread):
@@ -339,12 +629,16 @@ def prepare_unit_template():
 class Containers:
     """``count`` podman containers of the test image with the demo app, as molecule's prepare makes them."""
 
-    def __init__(self, count, bench, prefix="oxzep7-bench"):
-        self.count, self.bench = count, bench
+    def __init__(self, count, bench, prefix="oxzep7-bench", ssh=None):
+        """``ssh``: None for the podman connection, or a dict ``key`` (private key file), ``ssh_args`` (the ssh
+        connection's ``ssh_args``), ``pipelining`` (bool) and ``control_path_dir`` to reach the containers
+        through sshd (see :meth:`Bench.ssh_image`)."""
+        self.count, self.bench, self.ssh = count, bench, ssh
         self.names = ["%s-%d" % (prefix, i) for i in range(1, count + 1)]
         self.base = os.path.join(bench.work, "%s-%d" % (prefix, count))
         os.makedirs(self.base, exist_ok=True)
         self.ports = dict((n, 18200 + i) for i, n in enumerate(self.names, 1))
+        self.ssh_ports = dict((n, 18300 + i) for i, n in enumerate(self.names, 1))
 
     def podman(self, *argv):
         return run(["podman"] + list(argv))
@@ -354,9 +648,28 @@ class Containers:
         the app's unit of molecule's prepare playbook on its own port, started. Containers are set up side by
         side (this is not measured)."""
         image = self.prepared_image() if prepare else os.environ["OXZEP7_TEST_IMAGE"]
-        self.start(self.names, image)
+        self.start(self.names, self.bench.ssh_image(image) if self.ssh else image)
         if prepare:
             each(self.names, self.serve_app)
+        if self.ssh:
+            each(self.names, self.serve_ssh)
+
+    def serve_ssh(self, name):
+        """sshd of the container on its own port of 127.0.0.1 (the containers share the host's network)."""
+        conf = os.path.join(self.base, name + "-sshd.conf")
+        with open(conf, "w") as fh:
+            fh.write("Port %d\nListenAddress 127.0.0.1\n" % self.ssh_ports[name])
+        self.podman("cp", conf, "%s:/etc/ssh/sshd_config.d/bench.conf" % name)
+        self.podman("exec", name, "systemctl", "start", "ssh.service")
+        deadline = time.time() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.ssh_ports[name]), timeout=2).close()
+                return
+            except OSError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.2)
 
     def serve_app(self, name):
         # into the writable layer: overlayfs cannot exchange a directory of the image's layer
@@ -412,7 +725,16 @@ class Containers:
 
     def playbook(self, playbook, extra):
         hosts = dict((n, dict(ansible_connection="containers.podman.podman", app_port=self.ports[n],
+                              ansible_podman_executable=self.bench.podman_meter.path,
                               ansible_python_interpreter="/usr/bin/python3")) for n in self.names)
+        if self.ssh:
+            for n, hv in hosts.items():
+                hv.update(ansible_connection="ansible.builtin.ssh", ansible_host="127.0.0.1", ansible_user="root",
+                          ansible_port=self.ssh_ports[n], ansible_ssh_private_key_file=self.ssh["key"],
+                          ansible_ssh_args=self.ssh["ssh_args"], ansible_pipelining=self.ssh["pipelining"],
+                          ansible_control_path_dir=self.ssh["control_path_dir"],
+                          ansible_ssh_common_args="-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
+                                                  "-o LogLevel=ERROR")
         common = dict(upgrade_python_version="3.12", upgrade_pyenv_root=self.bench.pyenv_root, upgrade_no_index=True,
                       upgrade_find_links=[os.environ["OXZEP7_WHEELHOUSE_URL"]], upgrade_installer_isolated=True,
                       upgrade_only_binary=True, upgrade_health_retries=10, upgrade_health_delay=1,
@@ -518,24 +840,60 @@ def markdown(results, env, files):
                  env["machine"], env["commit"], env["date"]),
              "Tools: %s; %s; %s; %s; Python %s (controller)." % (env["ansible"], env["uv"], env["pip"], env["podman"],
                                                                  env["python"]), ""]
+    verdicts = [v for section in results.values() if isinstance(section, dict) for v in section.get("verdicts", [])]
+    if verdicts:
+        lines += ["## Targets (issue 14)", "", "| target | measured | verdict |", "| --- | ---: | --- |"]
+        lines += ["| %s %s %.2f %s | %.2f %s | %s |" % (
+            v["name"], "at most" if v["at_most"] else "at least", v["limit"], v["unit"], v["value"], v["unit"],
+            "PASS" if v["ok"] else "FAIL") for v in verdicts]
+        lines += [""]
     if "upgrade" in results:
         u = results["upgrade"]
         lines += ["## Upgrade of one venv", "",
                   "A plain venv on CPython 3.9 with %d packages (%.0f MB), moved to 3.12 from a local wheelhouse "
                   "with warm caches (uv's cache filled first); median of %d rounds. The baselines build the same lock "
-                  "for 3.12 in the same run." % (u["packages"], u["venv_bytes"] / 1e6, u["repeat"]), "",
-                  "| approach | seconds | oxzep7 / this |", "| --- | ---: | ---: |",
+                  "for 3.12 in the same run. The last column is how many times as long each approach takes as the "
+                  "role: above 1, the role is faster." % (u["packages"], u["venv_bytes"] / 1e6, u["repeat"]), "",
+                  "| approach | seconds | this / oxzep7 |", "| --- | ---: | ---: |",
                   "| oxzep7 `upgrade` role, end to end | %.1f | 1.00 |" % u["ours"],
-                  "| `uv venv` + `uv pip sync` | %.1f | %.1f |" % (u["uv"], u["ours"] / u["uv"]),
-                  "| `python -m venv` + `pip install -r` | %.1f | %.1f |" % (u["pip"], u["ours"] / u["pip"]),
-                  "| `ansible.builtin.pip` into a fresh venv | %.1f | %.1f |" % (
-                      u["builtin_pip"], u["ours"] / u["builtin_pip"]),
+                  "| `uv venv` + `uv pip sync` | %.1f | %.2f |" % (u["uv"], u["uv"] / u["ours"]),
+                  "| `python -m venv` + `pip install -r` | %.1f | %.2f |" % (u["pip"], u["pip"] / u["ours"]),
+                  "| `ansible.builtin.pip` into a fresh venv | %.1f | %.2f |" % (
+                      u["builtin_pip"], u["builtin_pip"] / u["ours"]),
                   "",
-                  "Stages of the role (median seconds): snapshot %.1f, rebuild %.1f (uv), verify %.1f, switch %.3f. "
-                  "The role ran %d tasks; %.1f s of the run are outside the installer (snapshot, inspection, preflight, "
+                  "Stages of the role (median seconds, from the ledger): snapshot %.1f (of which %.1f on the critical "
+                  "path), rebuild %.1f (uv), verify %.1f, switch %.3f. The run's plays had %d task results that were "
+                  "not skipped; %.1f s of the run are outside the installer (snapshot, inspection, preflight, "
                   "verification, switch, bookkeeping and Ansible itself)." % (
-                      u["stages"]["snapshot"], u["stages"]["rebuild"], u["stages"]["verify"], u["stages"]["switch"],
-                      u["tasks"], u["outside_installers"]), "", "![upgrade](upgrade.png)", ""]
+                      u["stages"]["snapshot"], u["stages"].get("snapshot_critical") or 0,
+                      u["stages"]["rebuild"], u["stages"]["verify"], u["stages"]["switch"], u["tasks"],
+                      u["outside_installers"]), ""]
+        if "cpu" in u:
+            c, b = u["cpu"], u["builtin_pip_cpu"]
+            lines += ["CPU seconds (user + system, median) of the role's run: %.1f in all, of which %.1f in the "
+                      "modules on the host (and the commands they ran) and %.1f on the controller (ansible-playbook, "
+                      "its workers and the controller-side tasks); the `ansible.builtin.pip` run: %.1f in all, %.1f "
+                      "host, %.1f controller. The bench runs the host on the controller itself (local connection), "
+                      "so each module is a child of ansible-playbook: it runs the modules through an interpreter "
+                      "wrapper that logs their CPU (bash's `times`), and the controller's share is the run's "
+                      "`getrusage(RUSAGE_CHILDREN)` less that." % (
+                          c["total"], c["host"], c["controller"], b["total"], b["host"], b["controller"]), ""]
+        lines += ["![upgrade](upgrade.png)", ""]
+    if results.get("snapshot_path"):
+        p = results["snapshot_path"]
+        lines += ["## The snapshot on the critical path", "",
+                  "The seconds the snapshot stage keeps the upgrade waiting (%s, from the venv's ledger), for the "
+                  "reference venv and for a venv %.1f times its size: the reference set plus %s, so that the lock, "
+                  "the rebuild and the gates are the same and only what the snapshot reads grows (the local "
+                  "wheelhouses hold too few other wheels to reach that size with installed distributions). Both "
+                  "upgraded alternately by the `upgrade` role, median of %d rounds." % (
+                      p["source"], p["size_ratio"], p["ballast"], p["repeat"]), "",
+                  "| venv | MB | snapshot on the critical path s | whole upgrade s |", "| --- | ---: | ---: | ---: |",
+                  "| reference | %.0f | %.2f | %.1f |" % (p["bytes"]["reference"] / 1e6, p["reference"]["critical"],
+                                                       p["reference"]["wall"]),
+                  "| %.1fx | %.0f | %.2f | %.1f |" % (p["size_ratio"], p["bytes"]["big"] / 1e6, p["big"]["critical"],
+                                                    p["big"]["wall"]),
+                  "", "Ratio big / reference: %.2f." % p["ratio"], ""]
     if "downtime" in results:
         d = results["downtime"]
         lines += ["## Downtime", "",
@@ -574,13 +932,64 @@ def markdown(results, env, files):
                   "builds releases with uv, each host with an empty uv cache), one batch, forks = hosts, on the same "
                   "%d cores." % env["cores"], "",
                   "| hosts | whole run s | per host median s | per host max s |", "| ---: | ---: | ---: | ---: |"]
+        cpu = all("controller_cpu" in r for r in results["fleet"])
+        if cpu:
+            lines[-2:] = ["| hosts | whole run s | per host median s | per host max s | controller CPU s |",
+                          "| ---: | ---: | ---: | ---: | ---: |"]
         lines += ["| %d | %.1f | %.1f | %.1f |" % (r["hosts"], r["wall"], r["per_host_median"], r["per_host_max"])
-                  for r in results["fleet"]]
+                  + (" %.1f |" % r["controller_cpu"] if cpu else "") for r in results["fleet"]]
         lines += ["", "Per-host seconds come from each venv's ledger record (snapshot to health check); the whole run "
                   "adds the preflight, the interpreter role and Ansible's own work. The hosts of a batch work side by "
                   "side, but they share the machine's %d cores: past 2 hosts each host's own seconds grow with the "
                   "fleet, and the whole run measures the CPU that Ansible, podman and the hosts' installers need "
-                  "together." % env["cores"], "", "![fleet](fleet.png)", ""]
+                  "together." % env["cores"], ""]
+        if cpu and results.get("fleet_cpu"):
+            f = results["fleet_cpu"]
+            j = f["projection"]
+            lines += ["### Controller CPU per host and 1,000 hosts", "",
+                      "Controller CPU is the user + system seconds of ansible-playbook and every process below it "
+                      "that it waited for (`getrusage(RUSAGE_CHILDREN)` around the run): its workers, the `podman` "
+                      "CLI of each connection call and the controller-side tasks. The modules run inside the "
+                      "containers, whose processes belong to conmon, not to the controller's tree, so they are not "
+                      "in it. A least-squares line through (hosts, controller CPU s) gives:", "",
+                      "- per-host controller CPU (slope): **%.2f s** (target at most 1 s);" % f["per_host"],
+                      "- fixed cost of a run (intercept): %.1f s." % f["fixed"], ""]
+            if "per_host_without_podman_cli" in f:
+                lines += ["Of the per-host CPU, %.2f s is outside the `podman` CLI calls of the connection (the "
+                          "connection's executable is a wrapper that logs their CPU): that part is Ansible's own "
+                          "(workers, module packing, results, callbacks, controller-side tasks) and stays whatever "
+                          "the connection; over SSH the ssh client takes the podman CLI's place (see the SSH section)."
+                          % f["per_host_without_podman_cli"], ""]
+            lines += ["Projection to {:,} hosts at forks {} on a controller with {} cores:".format(
+                j["hosts"], j["forks"], j["cores"]), "",
+                      "    controller CPU total = per-host CPU x %d + fixed" % j["hosts"],
+                      "                         = %.2f x %d + %.1f = %.0f CPU s" % (
+                          f["per_host"], j["hosts"], f["fixed"], j["cpu_total"]),
+                      "    wall lower bound     = max(total CPU / %d cores, one-host wall x ceil(%d / %d))" % (
+                          j["cores"], j["hosts"], j["forks"]),
+                      "                         = max(%.0f / %d, %.1f x %d) = max(%.0f, %.0f) = %.0f s (%.1f min)" % (
+                          j["cpu_total"], j["cores"], j["one_host_wall"], j["rounds"], j["cpu_wall"],
+                          j["rounds_wall"], j["wall_lower_bound"], j["wall_lower_bound"] / 60), "",
+                      "The one-host wall is the whole run on one container here (preflight, interpreter and upgrade "
+                      "plays); the bound assumes the hosts themselves are never the bottleneck and that every round "
+                      "of %d hosts takes as long as one host alone. Over SSH the controller also pays the ssh client "
+                      "and its encryption per call instead of the podman CLI: see [fleet tuning](../fleet-tuning.md) "
+                      "for pipelining and ControlPersist, which set how many processes and handshakes each task "
+                      "costs." % j["forks"], ""]
+        lines += ["![fleet](fleet.png)", ""]
+    if results.get("ssh"):
+        lines += ["## SSH: pipelining and ControlPersist", "",
+                  "The same upgrade to %d container(s) over `ansible.builtin.ssh` to sshd in each container (Debian's "
+                  "openssh-server, added by the bench to its own copy of the prepared image), forks = hosts, one "
+                  "batch. Controller CPU is that of ansible-playbook and everything it waited for (its workers and "
+                  "their ssh clients) plus the ControlPersist masters, which ssh runs in the background and the bench "
+                  "reads from /proc before stopping them. See [fleet tuning](../fleet-tuning.md)." % (
+                      results["ssh"][0]["hosts"]), "",
+                  "| pipelining | `ssh_args` | whole run s | controller CPU s | of which ControlPersist masters s |",
+                  "| --- | --- | ---: | ---: | ---: |"]
+        lines += ["| %s | `%s` | %.1f | %.1f | %.1f |" % ("on" if r["pipelining"] else "off", r["ssh_args"], r["wall"],
+                                                        r["controller_cpu"], r["masters_cpu"]) for r in results["ssh"]]
+        lines += [""]
     if "snapshot" in results:
         lines += ["## Snapshot and restore", "",
                   "The reference venv (%.0f MB): `venv_snapshot` (archive, lock, SHA256SUMS) and `venv_restore` (every "
@@ -598,13 +1007,14 @@ def markdown(results, env, files):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--sections", default="upgrade,downtime,fleet,snapshot")
-    parser.add_argument("--smoke", action="store_true", help="one round, no fleet, results not written to docs/")
+    parser.add_argument("--sections", default="upgrade,snapshot_path,downtime,fleet,ssh,snapshot")
+    parser.add_argument("--smoke", action="store_true",
+                        help="one round, small sizes (2 hosts, a 2x venv), results not written to docs/")
     parser.add_argument("--keep-others", action="store_true",
                         help="keep the last numbers of the sections not run now in docs/benchmarks")
     args = parser.parse_args()
     if args.smoke:
-        args.repeat, args.sections = 1, args.sections.replace("fleet", "")
+        args.repeat = 1
     bench = Bench(args)
     try:
         for section in [s for s in args.sections.split(",") if s]:
@@ -613,11 +1023,15 @@ def main():
             print("%s: %.0f s" % (section, time.monotonic() - started), flush=True)
     finally:
         shutil.rmtree(bench.work, ignore_errors=True)
-        if bench.prepared_image:
-            subprocess.run(["podman", "rmi", "-f", bench.prepared_image], stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, check=False)
+        for image in (bench.ssh_prepared, bench.prepared_image):
+            if image:
+                subprocess.run(["podman", "rmi", "-f", image], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               check=False)
     env = versions()
     print(json.dumps(dict(env=env, results=bench.results), indent=2))
+    for section in bench.results.values():
+        for v in section.get("verdicts", []) if isinstance(section, dict) else []:
+            print(verdict_line(v))
     if args.smoke:
         return
     os.makedirs(OUT, exist_ok=True)
