@@ -239,13 +239,16 @@ def failure_summary(result):
 def writes_bytecode(layout, release_id):
     """Whether the gates may write ``__pycache__`` into release ``release_id`` (bool).
 
-    Only into a release that was built (or restored) and never verified, and is not the live one:
-    it is not live yet, and its first start gets faster. Never into the live release, a plain venv
-    (``release_id`` None) or a verified release (one that was, or may become again, the live one):
-    the old release is never written to.
+    Only into a release this collection built (no ``origin`` in its marker) and never verified, and
+    that is not the live one: it is not live yet, and its first start gets faster. Never into the live
+    release, a plain venv (``release_id`` None), a verified release (one that was, or may become
+    again, the live one) or a release restored from a snapshot (it stays byte-identical to the venv
+    the snapshot was taken of): the old release is never written to.
     """
-    return bool(release_id) and release_id != layout.current_release() \
-        and layout.marker(release_id).get("state") == STATE_BUILT
+    if not release_id or release_id == layout.current_release():
+        return False
+    marker = layout.marker(release_id)
+    return marker.get("state") == STATE_BUILT and not marker.get("origin")
 
 
 def verify(runner, layout, installer, release="current", imports=None, smoke_commands=None,

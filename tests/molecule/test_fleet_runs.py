@@ -134,7 +134,7 @@ def test_fleet_runs(fleet):
     assert [r["result"] for r in upgrades("oxzep7-fleet-1")] == ["upgraded"]
     canary_done = upgrades("oxzep7-fleet-1")[0]["time"]
     for name in FLEET[1:4]:  # the canary finished before any other host started
-        assert ledger(name)[0]["step"] == "snapshot" and ledger(name)[0]["time"] >= canary_done
+        assert ledger(name)[0]["step"] == "rebuild" and ledger(name)[0]["time"] >= canary_done
     assert [r["result"] for r in upgrades(BAD)] == ["rolled_back"]
     assert "No module named 'imp'" in upgrades(BAD)[0]["reason"]
     assert health(BAD)["python"].startswith("3.9.")
