@@ -115,3 +115,61 @@ options:
     type: dict
     default: {}
 """
+
+    # The gates run on a release (venv_verify, venv_upgrade).
+    GATES = r"""
+options:
+  imports:
+    description: Module names that must import, all in one interpreter process.
+    type: list
+    elements: str
+    default: []
+  smoke_commands:
+    description:
+      - Commands that must exit 0. Each is an argument list, or a string split like a shell would
+        split it (no shell runs it). C(python) finds the release's interpreter first on PATH.
+    type: list
+    elements: raw
+    default: []
+  test_command:
+    description: The application's own test command (argument list or string), run last.
+    type: raw
+  check_dependencies:
+    description: Run C(pip check) (C(uv pip check) when uv is the installer).
+    type: bool
+    default: true
+  verify_environment:
+    description: Extra environment variables for the imports, smoke and test commands.
+    type: dict
+    default: {}
+  chdir:
+    description: Working directory of the imports, smoke and test commands.
+    type: path
+  command_timeout:
+    description:
+      - Seconds each smoke command and the test command may run. One that runs longer is stopped (TERM,
+        then KILL 10 seconds later, to its whole process group) and its gate fails saying it timed out.
+      - C(pip check) and the imports may run 600 seconds each.
+    type: int
+    default: 600
+"""
+
+    # What a new release is built from besides the lock (venv_rebuild, venv_upgrade).
+    BUILD = r"""
+options:
+  upgrades:
+    description:
+      - Requirement strings that replace the lock's pin of the same project, for example
+        C(numpy==1.26.4) for a pin with no build for the target.
+    type: list
+    elements: str
+    default: []
+  keep_seed_pins:
+    description: Install the locked versions of pip, setuptools and wheel too.
+    type: bool
+    default: false
+  allow_unreproducible:
+    description: Build without local sources that no longer exist instead of failing.
+    type: bool
+    default: false
+"""

@@ -47,6 +47,23 @@ print(json.dumps(out))
 """
 
 
+# The options of the gates (venv_verify, venv_upgrade; the doc fragment oxzep7.python.venv.gates).
+GATES_SPEC = dict(
+    imports=dict(type="list", elements="str", default=[]),
+    smoke_commands=dict(type="list", elements="raw", default=[]),
+    test_command=dict(type="raw"),
+    check_dependencies=dict(type="bool", default=True),
+    verify_environment=dict(type="dict", default={}),
+    chdir=dict(type="path"),
+    command_timeout=dict(type="int", default=TIMEOUT_GATE),
+)
+# What a release is built from besides the lock (venv_rebuild, venv_upgrade; oxzep7.python.venv.build).
+BUILD_SPEC = dict(
+    upgrades=dict(type="list", elements="str", default=[]),
+    keep_seed_pins=dict(type="bool", default=False),
+    allow_unreproducible=dict(type="bool", default=False),
+)
+
 def read_lock_entries(runner, layout, lock_path):
     """Return the lock entries from ``lock_path``, or of the live venv when it is None."""
     if lock_path:

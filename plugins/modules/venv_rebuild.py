@@ -38,6 +38,7 @@ extends_documentation_fragment:
   - oxzep7.python.venv
   - oxzep7.python.venv.work
   - oxzep7.python.venv.installer
+  - oxzep7.python.venv.build
 options:
   interpreter:
     description:
@@ -56,13 +57,6 @@ options:
       - Lock file (requirements with exact pins) to build from, for example the C(lock_path) of
         M(oxzep7.python.venv_snapshot). Default is the installed set of the live venv.
     type: path
-  upgrades:
-    description:
-      - Requirement strings that replace the lock's pin of the same project, for example
-        C(numpy==1.26.4) for a pin with no build for the target.
-    type: list
-    elements: str
-    default: []
   release_id:
     description:
       - Id of the new release. Default C(<run_id>-<interpreter tag>) (for example
@@ -70,14 +64,6 @@ options:
         C(<UTC timestamp>-<interpreter tag>).
       - Required with O(state=absent).
     type: str
-  keep_seed_pins:
-    description: Install the locked versions of pip, setuptools and wheel too.
-    type: bool
-    default: false
-  allow_unreproducible:
-    description: Build without local sources that no longer exist instead of failing.
-    type: bool
-    default: false
   state:
     description: C(present) builds the release, C(absent) removes it.
     type: str
@@ -180,20 +166,17 @@ installer_failure:
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.oxzep7.python.plugins.module_utils._installer import INSTALLER_SPEC
 from ansible_collections.oxzep7.python.plugins.module_utils._modules import VENV_SPEC, WORK_SPEC, main, spec
-from ansible_collections.oxzep7.python.plugins.module_utils._release import run_venv_rebuild
+from ansible_collections.oxzep7.python.plugins.module_utils._release import BUILD_SPEC, run_venv_rebuild
 
 
 def run():
     module = AnsibleModule(
-        argument_spec=spec(VENV_SPEC, WORK_SPEC, INSTALLER_SPEC,
+        argument_spec=spec(VENV_SPEC, WORK_SPEC, INSTALLER_SPEC, BUILD_SPEC,
                            interpreter=dict(type="path"),
                            python_version=dict(type="str"),
                            pyenv_root=dict(type="path", default="/opt/pyenv"),
                            lock=dict(type="path"),
-                           upgrades=dict(type="list", elements="str", default=[]),
                            release_id=dict(type="str"),
-                           keep_seed_pins=dict(type="bool", default=False),
-                           allow_unreproducible=dict(type="bool", default=False),
                            state=dict(type="str", default="present", choices=["present", "absent"])),
         mutually_exclusive=[("interpreter", "python_version")],
         required_if=[("state", "absent", ["release_id"]),

@@ -35,6 +35,8 @@ extends_documentation_fragment:
   - oxzep7.python.venv.work
   - oxzep7.python.venv.backup
   - oxzep7.python.venv.installer
+  - oxzep7.python.venv.gates
+  - oxzep7.python.venv.build
 options:
   run_id:
     description: The run this pass belongs to; it holds the venv's lock and names the new release.
@@ -57,19 +59,6 @@ options:
     description: Rebuild even when the venv already runs the target.
     type: bool
     default: false
-  upgrades:
-    description: Requirements that replace the lock's pins of the same name (a preflight remediation).
-    type: list
-    elements: str
-    default: []
-  keep_seed_pins:
-    description: Install the locked pip, setuptools and wheel too (see M(oxzep7.python.venv_rebuild)).
-    type: bool
-    default: false
-  allow_unreproducible:
-    description: Build without local sources that no longer exist instead of failing.
-    type: bool
-    default: false
   snapshot_compression:
     description:
       - Compression of the snapshot's archive (see M(oxzep7.python.venv_snapshot)); C(auto) is zstd when the
@@ -86,34 +75,6 @@ options:
     description: Verified releases to keep after the switch (the current one and its rollback target always stay); 0 keeps all.
     type: int
     default: 3
-  imports:
-    description: Module names that must import in the new release, all in one interpreter process.
-    type: list
-    elements: str
-    default: []
-  smoke_commands:
-    description: Commands that must exit 0 in the new release (argument lists or strings split like a shell would; no shell runs them).
-    type: list
-    elements: raw
-    default: []
-  test_command:
-    description: The application's own test command, run last.
-    type: raw
-  check_dependencies:
-    description: Run C(pip check) (C(uv pip check) where uv is the installer).
-    type: bool
-    default: true
-  verify_environment:
-    description: Extra environment variables for the imports, smoke and test commands.
-    type: dict
-    default: {}
-  chdir:
-    description: Working directory of the imports, smoke and test commands.
-    type: path
-  command_timeout:
-    description: Seconds each smoke command and the test command may run.
-    type: int
-    default: 600
   owner:
     description: Who holds the run lock, stored in the lock file. The action plugin fills it in.
     type: dict
@@ -249,27 +210,21 @@ held:
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.oxzep7.python.plugins.module_utils._installer import INSTALLER_SPEC
 from ansible_collections.oxzep7.python.plugins.module_utils._modules import VENV_SPEC, WORK_SPEC, main, spec
+from ansible_collections.oxzep7.python.plugins.module_utils._release import BUILD_SPEC, GATES_SPEC
 from ansible_collections.oxzep7.python.plugins.module_utils._upgrade import run_venv_upgrade
 
 
 def run():
     module = AnsibleModule(
         argument_spec=spec(
-            VENV_SPEC, WORK_SPEC, INSTALLER_SPEC,
+            VENV_SPEC, WORK_SPEC, INSTALLER_SPEC, GATES_SPEC, BUILD_SPEC,
             run_id=dict(type="str", required=True),
             python_version=dict(type="str"), interpreter=dict(type="path"),
             pyenv_root=dict(type="path", default="/opt/pyenv"), release_id=dict(type="str"),
             force=dict(type="bool", default=False),
-            upgrades=dict(type="list", elements="str", default=[]),
-            keep_seed_pins=dict(type="bool", default=False), allow_unreproducible=dict(type="bool", default=False),
             backup_dir=dict(type="path", default="/var/backups/oxzep7-python"),
             snapshot_compression=dict(type="str", default="auto", choices=["auto", "zstd", "gz", "xz", "bz2", "none"]),
             keep_snapshots=dict(type="int", default=5), keep_releases=dict(type="int", default=3),
-            imports=dict(type="list", elements="str", default=[]),
-            smoke_commands=dict(type="list", elements="raw", default=[]), test_command=dict(type="raw"),
-            check_dependencies=dict(type="bool", default=True),
-            verify_environment=dict(type="dict", default={}), chdir=dict(type="path"),
-            command_timeout=dict(type="int", default=600),
             owner=dict(type="dict", default={}), steal=dict(type="dict")),
         required_one_of=[("python_version", "interpreter")],
         mutually_exclusive=[("python_version", "interpreter")],

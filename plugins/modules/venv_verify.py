@@ -29,52 +29,20 @@ extends_documentation_fragment:
   - oxzep7.python.venv
   - oxzep7.python.venv.work
   - oxzep7.python.venv.installer
+  - oxzep7.python.venv.gates
 options:
   release:
     description: Release id to verify, or C(current) for the live venv.
     type: str
     default: current
-  imports:
-    description: Module names that must import, all in one interpreter process.
-    type: list
-    elements: str
-    default: []
-  smoke_commands:
-    description:
-      - Commands that must exit 0. Each is an argument list, or a string split like a shell would
-        split it (no shell runs it). C(python) finds the release's interpreter first on PATH.
-    type: list
-    elements: raw
-    default: []
-  test_command:
-    description: The application's own test command (argument list or string), run last.
-    type: raw
-  check_dependencies:
-    description: Run C(pip check).
-    type: bool
-    default: true
   compare_lock:
     description: Compare the installed set with the lock the release was built from (missing or different versions fail).
     type: bool
     default: true
-  verify_environment:
-    description: Extra environment variables for the imports, smoke and test commands.
-    type: dict
-    default: {}
-  chdir:
-    description: Working directory of the imports, smoke and test commands.
-    type: path
   mark_verified:
     description: Record the release as verified when every gate passes.
     type: bool
     default: true
-  command_timeout:
-    description:
-      - Seconds each smoke command and the test command may run. One that runs longer is stopped (TERM,
-        then KILL 10 seconds later, to its whole process group) and its gate fails saying it timed out.
-      - C(pip check) and the imports may run 600 seconds each.
-    type: int
-    default: 600
 attributes:
   check_mode:
     support: partial
@@ -149,25 +117,17 @@ wrote_bytecode:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.oxzep7.python.plugins.module_utils._common import TIMEOUT_GATE
 from ansible_collections.oxzep7.python.plugins.module_utils._installer import INSTALLER_SPEC
 from ansible_collections.oxzep7.python.plugins.module_utils._modules import VENV_SPEC, WORK_SPEC, main, spec
-from ansible_collections.oxzep7.python.plugins.module_utils._release import run_venv_verify
+from ansible_collections.oxzep7.python.plugins.module_utils._release import GATES_SPEC, run_venv_verify
 
 
 def run():
     module = AnsibleModule(
-        argument_spec=spec(VENV_SPEC, WORK_SPEC, INSTALLER_SPEC,
+        argument_spec=spec(VENV_SPEC, WORK_SPEC, INSTALLER_SPEC, GATES_SPEC,
                            release=dict(type="str", default="current"),
-                           imports=dict(type="list", elements="str", default=[]),
-                           smoke_commands=dict(type="list", elements="raw", default=[]),
-                           test_command=dict(type="raw"),
-                           check_dependencies=dict(type="bool", default=True),
                            compare_lock=dict(type="bool", default=True),
-                           verify_environment=dict(type="dict", default={}),
-                           chdir=dict(type="path"),
-                           mark_verified=dict(type="bool", default=True),
-                           command_timeout=dict(type="int", default=TIMEOUT_GATE)),
+                           mark_verified=dict(type="bool", default=True)),
         supports_check_mode=True)
     main(module, run_venv_verify)
 
