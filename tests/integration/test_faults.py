@@ -24,7 +24,7 @@ from support import UV
 
 from ansible_collections.oxzep7.python.plugins.module_utils._layout import MARKER_SUFFIX, Layout
 from ansible_collections.oxzep7.python.plugins.module_utils._archive import tree_manifest
-from ansible_collections.oxzep7.python.plugins.module_utils._state import append_ledger, lock_path, slug
+from ansible_collections.oxzep7.python.plugins.module_utils._state import acquire_lock, append_ledger, lock_path, slug
 from ansible_collections.oxzep7.python.plugins.module_utils._venv import python_of
 
 PLAYBOOKS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "playbooks")
@@ -418,3 +418,19 @@ def test_interpreter_versions_that_leave_out_the_target_are_refused(tmp_path):
     msg = task_results(plays, "Refuse interpreter versions that leave out the run's target", "typo")[0]["msg"]
     assert "interpreter_versions 3.13.5 has no version of the target Python 3.12: nothing was installed" in msg, msg
     assert not os.path.exists(root)
+
+
+def test_the_role_leaves_a_venv_another_run_holds_alone(tmp_path, venv, pyenv_root, wheelhouse):
+    """A run that meets another run's lock fails the host naming that run, and writes nothing: no
+    release, no snapshot, no ledger line (the ledger belongs to the run that holds the lock)."""
+    state = str(tmp_path / "state")
+    acquire_lock(state, venv, "other", dict(controller="elsewhere", pid=1))
+    before = _manifests(venv, state)
+    rc, stats, plays = run_playbook(ROLE, str(tmp_path), _vars(tmp_path, venv, pyenv_root, wheelhouse,
+                                                               upgrade_run_id="mine"), timeout=600)
+    assert rc != 0 and stats["failures"] == 1, stats
+    msg = task_results(plays, "Leave the venv another run holds alone")[0]["msg"]
+    assert "%s is locked by run other (controller elsewhere, pid 1" % venv in msg, msg
+    assert not task_results(plays, "Record the outcome of the venv")
+    assert _manifests(venv, state) == before and read_ledger(state) == []
+    assert not os.path.exists(str(tmp_path / "backups")) and not os.path.exists(Layout(venv).releases_dir)
