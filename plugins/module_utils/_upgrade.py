@@ -24,11 +24,6 @@ from ansible_collections.oxzep7.python.plugins.module_utils._venv import (
 
 __metaclass__ = type
 
-# What ``outcome`` says: the venv ran the target already; a check-mode run would upgrade it;
-# this call switched it to the new release.
-OUTCOMES = ("already_current", "would_upgrade", "upgraded")
-
-
 def plan(module, layout, runner):
     """Read what the pass needs before anything is written.
 
