@@ -141,15 +141,17 @@ def verdict(name, value, limit, unit, at_most=True):
 
 def verdict_line(v):
     """``PASS name: value unit (target <= limit unit)`` for a :func:`verdict` dict."""
-    return "%s %s: %.2f %s (target %s %.2f %s)" % ("PASS" if v["ok"] else "FAIL", v["name"], v["value"], v["unit"],
-                                                  "<=" if v["at_most"] else ">=", v["limit"], v["unit"])
+    return "%s %s: %.2f %s (target %s %.2f %s)" % (
+        "PASS" if v["ok"] else "FAIL", v["name"], v["value"], v["unit"], "<=" if v["at_most"] else ">=", v["limit"],
+        v["unit"])
 
 
 def snapshot_critical(record, steps):
     """The seconds the snapshot stage kept the upgrade waiting, from the ledger: ``snapshot_wait`` (a snapshot
     that runs beside the rebuild) when the modules record it, in the ``upgrade`` record's per-stage ``seconds``
     or as a step of its own, else ``snapshot`` (a snapshot that runs before the rebuild), looked up the same
-    way. ``record``: the run's record with per-stage seconds; ``steps``: step name -> seconds of the run. Returns ``(seconds, source)``, or ``(None, None)`` when the ledger holds none."""
+    way. ``record``: the run's record with per-stage seconds; ``steps``: step name -> seconds of the run.
+    Returns ``(seconds, source)``, or ``(None, None)`` when the ledger holds none."""
     stages = record.get("seconds") if isinstance(record.get("seconds"), dict) else {}
     for key in ("snapshot_wait", "snapshot"):
         if isinstance(stages.get(key), (int, float)):
@@ -889,10 +891,10 @@ def markdown(results, env, files):
                   "upgraded alternately by the `upgrade` role, median of %d rounds." % (
                       p["source"], p["size_ratio"], p["ballast"], p["repeat"]), "",
                   "| venv | MB | snapshot on the critical path s | whole upgrade s |", "| --- | ---: | ---: | ---: |",
-                  "| reference | %.0f | %.2f | %.1f |" % (p["bytes"]["reference"] / 1e6, p["reference"]["critical"],
-                                                       p["reference"]["wall"]),
-                  "| %.1fx | %.0f | %.2f | %.1f |" % (p["size_ratio"], p["bytes"]["big"] / 1e6, p["big"]["critical"],
-                                                    p["big"]["wall"]),
+                  "| reference | %.0f | %.2f | %.1f |" % (
+                      p["bytes"]["reference"] / 1e6, p["reference"]["critical"], p["reference"]["wall"]),
+                  "| %.1fx | %.0f | %.2f | %.1f |" % (
+                      p["size_ratio"], p["bytes"]["big"] / 1e6, p["big"]["critical"], p["big"]["wall"]),
                   "", "Ratio big / reference: %.2f." % p["ratio"], ""]
     if "downtime" in results:
         d = results["downtime"]
@@ -961,7 +963,7 @@ def markdown(results, env, files):
                           "the connection; over SSH the ssh client takes the podman CLI's place (see the SSH section)."
                           % f["per_host_without_podman_cli"], ""]
             lines += ["Projection to {:,} hosts at forks {} on a controller with {} cores:".format(
-                j["hosts"], j["forks"], j["cores"]), "",
+                      j["hosts"], j["forks"], j["cores"]), "",
                       "    controller CPU total = per-host CPU x %d + fixed" % j["hosts"],
                       "                         = %.2f x %d + %.1f = %.0f CPU s" % (
                           f["per_host"], j["hosts"], f["fixed"], j["cpu_total"]),
@@ -987,8 +989,9 @@ def markdown(results, env, files):
                       results["ssh"][0]["hosts"]), "",
                   "| pipelining | `ssh_args` | whole run s | controller CPU s | of which ControlPersist masters s |",
                   "| --- | --- | ---: | ---: | ---: |"]
-        lines += ["| %s | `%s` | %.1f | %.1f | %.1f |" % ("on" if r["pipelining"] else "off", r["ssh_args"], r["wall"],
-                                                        r["controller_cpu"], r["masters_cpu"]) for r in results["ssh"]]
+        lines += ["| %s | `%s` | %.1f | %.1f | %.1f |" % (
+            "on" if r["pipelining"] else "off", r["ssh_args"], r["wall"], r["controller_cpu"], r["masters_cpu"])
+            for r in results["ssh"]]
         lines += [""]
     if "snapshot" in results:
         lines += ["## Snapshot and restore", "",

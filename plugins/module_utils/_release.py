@@ -64,6 +64,7 @@ BUILD_SPEC = dict(
     allow_unreproducible=dict(type="bool", default=False),
 )
 
+
 def read_lock_entries(runner, layout, lock_path):
     """Return the lock entries from ``lock_path``, or of the live venv when it is None."""
     if lock_path:

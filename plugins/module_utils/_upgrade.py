@@ -24,6 +24,7 @@ from ansible_collections.oxzep7.python.plugins.module_utils._venv import (
 
 __metaclass__ = type
 
+
 def plan(module, layout, runner):
     """Read what the pass needs before anything is written.
 
