@@ -147,11 +147,13 @@ def _passes(module, layout, runner, work, facts, result):
         stage = "switch"
         _switch(module, layout, work, release_id, result)
     except (Oxzep7Error, OSError, IOError) as exc:
-        if pending is not None:
-            pending.abort()
-        if rebuilding and layout.current_release() != release_id:
-            layout.remove_release(release_id)
-            layout.remove_releases_dir_if_empty()
+        try:
+            if rebuilding and layout.current_release() != release_id:
+                layout.remove_release(release_id)
+                layout.remove_releases_dir_if_empty()
+        finally:
+            if pending is not None:
+                pending.abort()
         if not isinstance(exc, Oxzep7Error):
             exc = Oxzep7Error("%s: %s" % (type(exc).__name__, exc))
         raise _fail(exc, stage, result)
