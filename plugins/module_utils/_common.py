@@ -170,20 +170,13 @@ class Runner:
             raise Oxzep7Error("%s printed no JSON" % what, **result.as_dict())
 
 
-# File descriptors every command a module runs inherits: the host-side work lock (``_state.WorkLock``)
-# while it is held, so that a command the module started (an installer) keeps the lock until it ends,
-# even when the module process itself is killed: no other module changes the venv while it writes.
-INHERITED_FDS = set()
-
-
 def module_runner(module, base_env=None):
     """Adapt an ``AnsibleModule`` to a :class:`Runner` (argv lists, no variable expansion);
-    coreutils ``timeout`` is found with ``get_bin_path`` (the module fails when it is missing).
-    Each command inherits the descriptors in :data:`INHERITED_FDS` (``pass_fds``)."""
+    coreutils ``timeout`` is found with ``get_bin_path`` (the module fails when it is missing)."""
 
     def run_command(argv, cwd=None, environ_update=None):
         return module.run_command(argv, cwd=cwd, environ_update=environ_update,
-                                  expand_user_and_vars=False, check_rc=False, pass_fds=sorted(INHERITED_FDS))
+                                  expand_user_and_vars=False, check_rc=False)
 
     return Runner(run_command, base_env=base_env, timeout_bin=module.get_bin_path("timeout", required=True))
 

@@ -30,7 +30,7 @@ import pwd
 import re
 import time
 
-from ansible_collections.oxzep7.python.plugins.module_utils._common import INHERITED_FDS, Oxzep7Error, module_runner, redact
+from ansible_collections.oxzep7.python.plugins.module_utils._common import Oxzep7Error, module_runner, redact
 from ansible_collections.oxzep7.python.plugins.module_utils._layout import STATE_VERIFIED, Layout, ownership
 from ansible_collections.oxzep7.python.plugins.module_utils._venv import (
     check_target, describe_live, has_pip, inspect_python, python_of, read_pyvenv_cfg, tree_size, venv_distributions)
@@ -325,8 +325,7 @@ class WorkLock:
     """The host-side lock of one module process changing a venv, and its guard.
 
     ``fcntl.flock`` on ``<state_dir>/<slug>/work.lock``, taken when the module starts and held
-    until it ends (the kernel drops it when the process dies, SIGKILL included, and every command the
-    module started has ended too: they inherit the descriptor, ``_common.INHERITED_FDS``). A second
+    until it ends (the kernel drops it when the process dies, SIGKILL included). A second
     module waits for it up to ``wait`` seconds, then fails naming the process that holds it
     (written into the file by the holder).
 
@@ -364,7 +363,6 @@ class WorkLock:
             os.close(fd)
             raise
         self.fd = fd
-        INHERITED_FDS.add(fd)  # the commands this module runs hold the lock too, until they end
         os.ftruncate(fd, 0)
         os.write(fd, json.dumps(dict(pid=os.getpid(), run_id=self.run_id, step=self.step,
                                      since=time.time())).encode("utf-8"))
@@ -419,7 +417,6 @@ class WorkLock:
 
     def __exit__(self, *exc_info):
         if self.fd is not None:
-            INHERITED_FDS.discard(self.fd)
             os.close(self.fd)
             self.fd = None
 
