@@ -6,6 +6,9 @@ every option of every entry point is required.
 Every default must be a documented option and every option with a default must be
 in defaults/main.yml with that value (templated defaults, such as the rollback
 role's fallbacks to the upgrade role's settings, are compared by name only).
+
+Every role has a README.md (Galaxy refuses a collection whose role has none) that names
+each entry point other than main and each option of each entry point in backquotes.
 Exits 1 listing each mismatch.
 """
 
@@ -21,6 +24,15 @@ for role in sorted(glob.glob(os.path.join(root, "roles", "*"))):
     name = os.path.basename(role)
     with open(os.path.join(role, "meta", "argument_specs.yml")) as fh:
         specs = yaml.safe_load(fh)["argument_specs"]
+    if not os.path.exists(os.path.join(role, "README.md")):
+        problems.append("%s: no README.md" % name)
+    else:
+        with open(os.path.join(role, "README.md")) as fh:
+            readme = fh.read()
+        for entry, spec in specs.items():
+            names = list(spec.get("options", {})) + ([] if entry == "main" else [entry])
+            problems.extend("%s: README.md does not name %s" % (name, key) for key in names
+                            if "`%s`" % key not in readme)
     if not os.path.exists(os.path.join(role, "defaults", "main.yml")):
         # an internal role (_common): no defaults, every input of every entry point explicit
         for entry, spec in specs.items():

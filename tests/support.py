@@ -11,8 +11,10 @@ WHEELHOUSE = os.environ.get("OXZEP7_WHEELHOUSE", os.path.join(ROOT, ".cache", "w
 FIXTURES = os.path.join(ROOT, "tests", "fixtures")
 INDEX = os.environ.get("OXZEP7_INDEX", os.path.join(ROOT, ".cache", "index"))
 OLD_VERSION, TARGET_VERSION = "3.9", "3.12"
-# uv comes with the tool venv (tests/requirements-tools.txt)
-UV = shutil.which("uv") or os.path.join(os.path.dirname(sys.executable), "uv")
+# the tool venv's commands (tests/requirements-tools.txt): ansible-galaxy, galaxy-importer, ansible-builder
+BIN = os.path.dirname(sys.executable)
+# uv comes with the tool venv
+UV = shutil.which("uv") or os.path.join(BIN, "uv")
 
 
 def pyenv_root_path():
