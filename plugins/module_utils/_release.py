@@ -20,7 +20,7 @@ from ansible_collections.oxzep7.python.plugins.module_utils._common import (
     TIMEOUT_GATE, CommandTimeout, Oxzep7Error, module_runner)
 from ansible_collections.oxzep7.python.plugins.module_utils._installer import explain_failure, module_installer
 from ansible_collections.oxzep7.python.plugins.module_utils._layout import (
-    STATE_BUILDING, STATE_BUILT, STATE_VERIFIED, apply_owner, check_release_id, make_release_id,
+    STATE_BUILDING, STATE_BUILT, STATE_FAILED, STATE_VERIFIED, apply_owner, check_release_id, make_release_id,
     ownership, pin_release, release_id_for)
 from ansible_collections.oxzep7.python.plugins.module_utils._lock import (
     SEED_PACKAGES, apply_upgrades, canonical_name, compare_installed, parse_lock, render_lock,
@@ -358,6 +358,8 @@ def run_venv_rebuild(module, layout, work):
     """The module ``venv_rebuild``: build a release (``state=present``) or remove one."""
     started = time.time()
     p = module.params
+    if p["state"] == "failed":
+        return _mark_failed(module, layout, work, started)
     if p["state"] == "absent":
         exists = os.path.lexists(layout.release_path(p["release_id"])) or \
             os.path.lexists(layout.marker_path(p["release_id"]))
@@ -378,6 +380,18 @@ def run_venv_rebuild(module, layout, work):
     result["diff"] = _diff("release", result["release_id"], result["changed"])
     _record(module, work, "rebuild", _outcome(result), started, source=layout.current_release(),
             target=result["release_id"], undo=lambda: result["changed"] and layout.remove_release(result["release_id"]))
+    return result
+
+
+def _mark_failed(module, layout, work, started):
+    """``venv_rebuild`` with ``state=failed``: keep a release for inspection, marked so it is never switched to."""
+    p = module.params
+    changed = layout.mark_failed(p["release_id"], p["reason"], check_mode=module.check_mode)
+    before = dict(state=None if changed else STATE_FAILED)
+    result = dict(changed=changed, release_id=p["release_id"], release_path=layout.release_path(p["release_id"]),
+                  diff=dict(before=dict(before, release=p["release_id"]),
+                            after=dict(release=p["release_id"], state=STATE_FAILED)))
+    _record(module, work, "mark release failed", _outcome(result), started, source=p["release_id"], reason=p["reason"])
     return result
 
 

@@ -84,6 +84,9 @@ def run_venv_upgrade(module):
     with _state.WorkLock(p["state_dir"], layout.stable, p["run_id"], "upgrade", wait=p["lock_timeout"]) as work:
         layout.guard = work.check
         _passes(module, layout, runner, work, facts, result)
+    if not p["switch"]:
+        result["outcome"] = "verified"  # built and verified beside the live release, which is unchanged
+        return _finish(result, started)
     result["outcome"] = "upgraded"
     result["diff"] = dict(before="%s -> %s\n" % (layout.stable, result["previous_release"]),
                           after="%s -> %s\n" % (layout.stable, result["current_release"]))
@@ -144,19 +147,36 @@ def _passes(module, layout, runner, work, facts, result):
         result["seconds"]["snapshot_archive"] = snap["seconds"]
         _record(module, work, "snapshot", "changed" if snap["changed"] else "unchanged", time.time() - snap["seconds"],
                 source=snap["release_id"], target=snap["snapshot_id"])
-        stage = "switch"
-        _switch(module, layout, work, release_id, result)
+        if p["switch"]:
+            stage = "switch"
+            _switch(module, layout, work, release_id, result)
     except (Oxzep7Error, OSError, IOError) as exc:
+        if not isinstance(exc, Oxzep7Error):
+            exc = Oxzep7Error("%s: %s" % (type(exc).__name__, exc))
         try:
             if rebuilding and layout.current_release() != release_id:
-                layout.remove_release(release_id)
-                layout.remove_releases_dir_if_empty()
+                _drop(layout, release_id, "%s failed: %s" % (stage, exc.msg),
+                      keep=p["keep_failed_release"] and not isinstance(exc, _state.TakenOver))
         finally:
             if pending is not None:
                 pending.abort()
-        if not isinstance(exc, Oxzep7Error):
-            exc = Oxzep7Error("%s: %s" % (type(exc).__name__, exc))
         raise _fail(exc, stage, result)
+
+
+def _drop(layout, release_id, reason, keep):
+    """Remove the failed new release, or with ``keep`` mark it failed and leave it for inspection.
+
+    A release that cannot be marked (the build never made its directory, or another run took the venv
+    over) is removed all the same.
+    """
+    if keep:
+        try:
+            layout.mark_failed(release_id, reason)
+            return
+        except Oxzep7Error:
+            pass
+    layout.remove_release(release_id)
+    layout.remove_releases_dir_if_empty()
 
 
 def _verify(module, layout, runner, work, installer, release_id, result):

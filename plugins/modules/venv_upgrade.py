@@ -22,7 +22,8 @@ description:
     before any run) is left alone (RV(outcome=already_current)), without taking the lock."
   - The release id is O(run_id) plus the base interpreter's tag (C(<run id>-cp312)), so every host of
     a run names its release the same.
-  - When a stage fails, the task fails with RV(stage) naming it; the new release is removed, the stable
+  - When a stage fails, the task fails with RV(stage) naming it; the new release is removed (or kept,
+    marked failed, with O(keep_failed_release)), the stable
     path still points at the live release, and the run lock stays held for the caller to record the
     outcome and release it (M(oxzep7.python.venv_lock) with O(oxzep7.python.venv_lock#module:state=absent)).
   - Restarting the services, health checks and rolling back after the switch are the
@@ -75,6 +76,20 @@ options:
     description: Verified releases to keep after the switch (the current one and its rollback target always stay); 0 keeps all.
     type: int
     default: 3
+  switch:
+    description:
+      - Switch the stable path to the new release once it is verified and the snapshot is finished.
+      - With C(false) the pass stops there (RV(outcome=verified)): the new release is verified beside the
+        live one, the run lock stays held, and M(oxzep7.python.venv_switch) switches later (the
+        C(oxzep7.python.upgrade) role does so to run its C(before_switch) hooks in between).
+    type: bool
+    default: true
+  keep_failed_release:
+    description:
+      - When a stage fails, keep the new release for inspection, marked C(failed) (never switched to; the next
+        switch's retention removes it), instead of removing it.
+    type: bool
+    default: false
   owner:
     description: Who holds the run lock, stored in the lock file. The action plugin fills it in.
     type: dict
@@ -117,7 +132,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 outcome:
-  description: C(upgraded) (switched to the new release), C(already_current) or, in check mode, C(would_upgrade); C(failed) in a failure result.
+  description:
+    - C(upgraded) (switched to the new release), C(verified) (built and verified, not switched: O(switch=false)),
+      C(already_current) or, in check mode, C(would_upgrade); C(failed) in a failure result.
   returned: always
   type: str
 stage:
@@ -221,7 +238,8 @@ def run():
             run_id=dict(type="str", required=True),
             python_version=dict(type="str"), interpreter=dict(type="path"),
             pyenv_root=dict(type="path", default="/opt/pyenv"), release_id=dict(type="str"),
-            force=dict(type="bool", default=False),
+            force=dict(type="bool", default=False), switch=dict(type="bool", default=True),
+            keep_failed_release=dict(type="bool", default=False),
             backup_dir=dict(type="path", default="/var/backups/oxzep7-python"),
             snapshot_compression=dict(type="str", default="auto", choices=["auto", "zstd", "gz", "xz", "bz2", "none"]),
             keep_snapshots=dict(type="int", default=5), keep_releases=dict(type="int", default=3),
