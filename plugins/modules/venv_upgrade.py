@@ -76,6 +76,24 @@ options:
     description: Verified releases to keep after the switch (the current one and its rollback target always stay); 0 keeps all.
     type: int
     default: 3
+  benchmark_command:
+    description:
+      - The app's own benchmark, an argument list (or a string split as a shell would, without a shell). It runs
+        O(benchmark_runs) times against the live release before the snapshot and as many times against the new
+        release after its gates, on this host, with the release's C(bin) first on C(PATH) and C(VIRTUAL_ENV) set,
+        in O(chdir), each run limited to O(command_timeout) seconds.
+      - RV(benchmark) holds the wall-time median and peak resident set size of both, and their ratio; the ledger
+        gets a C(benchmark) line. A run that fails fails the pass (stage C(benchmark)).
+    type: raw
+  benchmark_runs:
+    description: How many times the benchmark runs against each release.
+    type: int
+    default: 5
+  max_regression_percent:
+    description:
+      - Fail the pass (stage C(benchmark), the new release removed) when the new release's median is more than this
+        many percent above the live one's. Unset only records the comparison.
+    type: float
   switch:
     description:
       - Switch the stable path to the new release once it is verified and the snapshot is finished.
@@ -138,7 +156,7 @@ outcome:
   returned: always
   type: str
 stage:
-  description: The stage that failed (C(snapshot), C(rebuild), C(verify) or C(switch)).
+  description: The stage that failed (C(benchmark), C(snapshot), C(rebuild), C(verify) or C(switch)).
   returned: failure
   type: str
 stable_path:
@@ -194,6 +212,21 @@ gates:
   returned: always
   type: list
   elements: dict
+benchmark:
+  description: With O(benchmark_command), the comparison of the live release (C(before)) and the new one (C(after)).
+  returned: always (empty without O(benchmark_command))
+  type: dict
+  contains:
+    command: {description: The benchmark command., type: list, elements: str}
+    before:
+      description: "The live release: C(seconds) (wall time of each run), C(median_seconds), C(peak_rss_bytes)."
+      type: dict
+    after: {description: The new release, as C(before)., type: dict}
+    ratio: {description: After's median over before's (below 1 is faster)., type: float}
+    rss_ratio: {description: After's peak RSS over before's., type: float}
+    regression_percent: {description: How much slower the new release is in percent (negative when faster)., type: float}
+    max_regression_percent: {description: O(max_regression_percent)., type: float}
+    passed: {description: Whether the regression is within O(max_regression_percent)., type: bool}
 failed_gates:
   description: Names of the gates that failed.
   returned: failure of the verify stage
@@ -239,7 +272,8 @@ def run():
             python_version=dict(type="str"), interpreter=dict(type="path"),
             pyenv_root=dict(type="path", default="/opt/pyenv"), release_id=dict(type="str"),
             force=dict(type="bool", default=False), switch=dict(type="bool", default=True),
-            keep_failed_release=dict(type="bool", default=False),
+            keep_failed_release=dict(type="bool", default=False), benchmark_command=dict(type="raw"),
+            benchmark_runs=dict(type="int", default=5), max_regression_percent=dict(type="float"),
             backup_dir=dict(type="path", default="/var/backups/oxzep7-python"),
             snapshot_compression=dict(type="str", default="auto", choices=["auto", "zstd", "gz", "xz", "bz2", "none"]),
             keep_snapshots=dict(type="int", default=5), keep_releases=dict(type="int", default=3),

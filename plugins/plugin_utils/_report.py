@@ -207,7 +207,25 @@ def markdown(report):
                 row["host"], v.get("status", row["status"]), v.get("path"), v.get("from") or "-",
                 v.get("to") or "-", _stage(s, "snapshot"), _stage(s, "rebuild"), _stage(s, "verify"),
                 _stage(s, "total"), (_reason(v) or (row["reason"] if not row["venvs"] else "")).replace("|", "/")))
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _benchmarks(report)) + "\n"
+
+
+def _benchmarks(report):
+    """Markdown lines of the app benchmarks before and after (the venvs with a ``benchmark_command``)."""
+    rows = []
+    for row in report["hosts"]:
+        for v in row["venvs"]:
+            b = v.get("benchmark")
+            if isinstance(b, dict) and isinstance(b.get("before"), dict) and isinstance(b.get("after"), dict):
+                rows.append("| %s | `%s` | %.3f | %.3f | %.2f | %d | %d | %s |" % (
+                    row["host"], v.get("path"), b["before"].get("median_seconds", 0), b["after"].get("median_seconds", 0),
+                    b.get("ratio", 0), b["before"].get("peak_rss_bytes", 0) // 1048576,
+                    b["after"].get("peak_rss_bytes", 0) // 1048576, "passed" if b.get("passed") else "**too slow**"))
+    if not rows:
+        return []
+    return ["", "## App benchmark, before and after", "",
+            "| host | venv | before median s | after median s | ratio | before peak RSS MiB | after peak RSS MiB | verdict |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"] + rows
 
 
 def _gate_text(gate):
