@@ -13,7 +13,8 @@ description:
   - The one writer of the fleet report and the preflight report. It collects, from every task result, the
     key C(oxzep7_report). M(oxzep7.python.venv_ledger) returns it for a venv's outcome (the upgrade role's
     record), M(oxzep7.python.venv_preflight) for a venv's verdict. As the results arrive it writes each
-    host's file C(hosts/<host>.json) (and the output of a failed installer run) into the run's report
+    host's file C(hosts/<host>.json) (and a failed venv's evidence: the installer's output, the gates' output
+    and the end of each service's journal, in C(hosts/<host>/)) into the run's report
     directory on the controller, and for the preflight C(preflight/hosts/<host>.json),
     C(preflight/remediation/<host>.yml), C(preflight/preflight.md) and C(preflight/preflight.json)
     (rendered from the collection's templates).
@@ -32,7 +33,7 @@ requirements:
 
 from ansible.plugins.callback import CallbackBase
 from ansible_collections.oxzep7.python.plugins.plugin_utils._report import (
-    installer_log_name, render, write_host, write_preflight)
+    evidence_files, installer_log_name, render, write_host, write_preflight)
 
 
 class CallbackModule(CallbackBase):
@@ -73,10 +74,11 @@ class CallbackModule(CallbackBase):
         if report.get("kind") != "upgrade" or not isinstance(record, dict):
             return
         record = dict(record)
-        logs = {}
+        logs = evidence_files(host, report)
+        if logs:
+            record["evidence"] = sorted(logs)
         if report.get("installer_log") and report.get("ledger"):
             record["installer_log"] = installer_log_name(host, report["ledger"])
-            logs[record["installer_log"]] = report["installer_log"]
         venvs = self._venvs.setdefault((report["report_dir"], host), {})
         venvs[record.get("path")] = record
         write_host(report["report_dir"], host, record.get("run_id"), list(venvs.values()), logs)

@@ -33,6 +33,7 @@ MARKER_SUFFIX = ".release.json"
 STATE_VERIFIED = "verified"
 STATE_BUILT = "built"
 STATE_BUILDING = "building"
+STATE_FAILED = "failed"  # kept for inspection (keep_failed_release); never switched to, pruned like unverified ones
 
 # renameat2(2) flag, linux/fs.h; glibc >= 2.28 exports the wrapper.
 _RENAME_EXCHANGE = 2
@@ -245,6 +246,23 @@ class Layout:
         data["release_id"] = release_id
         write_json_atomic(self.marker_path(release_id), data)
         return data
+
+    def mark_failed(self, release_id, reason, check_mode=False):
+        """Mark a release that is not current ``failed``, with ``reason`` (str), and keep it on disk.
+
+        :returns: True when the marker changed (False: it said ``failed`` already).
+        :raises Oxzep7Error: for the current release, or a release that does not exist.
+        """
+        if release_id == self.current_release():
+            raise Oxzep7Error("refusing to mark %s failed: it is the current release" % release_id)
+        path = self.release_path(release_id)
+        if not self.has_releases_dir() or not os.path.isdir(path) or os.path.islink(path):
+            raise Oxzep7Error("release %s does not exist in %s" % (release_id, self.releases_dir))
+        if self.marker(release_id).get("state") == STATE_FAILED:
+            return False
+        if not check_mode:
+            self.write_marker(release_id, state=STATE_FAILED, failed_at=time.time(), reason=reason)
+        return True
 
     def remove_release(self, release_id):
         """Delete a release directory, its marker and its lock file.

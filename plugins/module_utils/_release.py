@@ -20,7 +20,7 @@ from ansible_collections.oxzep7.python.plugins.module_utils._common import (
     TIMEOUT_GATE, CommandTimeout, Oxzep7Error, module_runner)
 from ansible_collections.oxzep7.python.plugins.module_utils._installer import explain_failure, module_installer
 from ansible_collections.oxzep7.python.plugins.module_utils._layout import (
-    STATE_BUILDING, STATE_BUILT, STATE_VERIFIED, apply_owner, check_release_id, make_release_id,
+    STATE_BUILDING, STATE_BUILT, STATE_FAILED, STATE_VERIFIED, apply_owner, check_release_id, make_release_id,
     ownership, pin_release, release_id_for)
 from ansible_collections.oxzep7.python.plugins.module_utils._lock import (
     SEED_PACKAGES, apply_upgrades, canonical_name, compare_installed, parse_lock, render_lock,
@@ -227,7 +227,9 @@ def check_built(runner, release_dir, version, entries):
             or "none"), **diff)
 
 
-def _command_argv(command):
+def command_argv(command):
+    """A command of a venv entry as an argv list: a list as it is (each item a str), a str split as a POSIX
+    shell would split it (``shlex.split``), never run by a shell."""
     return shlex.split(command) if isinstance(command, str) else [str(a) for a in command]
 
 
@@ -269,6 +271,21 @@ def writes_bytecode(layout, release_id):
     return marker.get("state") == STATE_BUILT and not marker.get("origin")
 
 
+def release_env(path, environment=None, bytecode=False):
+    """The environment a command runs in against the release at ``path`` (str): ``environment`` (dict, the
+    venv entry's), ``VIRTUAL_ENV``, the release's ``bin`` first on ``PATH``, and ``PYTHONDONTWRITEBYTECODE``.
+
+    :param bytecode: whether the command may write bytecode into the release (bool, :func:`writes_bytecode`).
+    :returns: dict str -> str.
+    """
+    env = dict((str(k), str(v)) for k, v in (environment or {}).items())
+    # Python writes no bytecode when PYTHONDONTWRITEBYTECODE is a non-empty string (Python docs, "Command
+    # line and environment"): the empty string lifts a value the module's own environment may have
+    env.update(PYTHONDONTWRITEBYTECODE="" if bytecode else "1", VIRTUAL_ENV=path,
+               PATH=os.path.join(path, "bin") + os.pathsep + os.environ.get("PATH", os.defpath))
+    return env
+
+
 def verify(runner, layout, installer, release="current", imports=None, smoke_commands=None,
            test_command=None, check_dependencies=True, compare_lock=True, environment=None,
            chdir=None, mark=True, command_timeout=TIMEOUT_GATE, check_mode=False):
@@ -299,12 +316,8 @@ def verify(runner, layout, installer, release="current", imports=None, smoke_com
         raise Oxzep7Error("release %s does not exist at %s" % (release, layout.stable))
     python = python_of(path)
     bytecode = writes_bytecode(layout, release_id)
-    env = dict((str(k), str(v)) for k, v in (environment or {}).items())
-    # Python writes no bytecode when PYTHONDONTWRITEBYTECODE is a non-empty string (Python docs, "Command
-    # line and environment"): the empty string lifts a value the module's own environment may have
-    no_bytecode = {"PYTHONDONTWRITEBYTECODE": "" if bytecode else "1"}
-    env.update(no_bytecode, VIRTUAL_ENV=path,
-               PATH=os.path.join(path, "bin") + os.pathsep + os.environ.get("PATH", os.defpath))
+    env = release_env(path, environment, bytecode)
+    no_bytecode = {"PYTHONDONTWRITEBYTECODE": env["PYTHONDONTWRITEBYTECODE"]}
     gates = []
     if check_dependencies:
         res, problems = installer.check(runner, python, env=no_bytecode)
@@ -332,9 +345,9 @@ def verify(runner, layout, installer, release="current", imports=None, smoke_com
         diff = compare_installed(entries, dists, ignore=ignore)
         ok = not diff["missing"] and not diff["different"]
         gates.append(_gate("lock", ok, time.time() - started, **diff))
-    commands = [("smoke: %s" % " ".join(_command_argv(c)), _command_argv(c)) for c in smoke_commands or []]
+    commands = [("smoke: %s" % " ".join(command_argv(c)), command_argv(c)) for c in smoke_commands or []]
     if test_command:
-        commands.append(("tests", _command_argv(test_command)))
+        commands.append(("tests", command_argv(test_command)))
     for name, argv in commands:
         if check_mode:
             gates.append(_gate(name, True, skipped="check mode"))
@@ -358,6 +371,8 @@ def run_venv_rebuild(module, layout, work):
     """The module ``venv_rebuild``: build a release (``state=present``) or remove one."""
     started = time.time()
     p = module.params
+    if p["state"] == "failed":
+        return _mark_failed(module, layout, work, started)
     if p["state"] == "absent":
         exists = os.path.lexists(layout.release_path(p["release_id"])) or \
             os.path.lexists(layout.marker_path(p["release_id"]))
@@ -378,6 +393,18 @@ def run_venv_rebuild(module, layout, work):
     result["diff"] = _diff("release", result["release_id"], result["changed"])
     _record(module, work, "rebuild", _outcome(result), started, source=layout.current_release(),
             target=result["release_id"], undo=lambda: result["changed"] and layout.remove_release(result["release_id"]))
+    return result
+
+
+def _mark_failed(module, layout, work, started):
+    """``venv_rebuild`` with ``state=failed``: keep a release for inspection, marked so it is never switched to."""
+    p = module.params
+    changed = layout.mark_failed(p["release_id"], p["reason"], check_mode=module.check_mode)
+    before = dict(state=None if changed else STATE_FAILED)
+    result = dict(changed=changed, release_id=p["release_id"], release_path=layout.release_path(p["release_id"]),
+                  diff=dict(before=dict(before, release=p["release_id"]),
+                            after=dict(release=p["release_id"], state=STATE_FAILED)))
+    _record(module, work, "mark release failed", _outcome(result), started, source=p["release_id"], reason=p["reason"])
     return result
 
 

@@ -18,7 +18,7 @@ from ansible_collections.oxzep7.python.plugins.module_utils._common import (
 from ansible_collections.oxzep7.python.plugins.module_utils._installer import module_installer
 from ansible_collections.oxzep7.python.plugins.module_utils._layout import Layout, check_release_id, release_id_for
 from ansible_collections.oxzep7.python.plugins.module_utils._modules import _record, _stage, held_lock
-from ansible_collections.oxzep7.python.plugins.module_utils import _release, _snapshot, _state
+from ansible_collections.oxzep7.python.plugins.module_utils import _benchmark, _release, _snapshot, _state
 from ansible_collections.oxzep7.python.plugins.module_utils._venv import (
     check_target, inspect_python, interpreter_tag, python_of, resolve_interpreter)
 
@@ -69,7 +69,7 @@ def run_venv_upgrade(module):
                   previous_release=layout.current_release(), current_release=layout.current_release(),
                   from_version=facts["live"]["python"]["version"], python_version=facts["base"]["version"],
                   interpreter=facts["interpreter"], on_target_reason=facts["reason"], snapshot_id=None,
-                  lock_path=None, snapshot={}, rebuild={}, gates=[], switch={}, lock={}, seconds={})
+                  lock_path=None, snapshot={}, rebuild={}, gates=[], switch={}, lock={}, seconds={}, benchmark={})
     if facts["on_target"]:
         result.update(outcome="already_current", release_id=layout.current_release(),
                       python_version=result["from_version"])
@@ -84,6 +84,9 @@ def run_venv_upgrade(module):
     with _state.WorkLock(p["state_dir"], layout.stable, p["run_id"], "upgrade", wait=p["lock_timeout"]) as work:
         layout.guard = work.check
         _passes(module, layout, runner, work, facts, result)
+    if not p["switch"]:
+        result["outcome"] = "verified"  # built and verified beside the live release, which is unchanged
+        return _finish(result, started)
     result["outcome"] = "upgraded"
     result["diff"] = dict(before="%s -> %s\n" % (layout.stable, result["previous_release"]),
                           after="%s -> %s\n" % (layout.stable, result["current_release"]))
@@ -117,8 +120,11 @@ def _passes(module, layout, runner, work, facts, result):
     p = module.params
     installer = module_installer(module)
     release_id = facts["release_id"]
-    stage, pending, rebuilding = "snapshot", None, False
+    stage, pending, rebuilding, before = "benchmark", None, False, None
     try:
+        if p["benchmark_command"]:
+            before = _measure(module, runner, layout.live_path(), "the live release")
+        stage = "snapshot"
         with _stage(module, work, "snapshot", source=layout.current_release()):
             started = time.time()
             pending = _snapshot.begin(runner, layout, p["backup_dir"], compression=p["snapshot_compression"],
@@ -136,6 +142,9 @@ def _passes(module, layout, runner, work, facts, result):
                 time.time() - built["seconds"], source=layout.current_release(), target=release_id)
         stage = "verify"
         _verify(module, layout, runner, work, installer, release_id, result)
+        if before is not None:
+            stage = "benchmark"
+            _compare(module, layout, runner, work, release_id, before, result)
         stage = "snapshot"
         with _stage(module, work, "snapshot", source=layout.current_release()):
             snap = pending.wait()
@@ -144,19 +153,36 @@ def _passes(module, layout, runner, work, facts, result):
         result["seconds"]["snapshot_archive"] = snap["seconds"]
         _record(module, work, "snapshot", "changed" if snap["changed"] else "unchanged", time.time() - snap["seconds"],
                 source=snap["release_id"], target=snap["snapshot_id"])
-        stage = "switch"
-        _switch(module, layout, work, release_id, result)
+        if p["switch"]:
+            stage = "switch"
+            _switch(module, layout, work, release_id, result)
     except (Oxzep7Error, OSError, IOError) as exc:
+        if not isinstance(exc, Oxzep7Error):
+            exc = Oxzep7Error("%s: %s" % (type(exc).__name__, exc))
         try:
             if rebuilding and layout.current_release() != release_id:
-                layout.remove_release(release_id)
-                layout.remove_releases_dir_if_empty()
+                _drop(layout, release_id, "%s failed: %s" % (stage, exc.msg),
+                      keep=p["keep_failed_release"] and not isinstance(exc, _state.TakenOver))
         finally:
             if pending is not None:
                 pending.abort()
-        if not isinstance(exc, Oxzep7Error):
-            exc = Oxzep7Error("%s: %s" % (type(exc).__name__, exc))
         raise _fail(exc, stage, result)
+
+
+def _drop(layout, release_id, reason, keep):
+    """Remove the failed new release, or with ``keep`` mark it failed and leave it for inspection.
+
+    A release that cannot be marked (the build never made its directory, or another run took the venv
+    over) is removed all the same.
+    """
+    if keep:
+        try:
+            layout.mark_failed(release_id, reason)
+            return
+        except Oxzep7Error:
+            pass
+    layout.remove_release(release_id)
+    layout.remove_releases_dir_if_empty()
 
 
 def _verify(module, layout, runner, work, installer, release_id, result):
@@ -175,6 +201,33 @@ def _verify(module, layout, runner, work, installer, release_id, result):
     if not checked["passed"]:
         raise Oxzep7Error("release %s failed verification: %s" % (release_id, _release.failure_summary(checked)),
                           gates=checked["gates"], failed_gates=checked["failed_gates"])
+
+
+def _measure(module, runner, path, what):
+    """The app's benchmark against the release at ``path``: ``_benchmark.measure``'s dict."""
+    p = module.params
+    return _benchmark.measure(runner, _release.command_argv(p["benchmark_command"]),
+                              _release.release_env(path, p["verify_environment"]), p["benchmark_runs"],
+                              chdir=p["chdir"], timeout=p["command_timeout"], what="the benchmark on %s" % what)
+
+
+def _compare(module, layout, runner, work, release_id, before, result):
+    """Benchmark the new release, record the comparison (``result["benchmark"]``, a ledger line) and fail
+    when it is slower than ``max_regression_percent`` allows."""
+    p = module.params
+    started = time.time()
+    after = _measure(module, runner, layout.release_path(release_id), "release %s" % release_id)
+    bench = result["benchmark"] = dict(_benchmark.compare(before, after, p["max_regression_percent"]),
+                                       command=_release.command_argv(p["benchmark_command"]))
+    summary = "median %.3f s against %.3f s on the live release (%+.1f %%), peak RSS %d MiB against %d MiB" % (
+        after["median_seconds"], before["median_seconds"], bench["regression_percent"],
+        after["peak_rss_bytes"] // 1048576, before["peak_rss_bytes"] // 1048576)
+    reason = None if bench["passed"] else "%s: above max_regression_percent %s" % (summary, p["max_regression_percent"])
+    _record(module, work, "benchmark", "passed" if bench["passed"] else "failed", started, target=release_id,
+            reason=reason or summary)
+    if reason:
+        raise Oxzep7Error("release %s is slower than the live one on the benchmark: %s" % (release_id, reason),
+                          benchmark=bench)
 
 
 def _switch(module, layout, work, release_id, result):

@@ -33,6 +33,9 @@ description:
     with the message as C(reason)).
   - O(state=absent) removes a release that is not current (a failed or abandoned build), and then the
     releases directory when that leaves it empty (beside a plain venv whose first upgrade failed).
+  - O(state=failed) keeps a release that is not current for inspection and marks it C(failed), with
+    O(reason): a failed release is never switched to, and the next switch's retention removes it like
+    any release that is not verified.
 author: oxzep7.python contributors (@oxzep7)
 extends_documentation_fragment:
   - oxzep7.python.venv
@@ -62,13 +65,17 @@ options:
       - Id of the new release. Default C(<run_id>-<interpreter tag>) (for example
         C(20261121T020000Z-3f9a1c2b-cp312)), so every host of a run names it the same; without O(run_id),
         C(<UTC timestamp>-<interpreter tag>).
-      - Required with O(state=absent).
+      - Required with O(state=absent) and O(state=failed).
     type: str
   state:
-    description: C(present) builds the release, C(absent) removes it.
+    description: C(present) builds the release, C(absent) removes it, C(failed) marks it failed and keeps it.
     type: str
-    choices: [present, absent]
+    choices: [present, absent, failed]
     default: present
+  reason:
+    description: Why the release failed, kept in its marker and the ledger record. Used with O(state=failed).
+    type: str
+    default: marked failed
 attributes:
   check_mode:
     support: full
@@ -177,9 +184,10 @@ def run():
                            pyenv_root=dict(type="path", default="/opt/pyenv"),
                            lock=dict(type="path"),
                            release_id=dict(type="str"),
-                           state=dict(type="str", default="present", choices=["present", "absent"])),
+                           state=dict(type="str", default="present", choices=["present", "absent", "failed"]),
+                           reason=dict(type="str", default="marked failed")),
         mutually_exclusive=[("interpreter", "python_version")],
-        required_if=[("state", "absent", ["release_id"]),
+        required_if=[("state", "absent", ["release_id"]), ("state", "failed", ["release_id"]),
                      ("state", "present", ["interpreter", "python_version"], True)],
         supports_check_mode=True)
     main(module, run_venv_rebuild)

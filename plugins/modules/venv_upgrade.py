@@ -22,7 +22,8 @@ description:
     before any run) is left alone (RV(outcome=already_current)), without taking the lock."
   - The release id is O(run_id) plus the base interpreter's tag (C(<run id>-cp312)), so every host of
     a run names its release the same.
-  - When a stage fails, the task fails with RV(stage) naming it; the new release is removed, the stable
+  - When a stage fails, the task fails with RV(stage) naming it; the new release is removed (or kept,
+    marked failed, with O(keep_failed_release)), the stable
     path still points at the live release, and the run lock stays held for the caller to record the
     outcome and release it (M(oxzep7.python.venv_lock) with O(oxzep7.python.venv_lock#module:state=absent)).
   - Restarting the services, health checks and rolling back after the switch are the
@@ -75,6 +76,38 @@ options:
     description: Verified releases to keep after the switch (the current one and its rollback target always stay); 0 keeps all.
     type: int
     default: 3
+  benchmark_command:
+    description:
+      - The app's own benchmark, an argument list (or a string split as a shell would, without a shell). It runs
+        O(benchmark_runs) times against the live release before the snapshot and as many times against the new
+        release after its gates, on this host, with the release's C(bin) first on C(PATH) and C(VIRTUAL_ENV) set,
+        in O(chdir), each run limited to O(command_timeout) seconds.
+      - RV(benchmark) holds the wall-time median and peak resident set size of both, and their ratio; the ledger
+        gets a C(benchmark) line. A run that fails fails the pass (stage C(benchmark)).
+    type: raw
+  benchmark_runs:
+    description: How many times the benchmark runs against each release.
+    type: int
+    default: 5
+  max_regression_percent:
+    description:
+      - Fail the pass (stage C(benchmark), the new release removed) when the new release's median is more than this
+        many percent above the live one's. Unset only records the comparison.
+    type: float
+  switch:
+    description:
+      - Switch the stable path to the new release once it is verified and the snapshot is finished.
+      - With C(false) the pass stops there (RV(outcome=verified)): the new release is verified beside the
+        live one, the run lock stays held, and M(oxzep7.python.venv_switch) switches later (the
+        C(oxzep7.python.upgrade) role does so to run its C(before_switch) hooks in between).
+    type: bool
+    default: true
+  keep_failed_release:
+    description:
+      - When a stage fails, keep the new release for inspection, marked C(failed) (never switched to; the next
+        switch's retention removes it), instead of removing it.
+    type: bool
+    default: false
   owner:
     description: Who holds the run lock, stored in the lock file. The action plugin fills it in.
     type: dict
@@ -117,11 +150,13 @@ EXAMPLES = r"""
 
 RETURN = r"""
 outcome:
-  description: C(upgraded) (switched to the new release), C(already_current) or, in check mode, C(would_upgrade); C(failed) in a failure result.
+  description:
+    - C(upgraded) (switched to the new release), C(verified) (built and verified, not switched: O(switch=false)),
+      C(already_current) or, in check mode, C(would_upgrade); C(failed) in a failure result.
   returned: always
   type: str
 stage:
-  description: The stage that failed (C(snapshot), C(rebuild), C(verify) or C(switch)).
+  description: The stage that failed (C(benchmark), C(snapshot), C(rebuild), C(verify) or C(switch)).
   returned: failure
   type: str
 stable_path:
@@ -177,6 +212,21 @@ gates:
   returned: always
   type: list
   elements: dict
+benchmark:
+  description: With O(benchmark_command), the comparison of the live release (C(before)) and the new one (C(after)).
+  returned: always (empty without O(benchmark_command))
+  type: dict
+  contains:
+    command: {description: The benchmark command., type: list, elements: str}
+    before:
+      description: "The live release: C(seconds) (wall time of each run), C(median_seconds), C(peak_rss_bytes)."
+      type: dict
+    after: {description: The new release, as C(before)., type: dict}
+    ratio: {description: After's median over before's (below 1 is faster)., type: float}
+    rss_ratio: {description: After's peak RSS over before's., type: float}
+    regression_percent: {description: How much slower the new release is in percent (negative when faster)., type: float}
+    max_regression_percent: {description: O(max_regression_percent)., type: float}
+    passed: {description: Whether the regression is within O(max_regression_percent)., type: bool}
 failed_gates:
   description: Names of the gates that failed.
   returned: failure of the verify stage
@@ -221,7 +271,9 @@ def run():
             run_id=dict(type="str", required=True),
             python_version=dict(type="str"), interpreter=dict(type="path"),
             pyenv_root=dict(type="path", default="/opt/pyenv"), release_id=dict(type="str"),
-            force=dict(type="bool", default=False),
+            force=dict(type="bool", default=False), switch=dict(type="bool", default=True),
+            keep_failed_release=dict(type="bool", default=False), benchmark_command=dict(type="raw"),
+            benchmark_runs=dict(type="int", default=5), max_regression_percent=dict(type="float"),
             backup_dir=dict(type="path", default="/var/backups/oxzep7-python"),
             snapshot_compression=dict(type="str", default="auto", choices=["auto", "zstd", "gz", "xz", "bz2", "none"]),
             keep_snapshots=dict(type="int", default=5), keep_releases=dict(type="int", default=3),

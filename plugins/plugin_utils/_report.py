@@ -13,8 +13,9 @@ Inputs, all under the run's report directory ``<report_dir>``:
 Outputs: ``report.json``, ``report.md`` and ``report.html`` (self-contained: a table and a
 timeline). Hosts of the run with no result are ``pending``; the ones Ansible marked failed or
 unreachable without a record that says why (``failed``, ``rolled_back`` or ``inhibited``) are
-``failed`` / ``unreachable``. A venv record may name ``installer_log``, the output of its failed
-installer run, relative to ``<report_dir>``.
+``failed`` / ``unreachable``. A venv record may name ``evidence``, the files of its failure (the
+installer's output, the gates' output, the services' journals, see :func:`evidence_files`), and
+``installer_log``, relative to ``<report_dir>``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import datetime
 import html
 import json
 import os
+import re
 
 from ansible_collections.oxzep7.python.plugins.module_utils._common import write_json_atomic, write_text_atomic
 
@@ -77,7 +79,43 @@ def collect(report_dir, hosts, failed=(), unreachable=()):
 def installer_log_name(host, ledger):
     """Where a venv's failed installer output goes, relative to the report directory:
     ``hosts/<host>/<the venv's state folder name>.installer.log`` (``ledger``: the venv's ledger path)."""
-    return "hosts/%s/%s.installer.log" % (host, os.path.basename(os.path.dirname(ledger)))
+    return evidence_name(host, ledger, "installer.log")
+
+
+def evidence_name(host, ledger, what):
+    """A venv's evidence file, relative to the report directory: ``hosts/<host>/<venv folder>.<what>``.
+
+    ``what`` (str) keeps letters, digits, ``.``, ``-``, ``_`` and ``@``; anything else (a ``/`` of a unit name
+    read from the host) becomes ``_``, so the file stays inside ``hosts/<host>/``.
+    """
+    safe = re.sub(r"[^A-Za-z0-9._@-]", "_", what).lstrip(".") or "_"
+    return "hosts/%s/%s.%s" % (host, os.path.basename(os.path.dirname(ledger)), safe)
+
+
+def evidence_files(host, report):
+    """The failure evidence a venv's record carries, as report files (the rollback's evidence, issue 15).
+
+    :param report: the record's ``oxzep7_report`` (dict): ``ledger`` (the venv's ledger path on the host)
+        and any of ``installer_log`` (str, a failed installer run's output), ``gates`` (list of dicts as
+        ``venv_verify`` returns them: ``name``, ``ok``, ``seconds``, and per gate its details, such as
+        ``cmd``, ``rc``, ``stdout``, ``stderr`` or ``errors``)
+        and ``journals`` (dict: systemd unit -> the end of its journal, str).
+    :returns: dict: relative file name (:func:`evidence_name`) -> text; empty without a ledger path.
+    """
+    ledger = report.get("ledger")
+    if not isinstance(ledger, str) or not ledger:
+        return {}
+    out = {}
+    if isinstance(report.get("installer_log"), str) and report["installer_log"]:
+        out[installer_log_name(host, ledger)] = report["installer_log"]
+    gates = [g for g in report.get("gates") or [] if isinstance(g, dict)]
+    if gates:
+        out[evidence_name(host, ledger, "verify.log")] = "\n".join(_gate_text(g) for g in gates)
+    journals = report.get("journals")
+    for unit, text in sorted(journals.items() if isinstance(journals, dict) else []):
+        if isinstance(text, str):
+            out[evidence_name(host, ledger, "journal.%s.log" % unit)] = text
+    return out
 
 
 def write_host(report_dir, host, run_id, records, logs=None):
@@ -169,13 +207,42 @@ def markdown(report):
                 row["host"], v.get("status", row["status"]), v.get("path"), v.get("from") or "-",
                 v.get("to") or "-", _stage(s, "snapshot"), _stage(s, "rebuild"), _stage(s, "verify"),
                 _stage(s, "total"), (_reason(v) or (row["reason"] if not row["venvs"] else "")).replace("|", "/")))
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _benchmarks(report)) + "\n"
+
+
+def _benchmarks(report):
+    """Markdown lines of the app benchmarks before and after (the venvs with a ``benchmark_command``)."""
+    rows = []
+    for row in report["hosts"]:
+        for v in row["venvs"]:
+            b = v.get("benchmark")
+            if isinstance(b, dict) and isinstance(b.get("before"), dict) and isinstance(b.get("after"), dict):
+                rows.append("| %s | `%s` | %.3f | %.3f | %.2f | %d | %d | %s |" % (
+                    row["host"], v.get("path"), b["before"].get("median_seconds", 0), b["after"].get("median_seconds", 0),
+                    b.get("ratio", 0), b["before"].get("peak_rss_bytes", 0) // 1048576,
+                    b["after"].get("peak_rss_bytes", 0) // 1048576, "passed" if b.get("passed") else "**too slow**"))
+    if not rows:
+        return []
+    return ["", "## App benchmark, before and after", "",
+            "| host | venv | before median s | after median s | ratio | before peak RSS MiB | after peak RSS MiB | verdict |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"] + rows
+
+
+def _gate_text(gate):
+    """One gate's result as text: a heading, its details as JSON, then its output as it was printed."""
+    text = "## %s: %s (%s s)\n" % (gate.get("name"), "passed" if gate.get("ok") else "FAILED", gate.get("seconds"))
+    details = dict((k, v) for k, v in gate.items() if k not in ("name", "ok", "seconds", "stdout", "stderr"))
+    text += json.dumps(details, indent=2, sort_keys=True, default=str) + "\n"
+    for stream in ("stdout", "stderr"):
+        if gate.get(stream):
+            text += "--- %s\n%s\n" % (stream, gate[stream])
+    return text
 
 
 def _reason(venv):
-    """A venv's reason, with where its installer log is when it has one."""
-    log = venv.get("installer_log")
-    return "%s%s" % (venv.get("reason") or "", " (installer log: %s)" % log if log else "")
+    """A venv's reason, with where its evidence files (or its installer log) are when it has them."""
+    files = venv.get("evidence") or ([venv["installer_log"]] if venv.get("installer_log") else [])
+    return "%s%s" % (venv.get("reason") or "", " (evidence: %s)" % ", ".join(files) if files else "")
 
 
 def page(report):
