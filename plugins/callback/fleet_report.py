@@ -13,8 +13,8 @@ description:
   - The one writer of the fleet report and the preflight report. It collects, from every task result, the
     key C(oxzep7_report). M(oxzep7.python.venv_ledger) returns it for a venv's outcome (the upgrade role's
     record), M(oxzep7.python.venv_preflight) for a venv's verdict. As the results arrive it writes each
-    host's file C(hosts/<host>.json) (and a failed venv's evidence: the installer's output, the gates' output
-    and the end of each service's journal, in C(hosts/<host>/)) into the run's report
+    host's file C(hosts/<host>.json) (and a failed venv's evidence, that is the installer's output, the gates'
+    output and the end of each service's journal, in C(hosts/<host>/)) into the run's report
     directory on the controller, and for the preflight C(preflight/hosts/<host>.json),
     C(preflight/remediation/<host>.yml), C(preflight/preflight.md) and C(preflight/preflight.json)
     (rendered from the collection's templates).

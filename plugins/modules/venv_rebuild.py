@@ -34,7 +34,7 @@ description:
   - O(state=absent) removes a release that is not current (a failed or abandoned build), and then the
     releases directory when that leaves it empty (beside a plain venv whose first upgrade failed).
   - O(state=failed) keeps a release that is not current for inspection and marks it C(failed), with
-    O(reason): a failed release is never switched to, and the next switch's retention removes it like
+    O(reason). A failed release is never switched to, and the next switch's retention removes it like
     any release that is not verified.
 author: oxzep7.python contributors (@oxzep7)
 extends_documentation_fragment:

@@ -97,7 +97,7 @@ options:
   switch:
     description:
       - Switch the stable path to the new release once it is verified and the snapshot is finished.
-      - With C(false) the pass stops there (RV(outcome=verified)): the new release is verified beside the
+      - With C(false) the pass stops there (RV(outcome=verified)). The new release is verified beside the
         live one, the run lock stays held, and M(oxzep7.python.venv_switch) switches later (the
         C(oxzep7.python.upgrade) role does so to run its C(before_switch) hooks in between).
     type: bool
@@ -151,7 +151,7 @@ EXAMPLES = r"""
 RETURN = r"""
 outcome:
   description:
-    - C(upgraded) (switched to the new release), C(verified) (built and verified, not switched: O(switch=false)),
+    - C(upgraded) (switched to the new release), C(verified) (built and verified, not switched, with O(switch=false)),
       C(already_current) or, in check mode, C(would_upgrade); C(failed) in a failure result.
   returned: always
   type: str

@@ -9,8 +9,10 @@ from ansible_collections.oxzep7.python.plugins.module_utils._archive import tree
 from ansible_collections.oxzep7.python.plugins.module_utils._layout import Layout
 
 SELFTEST = "import runpy; runpy.run_module('demoapp.selftest', run_name='__main__', alter_sys=True)"
-# the same work, plus 0.4 s on the new interpreter only: a regression only the new release has
-SLOWER = "import sys, time; time.sleep(0.4 if sys.version_info >= (3, 12) else 0); " + SELFTEST
+# a request handler's work, 0.5 s on the new interpreter against 0.05 s on the old: a regression only the new
+# release has (a lighter command than the selftest, whose time is mostly compiling the live venv's modules:
+# the live venv has no bytecode and is never written to, the new release got its bytecode from the gates)
+SLOWER = "import sys, time; time.sleep(0.5 if sys.version_info >= (3, 12) else 0.05)"
 
 
 def test_benchmark_regression_rolls_back_then_a_fair_release_goes_live(app, pyenv_root, wheelhouse):
@@ -29,7 +31,7 @@ def test_benchmark_regression_rolls_back_then_a_fair_release_goes_live(app, pyen
     assert upgrade["result"] == "rolled_back" and "slower than the live one" in upgrade["reason"], upgrade
     b = upgrade["benchmark"]
     assert len(b["before"]["seconds"]) == len(b["after"]["seconds"]) == 3
-    assert b["after"]["median_seconds"] - b["before"]["median_seconds"] > 0.3 and b["regression_percent"] > 50, b
+    assert b["after"]["median_seconds"] - b["before"]["median_seconds"] > 0.4 and b["regression_percent"] > 50, b
     assert b["passed"] is False
 
     fair = app.venv_entry(benchmark_command=["python", "-c", SELFTEST], benchmark_runs=3, max_regression_percent=200)
