@@ -149,6 +149,11 @@ def test_fleet_runs(fleet):
     assert untouched("oxzep7-fleet-5") and untouched("oxzep7-fleet-6")
     report = fleet.report("run1")
     assert report["status"] == "stopped"
+    # the rollback's evidence: the failing health check is in the unit's journal, kept in the report
+    [bad] = [v for h in report["hosts"] if h["host"] == BAD for v in h["venvs"]]
+    [journal] = [f for f in bad["evidence"] if f.endswith(".journal.demoapp.service.log")]
+    with open(os.path.join(fleet.reports, "run1", journal)) as fh:
+        assert "demoapp" in fh.read()
     assert statuses(report) == {"oxzep7-fleet-1": "upgraded", "oxzep7-fleet-2": "upgraded",
                                 "oxzep7-fleet-3": "upgraded", BAD: "rolled_back",
                                 "oxzep7-fleet-5": "pending", "oxzep7-fleet-6": "pending"}
