@@ -158,7 +158,7 @@ def _why(exc, timeout):
         return "HTTP %s %s" % (exc.code, exc.reason)
     reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
     if isinstance(reason, (socket.timeout, TimeoutError)):
-        return "no answer within %s s" % timeout
+        return "no answer within %g s" % timeout
     return "%s: %s" % (type(reason).__name__, reason)
 
 
