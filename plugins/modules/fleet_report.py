@@ -24,8 +24,8 @@ description:
     status per host, the worst of its venvs'); the run's status.
   - C(playbooks/upgrade.yml) runs it before each batch, and the callback renders the report once more when
     the run ends, whatever happened (also when the failure budget stopped the run).
-  - Each call also marks the start of a batch for the callback's notifications (C(python_upgrade_notify)):
-    the first call of a run sends C(run_start), each later one C(canary_done) or C(batch_done) for the batch
+  - Each call also marks the start of a batch for the callback's notifications (C(python_upgrade_notify)).
+    The first call of a run sends C(run_start), each later one C(canary_done) or C(batch_done) for the batch
     before it (see the C(oxzep7.python.fleet_report) callback).
 author: oxzep7.python contributors (@oxzep7)
 options:

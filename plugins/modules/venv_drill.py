@@ -26,7 +26,7 @@ description:
     snapshot id to the scratch release id, and the seconds. The result (or the failure) carries
     RV(oxzep7_report), from which the C(oxzep7.python.fleet_report) callback writes the drill report.
   - Smoke commands run with the scratch release's C(bin) first on PATH. A console script of the venv (a file in
-    its C(bin)) starts the interpreter its shebang names, the stable path's, so it would test the live release:
+    its C(bin)) starts the interpreter its shebang names, the stable path's, so it would test the live release;
     name the module instead (C([python, -m, app.selftest])).
 author: oxzep7.python contributors (@oxzep7)
 extends_documentation_fragment:

@@ -29,6 +29,7 @@ import urllib.error
 from urllib.parse import parse_qsl, urlsplit
 
 from ansible.module_utils.urls import open_url
+from ansible_collections.oxzep7.python.plugins.plugin_utils._report import HOST_ORDER
 
 EVENTS = ("run_start", "canary_done", "batch_done", "pause", "rollback", "run_end")
 FORMATS = ("json", "slack", "teams")
@@ -115,8 +116,8 @@ def summary(event, report, batch=None, rollback=None):
     :param batch: for batch events, ``{stage, number, hosts}``.
     :param rollback: for ``rollback``, the venv record with ``host`` added.
     """
-    counts = ", ".join("%d %s" % (n, s.replace("_", " ")) for s, n in sorted(report["totals"].items())
-                       if n and s != "hosts")
+    totals = report["totals"]
+    counts = ", ".join("%d %s" % (totals[s], s.replace("_", " ")) for s in HOST_ORDER if totals.get(s))
     text = "Python upgrade run %s (target %s): %s" % (report["run_id"], report.get("target") or "-", _TITLES[event])
     if rollback:
         text += " on %s, %s from %s to %s (%s): %s" % (
@@ -126,7 +127,7 @@ def summary(event, report, batch=None, rollback=None):
         text += ", %s %d (%s)" % (batch["stage"], batch["number"], ", ".join(batch["hosts"]) or "no hosts")
     elif event == "pause" and report.get("window"):
         text += ": %s" % report["window"].get("reason")
-    return "%s. Status %s; %d hosts: %s." % (text, report["status"], report["totals"]["hosts"], counts or "none yet")
+    return "%s. Status %s; %d hosts: %s." % (text, report["status"], totals["hosts"], counts or "none")
 
 
 def body(fmt, event, report, batch=None, rollback=None):
@@ -135,7 +136,9 @@ def body(fmt, event, report, batch=None, rollback=None):
     if fmt == "slack":
         return dict(text=text)
     if fmt == "teams":
-        facts = [dict(title=s.replace("_", " "), value=str(n)) for s, n in sorted(report["totals"].items()) if n]
+        totals = report["totals"]
+        facts = [dict(title=s.replace("_", " "), value=str(totals[s]))
+                 for s in ("hosts",) + HOST_ORDER if totals.get(s)]
         card = {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard",
                 "version": "1.4", "body": [
                     dict(type="TextBlock", size="Medium", weight="Bolder", wrap=True,
@@ -159,7 +162,7 @@ def _why(exc, timeout):
     reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
     if isinstance(reason, (socket.timeout, TimeoutError)):
         return "no answer within %g s" % timeout
-    return "%s: %s" % (type(reason).__name__, reason)
+    return reason if isinstance(reason, str) else "%s: %s" % (type(reason).__name__, reason)
 
 
 def send(target, data, timeout=DEFAULT_TIMEOUT):

@@ -32,8 +32,8 @@ def _snapshot(base, host_vars):
     assert rc == 0 and not failed_tasks(plays), (rc, stats, failed_tasks(plays))
 
 
-def _drill(base, host_vars, run_id):
-    return run_playbook("restore_drill.yml", base, host_vars, timeout=600, extra_vars=dict(
+def _drill(base, host_vars, run_id, check=False):
+    return run_playbook("restore_drill.yml", base, host_vars, check=check, timeout=600, extra_vars=dict(
         python_upgrade_report_dir=os.path.join(base, "reports"), python_upgrade_run_id=run_id))
 
 
@@ -57,6 +57,16 @@ def test_drill_restores_the_newest_of_two_snapshots_and_changes_nothing(tmp_path
     assert len(snapshots) == 2, snapshots
     layout = Layout(app_venv)
     live, backups = tree_manifest(app_venv), tree_manifest(host_vars["upgrade_backup_dir"])
+
+    # check mode: the snapshot is checked (checksums, members), nothing is restored, nothing recorded
+    rc, stats, plays = _drill(base, host_vars, "d0", check=True)
+    assert rc == 0 and not failed_tasks(plays), (rc, stats, failed_tasks(plays))
+    [checked] = task_results(plays, DRILL)[0]["results"]
+    assert (checked["snapshot_id"], checked["passed"], checked["removed"], checked["gates"]) == (
+        snapshots[-1], None, False, [])
+    assert _report(base, "d0")[0]["hosts"][0]["venvs"][0]["result"] == "checked"
+    assert not [r for r in read_ledger(host_vars["upgrade_state_dir"]) if r["run_id"] == "d0"]
+    assert tree_manifest(app_venv) == live and not os.path.lexists(layout.releases_dir)
 
     rc, stats, plays = _drill(base, host_vars, "d1")
     assert rc == 0 and not failed_tasks(plays), (rc, stats, failed_tasks(plays))
