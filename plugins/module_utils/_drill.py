@@ -100,8 +100,8 @@ def drill(runner, layout, installer, backup_dir, snapshot, gates=None, environme
         if check_mode:
             return _finish(result, started)
         # the lock the snapshot recorded, beside the scratch release: the lock gate checks the restored set
-        source = snapshot if os.path.isabs(snapshot) else os.path.join(snapshot_root(backup_dir, layout.stable),
-                                                                        snapshot)
+        root = snapshot_root(backup_dir, layout.stable)
+        source = snapshot if os.path.isabs(snapshot) else os.path.join(root, snapshot)
         shutil.copyfile(os.path.join(source, "lock.txt"), layout.lock_path(release_id))
         verifying = time.time()
         checked = verify(runner, layout, installer, release=release_id, compare_lock=True, mark=False,

@@ -98,8 +98,7 @@ def _secret_free(base, output):
                 assert TOKEN not in text and SIGNATURE not in text, os.path.join(top, name)
 
 
-def test_a_run_with_one_rollback_notifies_every_event_in_order(tmp_path, old_python, pyenv_root, wheelhouse,
-                                                                receiver):
+def test_a_run_with_one_rollback_notifies_every_event_in_order(tmp_path, old_python, pyenv_root, wheelhouse, receiver):
     """web-1 is the canary and upgrades; web-2, in the next batch, fails its health check on 3.12 and is
     switched back. The webhooks come from the inventory, as group_vars would set them."""
     base = str(tmp_path)
