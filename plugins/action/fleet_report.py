@@ -18,6 +18,8 @@ ARGUMENT_SPEC = dict(
     target=dict(type="str"),
     paused=dict(type="dict"),
     finished=dict(type="bool", default=False),
+    stage=dict(type="str", choices=["canary", "batch"], default="batch"),
+    batch=dict(type="list", elements="str", default=[]),
 )
 
 
@@ -30,11 +32,12 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        batch = dict(stage=args.pop("stage"), hosts=args.pop("batch"))
         args["hosts"] = self._within_limit(args["hosts"], task_vars)
         report = build(**args)
         result.update(changed=False, status=report["status"], totals=report["totals"],
                       files=[os.path.join(args["report_dir"], n) for n in ("report.json", "report.md", "report.html")],
-                      oxzep7_fleet_report=args)
+                      oxzep7_fleet_report=args, oxzep7_batch=batch)
         return result
 
     def _within_limit(self, hosts, task_vars):

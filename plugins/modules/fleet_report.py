@@ -24,6 +24,9 @@ description:
     status per host, the worst of its venvs'); the run's status.
   - C(playbooks/upgrade.yml) runs it before each batch, and the callback renders the report once more when
     the run ends, whatever happened (also when the failure budget stopped the run).
+  - Each call also marks the start of a batch for the callback's notifications (C(python_upgrade_notify)).
+    The first call of a run sends C(run_start), each later one C(canary_done) or C(batch_done) for the batch
+    before it (see the C(oxzep7.python.fleet_report) callback).
 author: oxzep7.python contributors (@oxzep7)
 options:
   report_dir:
@@ -52,6 +55,16 @@ options:
     description: Whether the run has ended; otherwise its status is C(running).
     type: bool
     default: false
+  stage:
+    description: Whether the batch that starts now is the C(canary) or a C(batch) of the main play (for notifications).
+    type: str
+    choices: [canary, batch]
+    default: batch
+  batch:
+    description: The hosts of the batch that starts now (C(ansible_play_batch)), for notifications.
+    type: list
+    elements: str
+    default: []
 attributes:
   check_mode:
     support: full
@@ -73,6 +86,7 @@ EXAMPLES = r"""
     run_id: "{{ run_id }}"
     hosts: "{{ ansible_play_hosts_all }}"
     target: "3.12"
+    batch: "{{ ansible_play_batch }}"
   run_once: true
 """
 
@@ -90,4 +104,12 @@ files:
   returned: always
   type: list
   elements: str
+oxzep7_fleet_report:
+  description: For the callback, the arguments it renders the report with (every option but O(stage) and O(batch)).
+  returned: always
+  type: dict
+oxzep7_batch:
+  description: For the callback's notifications, the batch that starts now, C(stage) and C(hosts).
+  returned: always
+  type: dict
 """

@@ -47,6 +47,14 @@ def _read(path):
         return None
 
 
+def _host_files(report_dir):
+    """Every ``hosts/<host>.json`` under ``report_dir`` that holds an object with ``host``, by host name."""
+    names = sorted(n for n in os.listdir(os.path.join(report_dir, "hosts")) if n.endswith(".json"))
+    found = [f for f in (_read(os.path.join(report_dir, "hosts", n)) for n in names)
+             if isinstance(f, dict) and "host" in f]
+    return sorted(found, key=lambda f: str(f["host"]))
+
+
 def collect(report_dir, hosts, failed=(), unreachable=()):
     """Per host of ``hosts`` (list of names), its venv records and status.
 
@@ -353,10 +361,59 @@ def write_preflight(report_dir, host, run_id, target, venvs, remediation=None):
     write_text_atomic(os.path.join(report_dir, "remediation", host + ".yml"), env.get_template(
         "remediation.yml.j2").render(host=host, run_id=run_id, target=target, venvs=venvs,
                                      remediation_file=remediation_file(venvs, remediation)))
-    fleet = sorted((f for f in (_read(os.path.join(report_dir, "hosts", n))
-                                for n in sorted(os.listdir(os.path.join(report_dir, "hosts"))) if n.endswith(".json"))
-                    if isinstance(f, dict) and "host" in f), key=lambda f: f["host"])
+    fleet = _host_files(report_dir)
     for name in ("preflight.json", "preflight.md"):
         write_text_atomic(os.path.join(report_dir, name),
                           env.get_template(name + ".j2").render(fleet=fleet, target=target, run_id=run_id))
     return report
+
+
+# --- the restore drill report -------------------------------------------------------------------
+DRILL_ORDER = ("failed", "checked", "passed")  # worst first, as HOST_ORDER
+
+
+def write_drill(report_dir, host, run_id, records):
+    """Write a host's restore drills and render the drill report of every host there, all under
+    ``report_dir`` (``playbooks/restore_drill.yml``: ``<report dir>/<run id>/drill``): ``hosts/<host>.json``
+    (as :func:`write_host`), ``drill.json`` and ``drill.md``.
+
+    :param records: the host's drill records (list of dicts, ``venv_drill``'s ``oxzep7_report.record``:
+        ``path``, ``result`` (``passed``, ``failed``, or ``checked`` in check mode), ``snapshot_id``,
+        ``release_id`` (the scratch release), ``python_version``, ``seconds`` (``restore``, ``verify``,
+        ``total``) and ``reason``).
+    :returns: the drill report (dict: ``run_id``, ``status``, ``generated``, ``totals``, ``hosts``, each
+        ``{host, status, venvs}``).
+    """
+    write_host(report_dir, host, run_id, records)
+    rows = []
+    for found in _host_files(report_dir):
+        venvs = [r for r in found.get("results") or [] if isinstance(r, dict)]
+        statuses = [r.get("result") if r.get("result") in DRILL_ORDER else "failed" for r in venvs] or ["failed"]
+        rows.append(dict(host=found["host"], status=min(statuses, key=DRILL_ORDER.index), venvs=venvs))
+    totals = dict((s, sum(1 for r in rows for v in r["venvs"] if v.get("result") == s)) for s in DRILL_ORDER)
+    totals.update(hosts=len(rows), venvs=sum(len(r["venvs"]) for r in rows))
+    status = min([r["status"] for r in rows], key=DRILL_ORDER.index)
+    report = dict(run_id=run_id, status=status, totals=totals, hosts=rows,
+                  generated=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
+    write_json_atomic(os.path.join(report_dir, "drill.json"), report)
+    write_text_atomic(os.path.join(report_dir, "drill.md"), drill_markdown(report))
+    return report
+
+
+def drill_markdown(report):
+    """The drill report as Markdown (str): one row per venv drilled."""
+    t = report["totals"]
+    lines = ["# Restore drill %s" % report["run_id"], "",
+             "Status: **%s**. %d venvs on %d hosts: %d passed, %d failed%s." % (
+                 report["status"], t["venvs"], t["hosts"], t["passed"], t["failed"],
+                 ", %d checked (check mode)" % t["checked"] if t["checked"] else ""), "",
+             "| host | venv | snapshot | Python | result | restore s | verify s | total s | reason |",
+             "| --- | --- | --- | --- | --- | ---: | ---: | ---: | --- |"]
+    for row in report["hosts"]:
+        for v in row["venvs"]:
+            s = v.get("seconds") or {}
+            lines.append("| %s | `%s` | %s | %s | %s | %s | %s | %s | %s |" % (
+                row["host"], v.get("path"), v.get("snapshot_id") or "-", v.get("python_version") or "-",
+                v.get("result"), _stage(s, "restore"), _stage(s, "verify"), _stage(s, "total"),
+                (v.get("reason") or "").replace("|", "/").replace("\n", " ")))
+    return "\n".join(lines) + "\n"

@@ -75,10 +75,16 @@ def run_fleet_playbook(playbook, tmp, hosts, check=False, extra_vars=None, timeo
 
     :returns: ``(rc, stats, plays)``: stats maps each host to its counters.
     """
+    return run_fleet_playbook_output(playbook, tmp, hosts, check, extra_vars, timeout, limit)[:3]
+
+
+def run_fleet_playbook_output(playbook, tmp, hosts, check=False, extra_vars=None, timeout=None, limit=None):
+    """:func:`run_fleet_playbook`, also returning everything ansible-playbook printed:
+    ``(rc, stats, plays, output)``, output being its stdout and stderr (str)."""
     argv, env = _playbook_command(playbook, tmp, hosts, check, extra_vars, limit)
     proc = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
                           check=False, cwd=tmp, timeout=timeout)
-    return _results(proc.returncode, proc.stdout, proc.stderr)
+    return _results(proc.returncode, proc.stdout, proc.stderr) + (proc.stdout + proc.stderr,)
 
 
 class Playbook:
