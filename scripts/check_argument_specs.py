@@ -9,6 +9,9 @@ role's fallbacks to the upgrade role's settings, are compared by name only).
 
 Every role has a README.md (Galaxy refuses a collection whose role has none) that names
 each entry point other than main and each option of each entry point in backquotes.
+
+The venv entries of the rollback and drill roles (their lists default to upgrade_venvs) accept every
+key an upgrade_venvs entry has.
 Exits 1 listing each mismatch.
 """
 
@@ -56,6 +59,22 @@ for role in sorted(glob.glob(os.path.join(root, "roles", "*"))):
             problems.append("%s: option %s has no default in defaults/main.yml" % (name, key))
         if not key.startswith(name + "_"):
             problems.append("%s: option %s lacks the role prefix %s_" % (name, key, name))
+# Roles whose venv list defaults to upgrade_venvs take the same entries: each must accept every key
+# of an upgrade_venvs entry (the argument spec validation refuses a key it does not know).
+venv_lists = {"rollback": "rollback_venvs", "drill": "drill_venvs"}
+
+
+def entry_keys(role, option):
+    with open(os.path.join(root, "roles", role, "meta", "argument_specs.yml")) as fh:
+        return set(yaml.safe_load(fh)["argument_specs"]["main"]["options"][option].get("options", {}))
+
+
+upgrade_keys = entry_keys("upgrade", "upgrade_venvs")
+for role, option in sorted(venv_lists.items()):
+    keys = entry_keys(role, option)
+    if keys:  # no sub-options at all accepts every key
+        problems.extend("%s: %s entries do not accept %s, a key of upgrade_venvs" % (role, option, key)
+                        for key in sorted(upgrade_keys - keys))
 for line in problems:
     print(line)
 sys.exit(1 if problems else 0)
