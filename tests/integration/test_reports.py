@@ -61,7 +61,7 @@ def test_limited_run_reports_the_failed_build_by_name(tmp_path, old_python, pyen
     with open(log) as fh:
         text = fh.read()
     assert rebuild["reason"].split("failed: ", 1)[1] in text and "uv pip install" in text
-    assert "installer log: %s" % venv["installer_log"] in markdown
+    assert "evidence: %s" % venv["installer_log"] in markdown
 
     # rolled back to the plain venv it was, with nothing left beside it
     layout = Layout(stable)
