@@ -44,7 +44,7 @@ def measure(runner, argv, env, runs, chdir=None, timeout=600, what="the benchmar
         result; the details hold the run's ``cmd``, ``rc``, ``stdout`` and ``stderr``.
     """
     seconds, peak = [], 0
-    for _ in range(max(int(runs), 1)):
+    while len(seconds) < max(int(runs), 1):
         try:
             res = runner.run([sys.executable, "-c", WRAPPER] + list(argv), env=env, cwd=chdir, check=False,
                              what=what, timeout=timeout)

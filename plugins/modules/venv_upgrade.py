@@ -221,7 +221,7 @@ benchmark:
     before:
       description: "The live release: C(seconds) (wall time of each run), C(median_seconds), C(peak_rss_bytes)."
       type: dict
-    after: {description: The new release, as C(before)., type: dict}
+    after: {description: "The new release, as C(before).", type: dict}
     ratio: {description: After's median over before's (below 1 is faster)., type: float}
     rss_ratio: {description: After's peak RSS over before's., type: float}
     regression_percent: {description: How much slower the new release is in percent (negative when faster)., type: float}

@@ -4,7 +4,7 @@ import glob
 import json
 import os
 
-from helpers import App, read_ledger, run_playbook
+from helpers import read_ledger, run_playbook
 from support import ROOT
 
 from ansible_collections.oxzep7.python.plugins.module_utils._archive import tree_manifest
