@@ -112,10 +112,13 @@ EXAMPLES = r"""
   oxzep7.python.bake_probe:
     seconds: 300
     metrics:
-      url: "http://prometheus.internal:9090/api/v1/query?query=histogram_quantile(0.99,sum(rate(http_request_duration_seconds_bucket{instance=%22{{ inventory_hostname }}:8080%22}[1m]))by(le))"
+      url: "http://prometheus.internal:9090/api/v1/query?query={{ latency | urlencode }}"
       format: json
       key: data.result.0.value.1
       max: 0.25
+  vars:
+    latency: >-
+      histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{instance="{{ inventory_hostname }}:8080"}[1m])))
 
 - name: A command of the app's own, and its health URL
   oxzep7.python.bake_probe:
@@ -151,16 +154,36 @@ samples:
   type: list
   elements: dict
   contains:
-    ok: {description: Whether the probe passed., type: bool}
-    at: {description: When it started, in seconds after the first one., type: float}
-    seconds: {description: How long it took., type: float}
-    error: {description: Why it failed; null when it passed., type: str}
-    rc: {description: The command's exit status., type: int}
-    status: {description: The HTTP status of O(url) or O(metrics.url)., type: int}
-    values: {description: The values read from O(metrics.url) (at most 10)., type: list}
-    cmd: {description: The command, when it failed., type: list}
-    stdout: {description: The end of the command's stdout, when it failed., type: str}
-    stderr: {description: The end of the command's stderr, when it failed., type: str}
+    ok:
+      description: Whether the probe passed.
+      type: bool
+    at:
+      description: When it started, in seconds after the first one.
+      type: float
+    seconds:
+      description: How long it took.
+      type: float
+    error:
+      description: Why it failed; null when it passed.
+      type: str
+    rc:
+      description: The command's exit status.
+      type: int
+    status:
+      description: The HTTP status of O(url) or O(metrics.url).
+      type: int
+    values:
+      description: The values read from O(metrics.url) (at most 10).
+      type: list
+    cmd:
+      description: The command, when it failed.
+      type: list
+    stdout:
+      description: The end of the command's stdout, when it failed.
+      type: str
+    stderr:
+      description: The end of the command's stderr, when it failed.
+      type: str
 """
 
 from ansible.module_utils.basic import AnsibleModule

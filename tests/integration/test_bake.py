@@ -122,7 +122,7 @@ def test_bake_rolls_back_the_whole_batch_when_one_host_fails_then_a_good_bake_go
         rc, stats, plays = run_fleet_playbook("upgrade.yml", str(tmp_path), hosts,
                                               extra_vars=dict(run, python_upgrade_run_id="k2"))
         assert rc == 0, failed_tasks(plays)
-        [baked] = task_results(plays, "Watch the batch with the bake probe for 3 s", "web-1")
+        [baked] = task_results(plays, "Watch the batch with the bake probe, seconds 3", "web-1")
         assert baked["passed"] and baked["probes"] >= 3, baked
         for name, app in apps.items():
             assert Layout(app.stable).current_release() == "k2-cp312", name
@@ -137,12 +137,12 @@ def test_bake_rolls_back_the_whole_batch_when_one_host_fails_then_a_good_bake_go
 def test_soak_failure_after_a_passed_health_check_rolls_back(app, pyenv_root, wheelhouse):
     watch = Monitoring({"app": app.stable})
     entry = app.venv_entry(health_url=watch.url("health"), soak_seconds=4)
-    rc, stats, _plays = run_playbook("upgrade.yml", app.base, app.host_vars(pyenv_root, wheelhouse,
-                                                                           upgrade_venvs=[entry]),
-                                     extra_vars=dict(python_upgrade_run_id="s1"))
+    host_vars = app.host_vars(pyenv_root, wheelhouse, upgrade_venvs=[entry])
+    rc, stats, _plays = run_playbook("upgrade.yml", app.base, host_vars, extra_vars=dict(python_upgrade_run_id="s1"))
     assert rc != 0 and stats["rescued"] == 1, stats
     assert Layout(app.stable).current_release().endswith("-adopted")
     assert http_json("http://127.0.0.1:%d/health" % app.port)["python"].startswith("3.9.")
     upgrade = [r for r in read_ledger(app.state_dir) if r["step"] == "upgrade"]
     assert [u["result"] for u in upgrade] == ["rolled_back"], upgrade
-    assert "Soak " in upgrade[0]["reason"] and "answered HTTP 500, not 200" in upgrade[0]["reason"], upgrade
+    reason = upgrade[0]["reason"]
+    assert reason.startswith("Soak, the health checked for soak_seconds") and "answered HTTP 500, not 200" in reason

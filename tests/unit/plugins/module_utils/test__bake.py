@@ -52,8 +52,8 @@ rpc_duration_seconds_sum 1.7560473e+07
 rpc_duration_seconds_count 2693
 """
 
-# What the Python client library (prometheus_client) exposes for a process: trailing ".0" values, _created
-# samples, a gauge without HELP text, and an OpenMetrics exemplar after a value (ignored).
+# What the Python client library (prometheus_client) exposes for a process: trailing ".0" values, NaN, a line
+# indented with a tab, and an OpenMetrics exemplar after a value (ignored) and its "# EOF".
 CLIENT_TEXT = """# HELP python_gc_objects_collected_total Objects collected during gc
 # TYPE python_gc_objects_collected_total counter
 python_gc_objects_collected_total{generation="0"} 1243.0
@@ -69,7 +69,7 @@ process_resident_memory_bytes 4.4032e+07
 shop_request_errors_ratio{handler="/checkout",method="POST"} 0.012
 shop_request_errors_ratio{handler="/checkout",method="GET"} 0.0
 shop_request_errors_ratio{handler="/search",method="GET"} NaN
-	shop_request_latency_seconds{quantile="0.99"}  0.31 # {trace_id="4bf92f3577b34da6"} 0.31 1700000000.0
+\tshop_request_latency_seconds{quantile="0.99"}  0.31 # {trace_id="4bf92f3577b34da6"} 0.31 1700000000.0
 # EOF
 """
 
