@@ -81,7 +81,7 @@ def test_bake_rolls_back_the_whole_batch_when_one_host_fails_then_a_good_bake_go
         hosts = dict((name, app.host_vars(pyenv_root, wheelhouse)) for name, app in apps.items())
         # the next batch's host: a venv the stopped run must not touch
         later = str(tmp_path / "web-3" / "venv")
-        subprocess.run([old_python, "-m", "venv", "--without-pip", later], check=True)
+        subprocess.run([old_python, "-m", "venv", later], check=True)
         hosts["web-3"] = dict(hosts["web-1"], upgrade_venvs=[dict(path=later)],
                               upgrade_state_dir=str(tmp_path / "web-3" / "state"))
         watch = Monitoring(dict((name, app.stable) for name, app in apps.items()))
