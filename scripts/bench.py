@@ -21,7 +21,7 @@ versions and commit) and PNG charts next to it. Sections:
 5. ssh: the upgrade of 2 containers over SSH (sshd added to the bench's own image), pipelining on and
    off, ControlPersist on and off: wall and controller CPU seconds;
 6. snapshot: snapshot and restore throughput and archive size per compression;
-7. drain, only when asked for (``--sections drain``, about 40 minutes: two fresh molecule fleets): the
+7. drain, only when asked for (``--sections drain``, about 25 minutes: two fresh molecule fleets): the
    molecule fleet (six app hosts behind HAProxy) upgraded whole, one host rolled back, with a probe
    through the balancer every 20 ms, without and with the example drain hooks: failed requests side by
    side (verdict: 0 with the hooks).
@@ -951,10 +951,11 @@ def markdown(results, env, files):
             lines.append("| %s | %.0f | %d | **%d** | %s | %d | %d | %d / %d |" % (
                 mode, r["seconds"], r["calls"], r["failed"], r["longest_gap_ms"], r["retries"], r["redispatches"],
                 by_version.get("3.9", 0), by_version.get("3.12", 0)))
-        lines += ["", "HAProxy's retries and redispatches are connections to a host that was restarting, which HAProxy "
-                  "sent again (to another host on the last try): the client did not see them fail, but waited for "
-                  "them. A failed request is one the balancer could not save: it was in flight on the host when its "
-                  "service stopped.", ""]
+        lines += ["", "HAProxy's retries and redispatches (`show stat`: `wretr` and `wredis`, summed over the servers) "
+                  "count requests whose connection to a restarting host failed and that HAProxy sent again, to that "
+                  "host or another: the client did not see them fail, it waited for them. What HAProxy cannot save is "
+                  "a request in flight on a host when its service stops (the client gets a 502 or a closed "
+                  "connection); the drain hook waits until the host has no session left before the restart.", ""]
     if results.get("interpreter"):
         lines += ["## Interpreter stage", "",
                   "CPython 3.13.5 from the local source cache onto 2 containers (the `interpreter` role, "
