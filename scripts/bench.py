@@ -20,9 +20,13 @@ versions and commit) and PNG charts next to it. Sections:
    containers compiled once and imported against compiled on every host;
 5. ssh: the upgrade of 2 containers over SSH (sshd added to the bench's own image), pipelining on and
    off, ControlPersist on and off: wall and controller CPU seconds;
-6. snapshot: snapshot and restore throughput and archive size per compression.
+6. snapshot: snapshot and restore throughput and archive size per compression;
+7. drain, only when asked for (``--sections drain``, about 25 minutes: two fresh molecule fleets): the
+   molecule fleet (six app hosts behind HAProxy) upgraded whole, one host rolled back, with a probe
+   through the balancer every 20 ms, without and with the example drain hooks: failed requests side by
+   side (verdict: 0 with the hooks).
 
-Options: ``--repeat N`` (default 2), ``--sections a,b`` (default all but interpreter),
+Options: ``--repeat N`` (default 2), ``--sections a,b`` (default all but interpreter and drain),
 ``--smoke`` (one repetition, small sizes: a 2 times venv, 1 and 2 containers, 1 container over SSH
 with both settings on and both off; a quick check that everything runs, nothing written) and
 ``--keep-others`` (keep the last numbers of the sections not run now).
@@ -42,7 +46,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 
@@ -50,7 +53,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 
-from support import UV, WHEELHOUSE, pyenv_root_path  # noqa: E402
+from support import UV, WHEELHOUSE, Probe, pyenv_root_path  # noqa: E402
 from helpers import failed_tasks, free_port, run_fleet_playbook  # noqa: E402
 
 from ansible_collections.oxzep7.python.plugins.module_utils import _snapshot  # noqa: E402
@@ -536,6 +539,49 @@ class Bench:
                             snapshot_mb_s=size / t_take / 1e6, restore_mb_s=size / t_restore / 1e6))
         self.results["snapshot"] = out
 
+    # --- 7. drain behind HAProxy (opt-in) ------------------------------------------------------
+    def section_drain(self):
+        """The molecule fleet of tests/molecule/test_fleet_runs.py (its Fleet: scripts/molecule destroy, create,
+        prepare, converge), fresh for each mode: playbooks/upgrade.yml over all six hosts (canary, batches
+        [1, 2, "100%"], failure budget 50%, oxzep7-fleet-4 rolled back), first without hooks, then with the
+        example drain hooks; a :class:`Probe` requests the balancer's frontend every 20 ms from 1 s before the run
+        to 1 s after it. Records the probe's calls and failures, the Python versions that answered, and HAProxy's
+        retries and redispatches (``show stat``: ``wretr``, ``wredis``), which hide failed connections from the
+        client."""
+        sys.path.insert(0, os.path.join(ROOT, "tests", "molecule"))
+        import test_fleet_runs as bed  # pylint: disable=import-outside-toplevel
+        out = {}
+        for mode, hooks in (("without", {}), ("with", bed.DRAIN_HOOKS["upgrade_hooks"])):
+            run_id = "drain-" + mode
+            fleet = bed.Fleet(self.pyenv_root, os.path.join(self.work, run_id))
+            os.makedirs(fleet.reports)
+            try:
+                fleet.start()
+                probe = Probe(bed.frontend_python, interval=0.02)
+                probe.start()
+                time.sleep(1)
+                started = time.monotonic()
+                fleet.molecule("converge", dict(upgrade_hooks=hooks, python_upgrade_run_id=run_id,
+                                                python_upgrade_max_fail_percentage=50))
+                seconds = time.monotonic() - started
+                time.sleep(1)
+                probe.stop()
+                statuses = dict((h["host"], h["status"]) for h in fleet.report(run_id)["hosts"])
+                servers = bed.balancer_servers()
+            finally:
+                fleet.stop()
+            if statuses != dict((h, "rolled_back" if h == bed.BAD else "upgraded") for h in bed.FLEET):
+                raise RuntimeError("the fleet run %s ended otherwise than expected: %s" % (run_id, statuses))
+            out[mode] = dict(probe.summary(), seconds=seconds, answers=dict(probe.values()), errors=probe.errors(5),
+                             retries=sum(int(r["wretr"] or 0) for r in servers.values()),
+                             redispatches=sum(int(r["wredis"] or 0) for r in servers.values()))
+            print("drain: %s the hooks, %d requests in %.0f s, %d failed, HAProxy retried %d and redispatched %d" % (
+                mode, out[mode]["calls"], seconds, out[mode]["failed"], out[mode]["retries"],
+                out[mode]["redispatches"]), flush=True)
+        out["verdicts"] = [verdict("failed requests through HAProxy while the fleet upgrades, with the drain hooks",
+                                   out["with"]["failed"], 0, "requests")]
+        self.results["drain"] = out
+
 
 def stop_masters(control_path_dir):
     """Find the ssh ControlPersist masters whose socket lies in ``control_path_dir`` (their command line names it:
@@ -568,34 +614,6 @@ def projection(per_host, fixed, fleet, hosts=1000, forks=50, cores=8):
     return dict(hosts=hosts, forks=forks, cores=cores, cpu_total=total, cpu_wall=total / cores,
                 one_host_wall=one_host, rounds=rounds, rounds_wall=one_host * rounds,
                 wall_lower_bound=max(total / cores, one_host * rounds))
-
-
-class Probe(threading.Thread):
-    """Calls ``check`` in a tight loop; records (monotonic time, ok) of every call."""
-
-    def __init__(self, check):
-        super().__init__(daemon=True)
-        self.check, self.samples, self._halt = check, [], threading.Event()
-
-    def run(self):
-        while not self._halt.is_set():
-            try:
-                self.check()
-                ok = True
-            except Exception:  # pylint: disable=broad-except
-                ok = False
-            self.samples.append((time.monotonic(), ok))
-
-    def stop(self):
-        self._halt.set()
-        self.join(10)
-
-    def summary(self):
-        """``calls``, ``failed`` and ``longest_gap_ms`` between two successful calls."""
-        good = [t for t, ok in self.samples if ok]
-        gaps = [b - a for a, b in zip(good, good[1:])]
-        return dict(calls=len(self.samples), failed=sum(1 for _t, ok in self.samples if not ok),
-                    longest_gap_ms=round(1000 * max(gaps), 1) if gaps else None)
 
 
 def wait_http(url, timeout=30):
@@ -844,7 +862,7 @@ def markdown(results, env, files):
                                                                  env["python"]), ""]
     verdicts = [v for section in results.values() if isinstance(section, dict) for v in section.get("verdicts", [])]
     if verdicts:
-        lines += ["## Targets (issue 14)", "", "| target | measured | verdict |", "| --- | ---: | --- |"]
+        lines += ["## Targets (issues 14 and 15)", "", "| target | measured | verdict |", "| --- | ---: | --- |"]
         lines += ["| %s %s %.2f %s | %.2f %s | %s |" % (
             v["name"], "at most" if v["at_most"] else "at least", v["limit"], v["unit"], v["value"], v["unit"],
             "PASS" if v["ok"] else "FAIL") for v in verdicts]
@@ -914,6 +932,30 @@ def markdown(results, env, files):
         lines += ["", "A gap is the time between two successful calls of a probe, so it includes one call. The HTTP "
                   "gap is the app's own stop and start, which a restart cannot avoid.", "",
                   "![downtime](downtime.png)", ""]
+    if results.get("drain"):
+        d = results["drain"]
+        lines += ["## Zero downtime behind HAProxy", "",
+                  "The molecule fleet: six app hosts behind Debian's HAProxy (`option redispatch`, `retries 3`, "
+                  "health checks every second, fall 2, rise 2), upgraded whole by `playbooks/upgrade.yml` (canary, "
+                  "batches `[1, 2, \"100%\"]`, failure budget 50%; `oxzep7-fleet-4` fails its health check on 3.12 and "
+                  "is rolled back, so it restarts twice). A probe on the controller requests the balancer's `/health` "
+                  "every 20 ms from 1 s before the run to 1 s after it. Each mode on a fresh fleet; with the hooks, "
+                  "`playbooks/hooks/haproxy-drain.yml` at `after_switch` and `haproxy-enable.yml` at `after_health` "
+                  "and `on_rollback` (see [load balancers](../load-balancers.md)). Opt-in: `scripts/bench --sections "
+                  "drain --keep-others`.", "",
+                  "| drain hooks | run s | requests | failed | longest gap ms | HAProxy retries | HAProxy redispatches "
+                  "| answers on 3.9 / 3.12 |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for mode in ("without", "with"):
+            r = d[mode]
+            by_version = dict((v.rsplit(".", 1)[0], n) for v, n in r["answers"].items())
+            lines.append("| %s | %.0f | %d | **%d** | %s | %d | %d | %d / %d |" % (
+                mode, r["seconds"], r["calls"], r["failed"], r["longest_gap_ms"], r["retries"], r["redispatches"],
+                by_version.get("3.9", 0), by_version.get("3.12", 0)))
+        lines += ["", "HAProxy's retries and redispatches (`show stat`: `wretr` and `wredis`, summed over the servers) "
+                  "count requests whose connection to a restarting host failed and that HAProxy sent again, to that "
+                  "host or another: the client did not see them fail, it waited for them. What HAProxy cannot save is "
+                  "a request in flight on a host when its service stops (the client gets a 502 or a closed "
+                  "connection); the drain hook waits until the host has no session left before the restart.", ""]
     if results.get("interpreter"):
         lines += ["## Interpreter stage", "",
                   "CPython 3.13.5 from the local source cache onto 2 containers (the `interpreter` role, "

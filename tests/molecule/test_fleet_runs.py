@@ -4,7 +4,10 @@ One fleet, brought up once by molecule (create, prepare), then several runs of
 ``playbooks/upgrade.yml`` through ``scripts/molecule converge -s fleet -- <options>``, in order:
 
 1. a failure budget of 0: the canary, then batch 1, then batch 2 where oxzep7-fleet-4 fails;
-   the run stops there and the last batch is untouched;
+   the run stops there and the last batch is untouched. HAProxy on oxzep7-fleet-lb balances over
+   the six apps, and this run uses the example drain hooks (playbooks/hooks/haproxy-*.yml): a probe
+   through the balancer every 20 ms for the whole run, while four hosts restart and one of them is
+   rolled back, sees no failed request;
 2. a budget of 50% and a maintenance window that closes during batch 2 (the test rewrites the
    windows file then): the run continues past the failing host, finishes that batch and
    pauses, the last batch still pending;
@@ -28,12 +31,18 @@ import urllib.request
 import pytest
 import testinfra
 
-from support import ROOT, WHEELHOUSE
+from support import HAPROXY_SHOW_STAT, ROOT, WHEELHOUSE, Probe, haproxy_servers
 
 FLEET = ["oxzep7-fleet-%d" % i for i in range(1, 7)]
 BAD = "oxzep7-fleet-4"
 PORTS = dict((name, 18110 + i) for i, name in enumerate(FLEET, 1))
 SERIAL = [1, 2, "100%"]
+BALANCER = "oxzep7-fleet-lb"  # HAProxy, its frontend on 127.0.0.1:18100, backend "app" (molecule/fleet)
+FRONTEND = "http://127.0.0.1:18100/health"
+# the example hooks shipped with the collection, relative to the playbook's directory (playbooks/)
+DRAIN_HOOKS = dict(upgrade_hooks=dict(after_switch=["hooks/haproxy-drain.yml"],
+                                      after_health=["hooks/haproxy-enable.yml"],
+                                      on_rollback=["hooks/haproxy-enable.yml"]))
 
 
 def host(name):
@@ -53,6 +62,18 @@ def health(name):
     return json.loads(host(name).check_output(
         "python3 -c \"import urllib.request as u; print(u.urlopen('http://127.0.0.1:%d/health').read().decode())\""
         % PORTS[name]))
+
+
+def frontend_python():
+    """The Python version of the app that answered through the balancer."""
+    with urllib.request.urlopen(FRONTEND, timeout=5) as resp:
+        return json.loads(resp.read().decode())["python"]
+
+
+def balancer_servers():
+    """HAProxy's servers of the backend ``app``: name -> its ``show stat`` row."""
+    return haproxy_servers(host(BALANCER).check_output("python3 -c %s /run/haproxy/admin.sock", HAPROXY_SHOW_STAT),
+                           "app")
 
 
 def untouched(name):
@@ -136,8 +157,15 @@ def statuses(report):
 
 
 def test_fleet_runs(fleet):
-    # 1. failure budget 0: stops after the batch where the bad host fails
-    run = fleet.molecule("converge", dict(python_upgrade_run_id="run1", python_upgrade_max_fail_percentage=0))
+    # 1. failure budget 0: stops after the batch where the bad host fails. With the drain hooks, behind
+    #    HAProxy, probed through it every 20 ms from before the run starts to after it ends.
+    probe = Probe(frontend_python, interval=0.02)
+    probe.start()
+    try:
+        run = fleet.molecule("converge", dict(DRAIN_HOOKS, python_upgrade_run_id="run1",
+                                              python_upgrade_max_fail_percentage=0))
+    finally:
+        probe.stop()
     assert run.returncode != 0, run.stdout[-4000:]
     assert [r["result"] for r in upgrades("oxzep7-fleet-1")] == ["upgraded"]
     canary_done = upgrades("oxzep7-fleet-1")[0]["time"]
@@ -157,6 +185,21 @@ def test_fleet_runs(fleet):
     assert statuses(report) == {"oxzep7-fleet-1": "upgraded", "oxzep7-fleet-2": "upgraded",
                                 "oxzep7-fleet-3": "upgraded", BAD: "rolled_back",
                                 "oxzep7-fleet-5": "pending", "oxzep7-fleet-6": "pending"}
+    # no request failed while hosts 1 to 4 restarted (the bad one twice: on 3.12, then rolled back)
+    calls = probe.summary()
+    assert calls["failed"] == 0 and calls["calls"] >= 1000, (calls, probe.errors())
+    assert sorted(set(v.rsplit(".", 1)[0] for v in probe.values())) == ["3.12", "3.9"], probe.values()
+    # HAProxy took each restarted host out (drain, then maintenance) once and put it back once
+    journal = host(BALANCER).check_output("journalctl --unit haproxy.service --no-pager --output cat")
+    for name in FLEET:
+        count = 1 if name in FLEET[:4] else 0
+        assert journal.count("Server app/%s is going DOWN for maintenance" % name) == count, journal[-4000:]
+        assert journal.count("Server app/%s is UP/READY (leaving forced maintenance)" % name) == count, journal[-4000:]
+    servers = balancer_servers()
+    assert dict((n, s["status"]) for n, s in servers.items()) == dict((n, "UP") for n in FLEET)
+    # HAProxy never sent a request to a restarting host: nothing to retry or redispatch (without the hooks,
+    # the bench's fleet upgrade had 61 redispatches)
+    assert [(n, s["wretr"], s["wredis"]) for n, s in servers.items() if s["wretr"] != "0" or s["wredis"] != "0"] == []
 
     # 2. budget 50%: the run goes on past the bad host. The window (in a file the gate reads
     #    before each batch) is open when the run starts; once batch 2 is under way, the test
@@ -249,6 +292,11 @@ def test_fleet_runs(fleet):
         h = host(name)
         assert h.service("demoapp.service").is_running
         assert health(name)["python"].startswith("3.9." if name == BAD else "3.12.")
+    # run 5 had no drain hooks: HAProxy's own checks bring the hosts it restarted back (rise 2, 1 s apart)
+    deadline = time.time() + 30
+    while set(s["status"] for s in balancer_servers().values()) != {"UP"} and time.time() < deadline:
+        time.sleep(1)
+    assert dict((n, s["status"]) for n, s in balancer_servers().items()) == dict((n, "UP") for n in FLEET)
     six = host("oxzep7-fleet-6")
     releases = sorted(six.check_output("find /srv/app/.venv.releases -mindepth 1 -maxdepth 1 -type d "
                                        "-printf '%f\\n'").split())
