@@ -1,5 +1,5 @@
 # oxzep7.python: the two commands README.md leads with, and their parts.
-.PHONY: demo test bench bootstrap wheelhouse unit integration lint sanity build
+.PHONY: demo test bench bootstrap wheelhouse unit integration lint sanity matrix build
 
 bench:
 	scripts/bench
@@ -28,6 +28,9 @@ lint: bootstrap
 
 sanity: bootstrap
 	scripts/sanity
+
+matrix: bootstrap
+	scripts/matrix
 
 build: bootstrap
 	.venv/bin/ansible-galaxy collection build --force --output-path .cache/build .

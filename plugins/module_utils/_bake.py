@@ -275,7 +275,8 @@ def check_metrics(metrics, timeout, get=fetch):
     :param metrics: dict ``url``, ``format`` (``prometheus`` or ``json``), ``max`` (float), and for
         ``prometheus`` ``name`` and ``labels`` (dict; every sample that matches must be at or below the
         ceiling, and one must match), for ``json`` ``key`` (see :func:`json_value`).
-    :returns: dict ``values`` (list of floats, at most 10).
+    :returns: dict ``metric_values`` (list of floats, at most 10; not ``values``, which Jinja reads as
+        the dict method).
     :raises ProbeFailed: on a status other than 2xx, a body not in the format, no such metric or key,
         or a value above the ceiling (or NaN).
     """
@@ -300,8 +301,8 @@ def check_metrics(metrics, timeout, get=fetch):
     bad = [(name, value) for name, value in samples if over_ceiling(value, maximum)]
     if bad:
         raise ProbeFailed("%s: %s is %s, above the ceiling %s" % (url, bad[0][0], _number(bad[0][1]), _number(maximum)),
-                          status=status, values=values[:10])
-    return dict(values=values[:10])
+                          status=status, metric_values=values[:10])
+    return dict(metric_values=values[:10])
 
 
 def _selector(labels):
@@ -319,7 +320,7 @@ def probe(spec, runner, get=fetch):
         ``metrics`` (dict, see :func:`check_metrics`), and ``timeout`` (seconds, int) for each check.
     :param runner: a ``_common.Runner`` for the command.
     :returns: dict ``ok`` (bool), ``seconds`` (float), ``error`` (str or None), and what the checks saw
-        (``rc``, ``status``, ``values``; on a failed command also ``cmd``, ``stdout``, ``stderr``).
+        (``rc``, ``status``, ``metric_values``; on a failed command also ``cmd``, ``stdout``, ``stderr``).
     """
     started = time.monotonic()
     sample = dict(ok=True, error=None)

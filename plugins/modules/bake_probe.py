@@ -172,7 +172,7 @@ samples:
     status:
       description: The HTTP status of O(url) or O(metrics.url).
       type: int
-    values:
+    metric_values:
       description: The values read from O(metrics.url) (at most 10).
       type: list
     cmd:

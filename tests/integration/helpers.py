@@ -21,20 +21,22 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def run_playbook(playbook, tmp, host_vars, check=False, extra_vars=None, timeout=None):
+def run_playbook(playbook, tmp, host_vars, check=False, extra_vars=None, timeout=None, bin_dir=None):
     """Run ``playbook`` for one local host ``app`` in group python_fleet.
 
     :returns: ``(rc, stats, plays)`` from the json callback: stats is the host's
         counters (ok, changed, failures, rescued...), plays the raw plays list.
     """
     rc, stats, plays = run_fleet_playbook(playbook, tmp, {"app": host_vars}, check=check, extra_vars=extra_vars,
-                                          timeout=timeout)
+                                          timeout=timeout, bin_dir=bin_dir)
     return rc, stats.get("app", {}), plays
 
 
-def _playbook_command(playbook, tmp, hosts, check=False, extra_vars=None, limit=None):
+def _playbook_command(playbook, tmp, hosts, check=False, extra_vars=None, limit=None, bin_dir=None):
     """``(argv, env)`` of ansible-playbook for hosts ``hosts`` (name -> host vars) in group python_fleet, with
-    an inventory file of its own in ``tmp``; ``limit``: ansible-playbook's ``--limit``."""
+    an inventory file of its own in ``tmp``; ``limit``: ansible-playbook's ``--limit``; ``bin_dir``: the
+    ``bin`` of another ansible-core's venv (default: the tool venv's)."""
+    bin_dir = bin_dir or BIN
     fd, inventory = tempfile.mkstemp(prefix="inventory-", suffix=".json", dir=tmp)
     local = dict(ansible_connection="local", ansible_python_interpreter=sys.executable)
     fleet = dict((name, dict(local, **v)) for name, v in hosts.items())
@@ -45,7 +47,7 @@ def _playbook_command(playbook, tmp, hosts, check=False, extra_vars=None, limit=
         target = playbook
     else:
         target = os.path.join(ROOT, "playbooks", playbook)  # an absolute path stays as it is
-    argv = [os.path.join(BIN, "ansible-playbook"), "-i", inventory, target]
+    argv = [os.path.join(bin_dir, "ansible-playbook"), "-i", inventory, target]
     if check:
         argv.append("--check")
     if limit:
@@ -56,7 +58,7 @@ def _playbook_command(playbook, tmp, hosts, check=False, extra_vars=None, limit=
                ANSIBLE_STDOUT_CALLBACK="test_results", ANSIBLE_NOCOLOR="1",
                ANSIBLE_CALLBACK_PLUGINS=os.path.join(os.path.dirname(os.path.abspath(__file__)), "callback_plugins"),
                ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_DEPRECATION_WARNINGS="0",
-               PATH=BIN + os.pathsep + os.environ.get("PATH", ""), PWD=tmp)
+               PATH=bin_dir + os.pathsep + BIN + os.pathsep + os.environ.get("PATH", ""), PWD=tmp)
     return argv, env
 
 
@@ -68,20 +70,21 @@ def _results(rc, stdout, stderr):
     return rc, out["stats"], out["plays"]
 
 
-def run_fleet_playbook(playbook, tmp, hosts, check=False, extra_vars=None, timeout=None, limit=None):
+def run_fleet_playbook(playbook, tmp, hosts, check=False, extra_vars=None, timeout=None, limit=None, bin_dir=None):
     """Run ``playbook`` for hosts ``hosts`` (name -> host vars) in group python_fleet; local unless
     their vars say otherwise (``ansible_connection``). ``timeout``: seconds, or None; ``limit``:
     ansible-playbook's ``--limit``.
 
     :returns: ``(rc, stats, plays)``: stats maps each host to its counters.
     """
-    return run_fleet_playbook_output(playbook, tmp, hosts, check, extra_vars, timeout, limit)[:3]
+    return run_fleet_playbook_output(playbook, tmp, hosts, check, extra_vars, timeout, limit, bin_dir)[:3]
 
 
-def run_fleet_playbook_output(playbook, tmp, hosts, check=False, extra_vars=None, timeout=None, limit=None):
+def run_fleet_playbook_output(playbook, tmp, hosts, check=False, extra_vars=None, timeout=None, limit=None,
+                              bin_dir=None):
     """:func:`run_fleet_playbook`, also returning everything ansible-playbook printed:
     ``(rc, stats, plays, output)``, output being its stdout and stderr (str)."""
-    argv, env = _playbook_command(playbook, tmp, hosts, check, extra_vars, limit)
+    argv, env = _playbook_command(playbook, tmp, hosts, check, extra_vars, limit, bin_dir)
     proc = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
                           check=False, cwd=tmp, timeout=timeout)
     return _results(proc.returncode, proc.stdout, proc.stderr) + (proc.stdout + proc.stderr,)

@@ -169,7 +169,7 @@ def served():
 
 def test_ceilings_on_served_metrics(served):
     checkout = dict(url=served.url("/metrics"), name="shop_request_errors_ratio", labels={"handler": "/checkout"})
-    assert check_metrics(dict(checkout, max=0.05), 5) == dict(values=[0.012, 0.0])
+    assert check_metrics(dict(checkout, max=0.05), 5) == dict(metric_values=[0.012, 0.0])
     with pytest.raises(ProbeFailed, match=r'shop_request_errors_ratio\{handler="/checkout",method="POST"\} is 0.012, '
                                           r"above the ceiling 0.01$"):
         check_metrics(dict(checkout, max=0.01), 5)
@@ -178,11 +178,11 @@ def test_ceilings_on_served_metrics(served):
     with pytest.raises(ProbeFailed, match=r'no sample of shop_request_errors_ratio\{handler="/cart"\}'):
         check_metrics(dict(checkout, labels={"handler": "/cart"}, max=1), 5)
     latency = dict(url=served.url("/spec"), name="rpc_duration_seconds", labels={"quantile": "0.99"})
-    assert check_metrics(dict(latency, max=80000), 5) == dict(values=[76656.0])
+    assert check_metrics(dict(latency, max=80000), 5) == dict(metric_values=[76656.0])
     with pytest.raises(ProbeFailed, match="is 76656, above the ceiling 9001"):
         check_metrics(dict(latency, max=9001), 5)
     query = dict(url=served.url("/query"), format="json", key="data.result.1.value.1")
-    assert check_metrics(dict(query, max=0), 5) == dict(values=[0.0])
+    assert check_metrics(dict(query, max=0), 5) == dict(metric_values=[0.0])
     with pytest.raises(ProbeFailed, match=r"data\.result\.0\.value\.1 is 1, above the ceiling 0.5"):
         check_metrics(dict(query, key="data.result.0.value.1", max=0.5), 5)
     with pytest.raises(ProbeFailed, match="line 2 is not in the Prometheus text format"):
