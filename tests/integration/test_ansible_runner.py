@@ -111,24 +111,25 @@ def host_vars(base, name, pyenv_root, wheelhouse):
                 upgrade_venvs=[dict(path=os.path.join(base, name, "venv"), imports=["idna"])])
 
 
-def test_one_job_reports_into_its_artifacts_and_publishes_its_summary(tmp_path, new_python, pyenv_root, wheelhouse):
-    """One AWX job of one host whose venv runs the target already: the report defaults to the runner's
-    artifact directory, and set_stats publishes the run's summary as the job's artifacts."""
+def test_a_paused_job_reports_into_its_artifacts_and_publishes_its_summary(tmp_path, pyenv_root, wheelhouse):
+    """One AWX job whose maintenance window is closing (no batch fits in it): the report defaults to
+    the runner's artifact directory, and set_stats publishes the paused run's summary as the job's
+    artifacts."""
     base = str(tmp_path)
-    venv(os.path.join(base, "app", "venv"), new_python, wheelhouse)
-    runner, artifacts = awx_job(base, 31, {"app": host_vars(base, "app", pyenv_root, wheelhouse)})
+    runner, artifacts = awx_job(base, 31, {"app": host_vars(base, "app", pyenv_root, wheelhouse)}, extra_vars=dict(
+        python_upgrade_windows=[dict(start="00:00", end="23:59", timezone="UTC")], python_upgrade_batch_seconds=86400))
     assert runner.status == "successful" and runner.rc == 0, runner.stdout.read()
     run_id = summary(runner)["run_id"]
     reports = os.path.join(artifacts, "python-upgrade-reports", run_id)
     with open(os.path.join(reports, "report.json")) as fh:
         report = json.load(fh)
-    assert [(h["host"], h["status"]) for h in report["hosts"]] == [("app", "already_current")], report["hosts"]
-    assert report["status"] == "completed" and os.path.exists(os.path.join(reports, "report.md"))
+    assert [(h["host"], h["status"]) for h in report["hosts"]] == [("app", "pending")], report["hosts"]
+    assert report["status"] == "paused" and os.path.exists(os.path.join(reports, "report.md"))
     assert summary(runner) == dict(
-        run_id=run_id, status="completed", target="3.12", paused=False, window=None, report_dir=reports,
-        totals=dict(report["totals"]), reports=dict((ext, os.path.join(reports, "report." + ext))
-                                                    for ext in ("json", "md", "html")))
-    assert report["totals"]["already_current"] == 1 and report["totals"]["hosts"] == 1
+        run_id=run_id, status="paused", target="3.12", paused=True, window=report["window"]["reason"],
+        report_dir=reports, totals=dict(report["totals"]),
+        reports=dict((ext, os.path.join(reports, "report." + ext)) for ext in ("json", "md", "html")))
+    assert "closes" in summary(runner)["window"] and report["totals"]["pending"] == 1
 
 
 def test_two_slices_make_one_report_and_a_relaunch_takes_over_a_cancelled_jobs_lock(
