@@ -19,8 +19,8 @@ description:
     C(preflight/remediation/<host>.yml), C(preflight/preflight.md) and C(preflight/preflight.json)
     (rendered from the collection's templates).
   - When M(oxzep7.python.fleet_report) runs (before each batch of C(playbooks/upgrade.yml), and at its end)
-    it renders C(report.json), C(report.md) and C(report.html) (of every part of the run: the slices of an AWX
-    sliced job that share the run id and the report directory, see M(oxzep7.python.fleet_report)); when
+    it renders C(report.json), C(report.md) and C(report.html) (of every part of the run, that is the slices of
+    an AWX sliced job that share the run id and the report directory, see M(oxzep7.python.fleet_report)); when
     Ansible stops (also when the failure budget or a failure stopped it early) it renders them again with the
     final state of every host, failed and unreachable hosts included, and the run's final status
     (C(completed), C(completed_with_failures), C(paused) or C(stopped); C(running) while another part runs).

@@ -14,7 +14,7 @@ version_added: 0.1.0
 description:
   - The lock is the file C(<state_dir>/<slug>/lock), created atomically (complete, under a temporary name,
     then linked into place) and naming the run id and its owner (controller host, C(ansible-playbook)
-    process id, user, and in an AWX or AAP job the job: C(awx_job_id), C(awx_job_template_id) and
+    process id, user, and in an AWX or AAP job the job, from C(awx_job_id), C(awx_job_template_id) and
     C(AWX_HOST)). The same run of the same owner taking it again is a no-op, so a resumed run goes on;
     the same run id from another controller process is another run.
   - The modules that change the venv refuse it while the lock names another run, and stop when it changes
@@ -24,7 +24,7 @@ description:
     when that run was started from the same controller (the action plugin checks that process
     there).
   - A lock left behind by an AWX job is taken over by a later job of the same job template on the same
-    AWX (a relaunch, in a new container): AWX starts a template's job only once its previous job ended,
+    AWX (a relaunch, in a new container), since AWX starts a template's job only once its previous job ended,
     unless the template allows concurrent jobs (keep that off). A job of another template, or of another
     AWX, is refused. Runs from another controller must be cleared by hand.
   - O(state=absent) removes the lock if this run of this owner holds it.
