@@ -31,9 +31,10 @@ TEMPLATE = dict(id=7, name="Upgrade Python")
 PROJECT_PLAYBOOK = "- name: Upgrade the venvs' Python\n  ansible.builtin.import_playbook: oxzep7.python.upgrade\n"
 
 
-def awx_job(tmp, job_id, hosts, playbook=PROJECT_PLAYBOOK, template=TEMPLATE, workflow_job_id=None,
+def awx_job(tmp, job_id, hosts, playbook=PROJECT_PLAYBOOK, template=None, workflow_job_id=None,
             awx_host=AWX_HOST, extra_vars=None):
-    """Run one AWX job with ansible-runner: hosts (name -> host vars) in group python_fleet.
+    """Run one AWX job with ansible-runner: hosts (name -> host vars) in group python_fleet; ``template``:
+    its job template (``id``, ``name``), by default ``TEMPLATE``.
 
     :returns: ``(runner, artifact dir)``: the ``ansible_runner.Runner`` after the run.
     """
@@ -51,6 +52,7 @@ def awx_job(tmp, job_id, hosts, playbook=PROJECT_PLAYBOOK, template=TEMPLATE, wo
     with open(inventory, "w") as fh:
         fh.write("#! %s\n# -*- coding: utf-8 -*-\nprint(%r)\n" % (sys.executable, json.dumps(script)))
     os.chmod(inventory, stat.S_IRWXU)
+    template = template or TEMPLATE
     meta = {}  # Job.awx_meta_vars(), under both prefixes
     for prefix in ("awx", "tower"):
         meta.update({prefix + "_job_id": job_id, prefix + "_job_launch_type": "workflow" if workflow_job_id else "manual",
