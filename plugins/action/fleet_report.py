@@ -9,7 +9,8 @@ import os
 
 from ansible.inventory.manager import InventoryManager
 from ansible.plugins.action import ActionBase
-from ansible_collections.oxzep7.python.plugins.plugin_utils._report import build
+from ansible_collections.oxzep7.python.plugins.module_utils._common import Oxzep7Error
+from ansible_collections.oxzep7.python.plugins.plugin_utils._report import build, summary
 
 ARGUMENT_SPEC = dict(
     report_dir=dict(type="path", required=True),
@@ -18,6 +19,7 @@ ARGUMENT_SPEC = dict(
     target=dict(type="str"),
     paused=dict(type="dict"),
     finished=dict(type="bool", default=False),
+    failed=dict(type="list", elements="str", default=[]),
     stage=dict(type="str", choices=["canary", "batch"], default="batch"),
     batch=dict(type="list", elements="str", default=[]),
 )
@@ -34,10 +36,16 @@ class ActionModule(ActionBase):
         _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         batch = dict(stage=args.pop("stage"), hosts=args.pop("batch"))
         args["hosts"] = self._within_limit(args["hosts"], task_vars)
-        report = build(**args)
+        try:
+            report = build(**args)
+            # the run as it stands should it end now, for set_stats: it may stop before the next call
+            ending = report if args["finished"] else build(**dict(args, finished=True))
+        except Oxzep7Error as exc:
+            result.update(failed=True, msg=exc.msg)
+            return result
         result.update(changed=False, status=report["status"], totals=report["totals"],
                       files=[os.path.join(args["report_dir"], n) for n in ("report.json", "report.md", "report.html")],
-                      oxzep7_fleet_report=args, oxzep7_batch=batch)
+                      summary=summary(ending, args["report_dir"]), oxzep7_fleet_report=args, oxzep7_batch=batch)
         return result
 
     def _within_limit(self, hosts, task_vars):

@@ -9,6 +9,6 @@ from ansible_collections.oxzep7.python.plugins.action.venv_lock import ActionMod
 
 
 class ActionModule(_LockAction):
-    """Add the lock's owner and take over the lock of a dead run of this controller."""
+    """Add the lock's owner and take over the lock of a run that is gone (see ``venv_lock``)."""
 
     MODULE = "oxzep7.python.venv_upgrade"

@@ -18,11 +18,12 @@ description:
     directory on the controller, and for the preflight C(preflight/hosts/<host>.json),
     C(preflight/remediation/<host>.yml), C(preflight/preflight.md) and C(preflight/preflight.json)
     (rendered from the collection's templates).
-  - When M(oxzep7.python.fleet_report) runs (before each batch of C(playbooks/upgrade.yml)) it renders
-    C(report.json), C(report.md) and C(report.html); when the run ends (also when the failure budget or
-    a failure stopped it early) it renders them again with the final state of every host, failed and
-    unreachable hosts included, and the run's final status (C(completed), C(completed_with_failures),
-    C(paused) or C(stopped)).
+  - When M(oxzep7.python.fleet_report) runs (before each batch of C(playbooks/upgrade.yml), and at its end)
+    it renders C(report.json), C(report.md) and C(report.html) (of every part of the run, that is the slices of
+    an AWX sliced job that share the run id and the report directory, see M(oxzep7.python.fleet_report)); when
+    Ansible stops (also when the failure budget or a failure stopped it early) it renders them again with the
+    final state of every host, failed and unreachable hosts included, and the run's final status
+    (C(completed), C(completed_with_failures), C(paused) or C(stopped); C(running) while another part runs).
   - M(oxzep7.python.venv_drill) returns a venv's restore drill (C(kind) C(drill)); the callback writes the
     drill report, C(hosts/<host>.json), C(drill.json) and C(drill.md), into the report directory the drill
     names (C(playbooks/restore_drill.yml) uses C(<report dir>/<run id>/drill)).
@@ -93,7 +94,8 @@ class CallbackModule(CallbackBase):
         if "oxzep7_fleet_report" in data:
             self._report_args = dict(data["oxzep7_fleet_report"])
             report = render(**self._args())
-            self._batch_starts(result, report, data.get("oxzep7_batch") or {})
+            if not self._report_args.get("finished"):  # the run's end starts no batch
+                self._batch_starts(result, report, data.get("oxzep7_batch") or {})
         if data.get("state") in ("closed", "closing") and "next_open" in data and data.get("open") is False:
             first = self._paused is None
             self._paused = dict((k, data.get(k)) for k in ("state", "reason", "closes_at", "next_open", "now"))

@@ -10,7 +10,8 @@ every run: ``time`` (UTC ISO 8601), ``run_id``, ``step``, ``from``, ``to``,
 Two locks keep one run per venv:
 
 - ``<slug>/lock``, the run's lock (:func:`acquire_lock`): a JSON object naming the run id and
-  its owner (controller host and ``ansible-playbook`` pid), held from the snapshot to the record;
+  its owner (controller host and ``ansible-playbook`` pid, and the AWX job that ran it, if one did),
+  held from the snapshot to the record;
 - ``<slug>/work.lock``, the host-side lock (:class:`WorkLock`): an ``fcntl.flock`` held by each
   module process that changes the venv for as long as it works, so a module left running by a
   killed controller and the modules of the next run never work at once.
@@ -235,11 +236,14 @@ def read_lock(path):
 
 
 def describe_lock(held):
-    """Say who holds a lock (dict read from a lock file): ``run R (controller C, pid P, since T)``."""
+    """Say who holds a lock (dict read from a lock file): ``run R (controller C, pid P, since T)``, with
+    ``, AWX job J of job template T`` after the pid when an AWX job took it."""
     owner = held.get("owner") if isinstance(held.get("owner"), dict) else {}
+    awx = owner.get("awx") if isinstance(owner.get("awx"), dict) else None
     since = held.get("acquired")
-    return "run %s (controller %s, pid %s, since %s)" % (
+    return "run %s (controller %s, pid %s%s, since %s)" % (
         held.get("run_id"), owner.get("controller"), owner.get("pid"),
+        ", AWX job %s of job template %s" % (awx.get("job"), awx.get("template")) if awx else "",
         time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since)) if isinstance(since, (int, float)) else "unknown")
 
 

@@ -24,9 +24,14 @@ description:
     status per host, the worst of its venvs'); the run's status.
   - C(playbooks/upgrade.yml) runs it before each batch, and the callback renders the report once more when
     the run ends, whatever happened (also when the failure budget stopped the run).
-  - Each call also marks the start of a batch for the callback's notifications (C(python_upgrade_notify)).
-    The first call of a run sends C(run_start), each later one C(canary_done) or C(batch_done) for the batch
-    before it (see the C(oxzep7.python.fleet_report) callback).
+  - Each call but a O(finished) one also marks the start of a batch for the callback's notifications
+    (C(python_upgrade_notify)). The first call of a run sends C(run_start), each later one C(canary_done) or
+    C(batch_done) for the batch before it (see the C(oxzep7.python.fleet_report) callback).
+  - "Slices: several C(ansible-playbook) processes may report into one report directory under one run id,
+    each for its own hosts, as the jobs of an AWX sliced job template do. Each process's part of the run
+    (its hosts, whether it ended or paused, the hosts Ansible failed) is C(parts/<name>.json) there, and the
+    report merges every part: each host once, the run finished when every part is. A rerun of the same
+    hosts replaces its part. A part file that is not what the callback writes is an error naming the file."
 author: oxzep7.python contributors (@oxzep7)
 options:
   report_dir:
@@ -55,6 +60,14 @@ options:
     description: Whether the run has ended; otherwise its status is C(running).
     type: bool
     default: false
+  failed:
+    description:
+      - The hosts of O(hosts) that Ansible failed before this call, for the status of a O(finished) call
+        (C(playbooks/upgrade.yml) passes the hosts its last play lost). A host whose record says why it failed
+        keeps its status.
+    type: list
+    elements: str
+    default: []
   stage:
     description: Whether the batch that starts now is the C(canary) or a C(batch) of the main play (for notifications).
     type: str
@@ -93,23 +106,55 @@ EXAMPLES = r"""
 RETURN = r"""
 status:
   description: C(running), C(paused), C(stopped), C(completed_with_failures) or C(completed).
-  returned: always
+  returned: success
   type: str
 totals:
   description: Number of hosts per status, and C(hosts).
-  returned: always
+  returned: success
   type: dict
 files:
   description: The report's files, which the callback writes.
-  returned: always
+  returned: success
   type: list
   elements: str
+summary:
+  description:
+    - The run as it stands should it end now (its last batch done, or never started), in the fields a workflow
+      needs; C(playbooks/upgrade.yml) publishes it with M(ansible.builtin.set_stats).
+    - With other parts of the run still running (slices), its status is C(running).
+  returned: success
+  type: dict
+  contains:
+    run_id:
+      description: The run id.
+      type: str
+    status:
+      description: C(completed), C(completed_with_failures), C(paused), C(stopped), or C(running).
+      type: str
+    target:
+      description: The target Python version.
+      type: str
+    totals:
+      description: Hosts per status (as RV(totals)).
+      type: dict
+    paused:
+      description: Whether the maintenance window paused the run.
+      type: bool
+    window:
+      description: Why the window paused it, or null.
+      type: str
+    report_dir:
+      description: The run's report directory.
+      type: str
+    reports:
+      description: The report's files, C(json), C(md) and C(html).
+      type: dict
 oxzep7_fleet_report:
   description: For the callback, the arguments it renders the report with (every option but O(stage) and O(batch)).
-  returned: always
+  returned: success
   type: dict
 oxzep7_batch:
   description: For the callback's notifications, the batch that starts now, C(stage) and C(hosts).
-  returned: always
+  returned: success
   type: dict
 """

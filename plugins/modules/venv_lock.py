@@ -14,14 +14,19 @@ version_added: 0.1.0
 description:
   - The lock is the file C(<state_dir>/<slug>/lock), created atomically (complete, under a temporary name,
     then linked into place) and naming the run id and its owner (controller host, C(ansible-playbook)
-    process id, user). The same run of the same owner taking it again is a no-op, so a resumed run goes on;
+    process id, user, and in an AWX or AAP job the job, from C(awx_job_id), C(awx_job_template_id) and
+    C(AWX_HOST)). The same run of the same owner taking it again is a no-op, so a resumed run goes on;
     the same run id from another controller process is another run.
   - The modules that change the venv refuse it while the lock names another run, and stop when it changes
     under them (see O(oxzep7.python.venv_rebuild#module:lock_timeout)).
   - When another run holds it, the task fails at once with who holds it since when.
   - A lock left behind by a run whose C(ansible-playbook) process is gone (killed, say) is taken over
     when that run was started from the same controller (the action plugin checks that process
-    there). Runs from another controller must be cleared by hand.
+    there).
+  - A lock left behind by an AWX job is taken over by a later job of the same job template on the same
+    AWX (a relaunch, in a new container), since AWX starts a template's job only once its previous job ended,
+    unless the template allows concurrent jobs (keep that off). A job of another template, or of another
+    AWX, is refused. Runs from another controller must be cleared by hand.
   - O(state=absent) removes the lock if this run of this owner holds it.
   - A lock file that is not a JSON object is an error naming the file.
 author: oxzep7.python contributors (@oxzep7)
@@ -55,7 +60,7 @@ attributes:
     description: Shows the run id holding the lock before and after.
   action:
     support: full
-    description: The action plugin adds the owner and takes over the lock of a dead run of this controller.
+    description: The action plugin adds the owner and takes over the lock of a run that is gone (see above).
 """
 
 EXAMPLES = r"""
@@ -81,7 +86,7 @@ held:
   returned: always
   type: dict
 stolen:
-  description: The lock of the dead run that was taken over, or null.
+  description: The lock of the run that is gone that was taken over, or null.
   returned: always
   type: dict
 """

@@ -124,7 +124,7 @@ attributes:
     description: Shows where the stable path points before and after.
   action:
     support: full
-    description: The action plugin adds the lock's owner and takes over the lock of a dead run of this controller.
+    description: The action plugin adds the lock's owner and takes over the lock of a run that is gone (see M(oxzep7.python.venv_lock)).
 seealso:
   - module: oxzep7.python.venv_info
   - module: oxzep7.python.venv_switch

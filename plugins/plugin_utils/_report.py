@@ -10,8 +10,13 @@ Inputs, all under the run's report directory ``<report_dir>``:
 - ``preflight/hosts/<host>.json``: written by the preflight role (venvs ``inhibited`` there never
   reach the upgrade).
 
+- ``parts/<name>.json``: one per ``ansible-playbook`` process that reported into the directory, written
+  by :func:`render` (:func:`part_name`): the hosts it was given, whether it ended, paused, and the hosts
+  Ansible failed or could not reach. The slices of an AWX sliced job (one job per part of the inventory)
+  share one run id and one report directory: each writes its part, and every report merges the parts.
+
 Outputs: ``report.json``, ``report.md`` and ``report.html`` (self-contained: a table and a
-timeline). Hosts of the run with no result are ``pending``; the ones Ansible marked failed or
+timeline), of every host of every part. Hosts of the run with no result are ``pending``; the ones Ansible marked failed or
 unreachable without a record that says why (``failed``, ``rolled_back`` or ``inhibited``) are
 ``failed`` / ``unreachable``. A venv record may name ``evidence``, the files of its failure (the
 installer's output, the gates' output, the services' journals, see :func:`evidence_files`), and
@@ -21,12 +26,16 @@ installer's output, the gates' output, the services' journals, see :func:`eviden
 from __future__ import annotations
 
 import datetime
+import fcntl
+import hashlib
 import html
 import json
 import os
 import re
+import time
 
-from ansible_collections.oxzep7.python.plugins.module_utils._common import write_json_atomic, write_text_atomic
+from ansible_collections.oxzep7.python.plugins.module_utils._common import (
+    Oxzep7Error, write_json_atomic, write_text_atomic)
 
 # Worst first: a host's status is the worst of its venvs'.
 # would_upgrade: a venv that a run in check mode found ready (nothing was built or switched).
@@ -140,21 +149,133 @@ def write_host(report_dir, host, run_id, records, logs=None):
                                                                               results=records))
 
 
-def build(report_dir, run_id, hosts, target=None, paused=None, window=None, failed=(), unreachable=(),
-          finished=False):
+def part_name(hosts):
+    """The file of the part of a run that the host names ``hosts`` (list of str) make, relative to the
+    report directory: ``parts/<the first 16 hex digits of the sha256 of the sorted names>.json``. A rerun
+    of the same hosts (a resumed run, a relaunched slice) replaces its part; other hosts make another."""
+    digest = hashlib.sha256("\n".join(sorted(hosts)).encode("utf-8")).hexdigest()[:16]
+    return os.path.join("parts", digest + ".json")
+
+
+def _host_names(value):
+    """Whether ``value`` is a list of host names that are safe as file names (no ``/``, not ``.``/``..``)."""
+    return isinstance(value, list) and all(isinstance(h, str) and h and "/" not in h and h not in (".", "..")
+                                           for h in value)
+
+
+_PART_KEYS = {"hosts": _host_names, "failed": _host_names, "unreachable": _host_names,
+              "finished": lambda v: isinstance(v, bool), "paused": lambda v: v is None or isinstance(v, dict),
+              "started": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+              "updated": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+def read_parts(report_dir):
+    """Every part under ``<report_dir>/parts`` (see :func:`part_name`), checked.
+
+    :returns: dict: relative file name -> part (dict: ``hosts``, ``failed``, ``unreachable`` (lists of
+        host names), ``finished`` (bool), ``paused`` (the window verdict that paused it, or None),
+        ``started`` and ``updated`` (epoch seconds)).
+    :raises Oxzep7Error: naming the file, when a part is not JSON or not an object of exactly these keys
+        and types, or names a host that is not a plain file name.
+    """
+    top = os.path.join(report_dir, "parts")
+    out = {}
+    for name in sorted(os.listdir(top)) if os.path.isdir(top) else []:
+        if not name.endswith(".json"):
+            continue
+        path = os.path.join(top, name)
+        try:
+            with open(path) as fh:
+                part = json.load(fh)
+        except (OSError, ValueError) as exc:
+            raise Oxzep7Error("the fleet report part %s cannot be read (%s); remove it if no run of this run id "
+                              "wrote it" % (path, exc))
+        if not isinstance(part, dict) or set(part) != set(_PART_KEYS) or \
+                not all(check(part[key]) for key, check in _PART_KEYS.items()):
+            raise Oxzep7Error("the fleet report part %s is not what the fleet report writes (hosts, failed, "
+                              "unreachable, finished, paused, started, updated); remove it if no run of this run id "
+                              "wrote it" % path)
+        out[os.path.join("parts", name)] = part
+    return out
+
+
+def _merge(report_dir, own):
+    """The run's parts: those on disk, with ``own`` (this process's part, see :func:`part_name`) in place of
+    the one of the same hosts.
+
+    :returns: ``(name of own, parts)``: parts a list of dicts, by start time (own's start time is the one on
+        disk when there is one).
+    """
+    name = part_name(own["hosts"])
+    parts = read_parts(report_dir)
+    own["started"] = parts[name]["started"] if name in parts else own["updated"]
+    parts[name] = own
+    return name, sorted(parts.values(), key=lambda p: (p["started"], p["hosts"]))
+
+
+def build(report_dir, run_id, hosts, target=None, paused=None, failed=(), unreachable=(), finished=False):
     """The report of the run from the per-host files in ``report_dir``, without writing anything.
+
+    ``hosts``, ``paused``, ``failed``, ``unreachable`` and ``finished`` make this process's part of the run;
+    the other parts in ``report_dir`` (the other slices of the run, see :func:`read_parts`) add their hosts
+    after, each once. A host is failed or unreachable as the newest part with that host says; the run is
+    finished when every part is, and paused when a part is.
 
     :param hosts: every host of the run, in inventory order.
     :param paused: the maintenance window verdict that paused the run, or None.
+    :param failed: the hosts Ansible failed; ``unreachable``: the ones it could not reach.
     :param finished: whether the run has ended (otherwise it is ``running``).
     :returns: the report dict (``run_id``, ``status``, ``target``, ``generated``, ``totals``,
-        ``hosts``, ``window``).
+        ``hosts``, ``window``: the verdict that paused it, or None).
+    :raises Oxzep7Error: on a part file that is not one (see :func:`read_parts`).
     """
+    own = _part(hosts, paused, failed, unreachable, finished)
+    return _build(report_dir, run_id, target, _merge(report_dir, own)[1])
+
+
+def render(report_dir, run_id, hosts, target=None, paused=None, failed=(), unreachable=(), finished=False):
+    """Write this process's part, then ``report.json``, ``report.md`` and ``report.html`` of every part into
+    ``report_dir`` (the callback does), holding ``<report_dir>/parts/.lock`` (``flock``) meanwhile, so of
+    two slices that render at once the later one writes what the other wrote too.
+
+    :params: as for :func:`build`.
+    :returns: the report dict :func:`build` returns.
+    :raises Oxzep7Error: on a part file that is not one (see :func:`read_parts`).
+    """
+    own = _part(hosts, paused, failed, unreachable, finished)
+    os.makedirs(os.path.join(report_dir, "parts"), exist_ok=True)
+    with open(os.path.join(report_dir, "parts", ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        name, parts = _merge(report_dir, own)
+        write_json_atomic(os.path.join(report_dir, name), own)
+        report = _build(report_dir, run_id, target, parts)
+        write_json_atomic(os.path.join(report_dir, "report.json"), report)
+        write_text_atomic(os.path.join(report_dir, "report.md"), markdown(report))
+        write_text_atomic(os.path.join(report_dir, "report.html"), page(report))
+    return report
+
+
+def _part(hosts, paused, failed, unreachable, finished):
+    """This process's part of the run (see :func:`read_parts`); ``started`` is set by :func:`_merge`."""
+    return dict(hosts=list(hosts), paused=paused or None, failed=sorted(set(failed) & set(hosts)),
+                unreachable=sorted(set(unreachable) & set(hosts)), finished=bool(finished), started=None,
+                updated=time.time())
+
+
+def _build(report_dir, run_id, target, parts):
+    """The report of ``parts`` (list of dicts, see :func:`read_parts`, by start time)."""
+    hosts, failed, unreachable = [], set(), set()
+    for part in sorted(parts, key=lambda p: p["updated"]):  # the newest part says last
+        failed = (failed - set(part["hosts"])) | set(part["failed"])
+        unreachable = (unreachable - set(part["hosts"])) | set(part["unreachable"])
+    for part in parts:
+        hosts += [h for h in part["hosts"] if h not in hosts]
+    paused = next((p["paused"] for p in parts if p["paused"]), None)
     rows = collect(report_dir, hosts, failed, unreachable)
     totals = dict((s, sum(1 for r in rows if r["status"] == s)) for s in HOST_ORDER)
     totals["hosts"] = len(rows)
     pending = totals["pending"]
-    if not finished:
+    if not all(p["finished"] for p in parts):
         status = "running"
     elif paused and pending:
         status = "paused"
@@ -164,22 +285,25 @@ def build(report_dir, run_id, hosts, target=None, paused=None, window=None, fail
         status = "completed_with_failures"
     else:
         status = "completed"
-    return dict(run_id=run_id, status=status, target=target, window=paused or window, totals=totals, hosts=rows,
+    return dict(run_id=run_id, status=status, target=target, window=paused, totals=totals, hosts=rows,
                 generated=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
 
 
-def render(report_dir, run_id, hosts, **kwargs):
-    """Write ``report.json``, ``report.md`` and ``report.html`` into ``report_dir`` (the callback does).
+def summary(report, report_dir):
+    """The run in a few fields, for ``set_stats``: AWX keeps them as the job's artifacts and gives them
+    to the next nodes of a workflow as extra variables.
 
-    :param kwargs: as for :func:`build`.
-    :returns: the report dict :func:`build` returns.
+    :param report: the report dict (:func:`build`).
+    :param report_dir: the run's report directory (str).
+    :returns: dict: ``run_id``, ``status``, ``target``, ``totals`` (hosts per status, and ``hosts``),
+        ``paused`` (bool), ``window`` (why it paused, str, or None), ``report_dir`` and ``reports``
+        (``json``, ``md``, ``html``: the report files' paths).
     """
-    report = build(report_dir, run_id, hosts, **kwargs)
-    os.makedirs(report_dir, exist_ok=True)
-    write_json_atomic(os.path.join(report_dir, "report.json"), report)
-    write_text_atomic(os.path.join(report_dir, "report.md"), markdown(report))
-    write_text_atomic(os.path.join(report_dir, "report.html"), page(report))
-    return report
+    paused = report["status"] == "paused"
+    return dict(run_id=report["run_id"], status=report["status"], target=report["target"],
+                totals=dict(report["totals"]), paused=paused,
+                window=(report["window"] or {}).get("reason") if paused else None, report_dir=report_dir,
+                reports=dict((ext, os.path.join(report_dir, "report." + ext)) for ext in ("json", "md", "html")))
 
 
 _SUMMARY = {
