@@ -2,6 +2,8 @@
 
 import collections
 import csv
+import http.server
+import json
 import os
 import shutil
 import subprocess
@@ -19,6 +21,9 @@ OLD_VERSION, TARGET_VERSION = "3.9", "3.12"
 BIN = os.path.dirname(sys.executable)
 # uv comes with the tool venv
 UV = shutil.which("uv") or os.path.join(BIN, "uv")
+# Secrets in the webhook URLs a Receiver hands out, which must never reach output, reports or ledgers
+TOKEN = "T0KEN-s3cr3t-XyZ-0123456789"  # as a Slack webhook's path holds its secret
+SIGNATURE = "sig0123456789abcdef"  # as a Teams Workflows webhook's query holds its signature
 
 
 def pyenv_root_path():
@@ -97,3 +102,41 @@ def haproxy_servers(show_stat, backend):
     redispatches; ``scur``: current sessions...), all strings."""
     rows = csv.DictReader(show_stat.lstrip("# ").splitlines())
     return dict((r["svname"], r) for r in rows if r["pxname"] == backend and r["svname"] not in ("FRONTEND", "BACKEND"))
+
+
+class Receiver:
+    """A webhook receiver: an HTTP server on 127.0.0.1 that records each POST in ``received`` (path, content
+    type, JSON body) and answers as ``mode`` says: ``ok`` (204), ``error`` (500) or ``hang`` (answers 200 only
+    after ``hang`` seconds). :meth:`url` hands out a URL per ``name`` (with :data:`TOKEN` and
+    :data:`SIGNATURE` in it), :meth:`bodies` returns what was posted to it."""
+
+    def __init__(self, mode="ok", hang=0.0):
+        self.received = []
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (http.server's name)
+                data = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.received.append((self.path, self.headers["Content-Type"], json.loads(data.decode())))
+                if mode == "hang":
+                    time.sleep(hang)
+                self.send_response(500 if mode == "error" else 200 if mode == "hang" else 204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def url(self, name):
+        return "http://127.0.0.1:%d/services/%s/%s?sig=%s" % (self.port, name, TOKEN, SIGNATURE)
+
+    def bodies(self, name):
+        return [body for path, _type, body in self.received if path.startswith("/services/%s/" % name)]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()

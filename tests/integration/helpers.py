@@ -13,6 +13,7 @@ from support import make_app_venv
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.dirname(sys.executable)
+HOOKS = os.path.join(ROOT, "tests", "integration", "hooks")  # task files the tests use as hooks
 
 
 def free_port():
@@ -136,6 +137,15 @@ def task_results(plays, name, host="app"):
             if (full == name or full.endswith(" : " + name)) and host in task["hosts"]:
                 found.append(task["hosts"][host])
     return found
+
+
+def hook_lines(path):
+    """What the test hook ``hooks/record.yml`` logged to ``path`` (its ``hook_log``): one dict per hook that ran,
+    ``upgrade_hook`` plus ``live`` (where the stable path pointed then, or ``plain``); [] when none ran."""
+    if not os.path.exists(path):
+        return []
+    with open(path) as fh:
+        return [json.loads(line) for line in fh]
 
 
 def read_ledger(state_dir):

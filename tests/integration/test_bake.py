@@ -11,7 +11,8 @@ import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from helpers import App, failed_tasks, http_json, read_ledger, run_fleet_playbook, run_playbook, task_results
+from helpers import (HOOKS, App, failed_tasks, hook_lines, http_json, read_ledger, run_fleet_playbook, run_playbook,
+                     task_results)
 
 from ansible_collections.oxzep7.python.plugins.module_utils._layout import Layout
 
@@ -78,7 +79,12 @@ def test_bake_rolls_back_the_whole_batch_when_one_host_fails_then_a_good_bake_go
         for name in ("web-1", "web-2"):
             os.makedirs(str(tmp_path / name))
             apps[name] = App(str(tmp_path / name), old_python, wheelhouse)
-        hosts = dict((name, app.host_vars(pyenv_root, wheelhouse)) for name, app in apps.items())
+        # hooks that log what they got and where the stable path pointed then
+        record = os.path.join(HOOKS, "record.yml")
+        logs = dict((name, str(tmp_path / name / "hooks.jsonl")) for name in apps)
+        hosts = dict((name, app.host_vars(pyenv_root, wheelhouse, hook_log=logs[name], hook_stable=app.stable,
+                                          upgrade_hooks=dict(before_rollback=[record], on_rollback=[record])))
+                     for name, app in apps.items())
         # the next batch's host: a venv the stopped run must not touch
         later = str(tmp_path / "web-3" / "venv")
         subprocess.run([old_python, "-m", "venv", later], check=True)
@@ -107,6 +113,15 @@ def test_bake_rolls_back_the_whole_batch_when_one_host_fails_then_a_good_bake_go
             assert 'demo_http_error_ratio{handler="/orders"} is 0.25, above the ceiling 0.05' in upgrade[-1]["reason"]
             [rollback] = [r for r in read_ledger(app.state_dir) if r["step"] == "rollback"]
             assert rollback["to"] == layout.current_release() and rollback["reason"] == upgrade[-1]["reason"]
+            # before_rollback while the stable path (and so the services) still had the baked release, on_rollback
+            # once the old one was back; both with the upgrade's meanings of the releases and versions
+            drain, back = hook_lines(logs[name])
+            assert (drain["stage"], back["stage"]) == ("before_rollback", "on_rollback")
+            assert drain["live"].endswith("/k1-cp312") and back["live"].endswith("/" + layout.current_release())
+            for hook in (drain, back):
+                assert hook["release"] == "k1-cp312" and hook["previous_release"] == layout.current_release(), hook
+                assert hook["from_version"].startswith("3.9.") and hook["to_version"].startswith("3.12."), hook
+                assert hook["reason"] == upgrade[-1]["reason"] and hook["run_id"] == "k1", hook
         assert Layout(later).kind() == "plain" and "web-3" not in stats
         report = _report(reports, "k1")
         assert [(h["host"], h["status"]) for h in report["hosts"]] == [

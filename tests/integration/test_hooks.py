@@ -4,32 +4,23 @@ import glob
 import json
 import os
 
-from helpers import read_ledger, run_playbook
-from support import ROOT
+from helpers import HOOKS, hook_lines, read_ledger, run_playbook, task_results
 
 from ansible_collections.oxzep7.python.plugins.module_utils._archive import tree_manifest
 from ansible_collections.oxzep7.python.plugins.module_utils._layout import Layout
-
-HOOKS = os.path.join(ROOT, "tests", "integration", "hooks")
-
-
-def hook_lines(path):
-    if not os.path.exists(path):
-        return []
-    with open(path) as fh:
-        return [json.loads(line) for line in fh]
 
 
 def test_hooks_run_in_order_with_their_variables(app, pyenv_root, wheelhouse):
     log = os.path.join(app.base, "hooks.jsonl")
     record = os.path.join(HOOKS, "record.yml")
-    stages = ["before_snapshot", "before_switch", "after_switch", "after_health", "on_rollback", "after_batch"]
+    stages = ["before_snapshot", "before_switch", "after_switch", "after_health", "before_rollback", "on_rollback",
+              "after_batch"]
     host_vars = app.host_vars(pyenv_root, wheelhouse, hook_log=log, hook_stable=app.stable,
                               upgrade_hooks=dict((s, [record]) for s in stages))
     rc, stats, _plays = run_playbook("upgrade.yml", app.base, host_vars, extra_vars=dict(python_upgrade_run_id="h1"))
     assert rc == 0, stats
     lines = hook_lines(log)
-    assert [h["stage"] for h in lines] == stages[:4] + ["after_batch"], lines
+    assert [h["stage"] for h in lines] == stages[:4] + ["after_batch"], lines  # no rollback, none of its stages
     by = dict((h["stage"], h) for h in lines)
     release = Layout(app.stable).current_release()
     assert release == "h1-cp312"
@@ -54,16 +45,21 @@ def test_hooks_run_in_order_with_their_variables(app, pyenv_root, wheelhouse):
 
 
 def test_failing_hook_rolls_back_keeps_the_failed_release_and_runs_on_rollback(app, pyenv_root, wheelhouse):
+    """A failing after_health hook rolls back; the before_rollback hooks run before the switch back and the
+    restart, and one of them failing does not stop the rollback."""
     log = os.path.join(app.base, "hooks.jsonl")
     reports = os.path.join(app.base, "reports")
+    record, fail = os.path.join(HOOKS, "record.yml"), os.path.join(HOOKS, "fail.yml")
     host_vars = app.host_vars(pyenv_root, wheelhouse, hook_log=log, hook_stable=app.stable,
                               upgrade_keep_failed_release=True,
-                              upgrade_hooks=dict(before_switch=[os.path.join(HOOKS, "record.yml")],
-                                                 after_health=[os.path.join(HOOKS, "fail.yml")],
-                                                 on_rollback=[os.path.join(HOOKS, "record.yml")]))
-    rc, stats, _plays = run_playbook("upgrade.yml", app.base, host_vars,
-                                     extra_vars=dict(python_upgrade_run_id="f1", python_upgrade_report_dir=reports))
+                              upgrade_hooks=dict(before_switch=[record], after_health=[fail],
+                                                 before_rollback=[fail, record], on_rollback=[record]))
+    rc, stats, plays = run_playbook("upgrade.yml", app.base, host_vars,
+                                    extra_vars=dict(python_upgrade_run_id="f1", python_upgrade_report_dir=reports))
     assert rc != 0 and stats["rescued"] == 1, stats
+    failed = task_results(plays, "Fail the stage, as a drain or a probe that goes wrong would")
+    assert [(r["msg"], r["failed"]) for r in failed] == [
+        ("hook says no at after_health", True), ("hook says no at before_rollback", True)], failed
     layout = Layout(app.stable)
     assert layout.current_release().endswith("-adopted")
     # the failed release stays for inspection, marked failed, and the retention of the next switch removes it
@@ -71,8 +67,11 @@ def test_failing_hook_rolls_back_keeps_the_failed_release_and_runs_on_rollback(a
     assert marker["state"] == "failed" and "hook says no at after_health" in marker["reason"], marker
     # before_switch hooks split the pass (venv_upgrade stops at the verified release, venv_switch follows):
     # the rollback still finds the release that was live before
-    before, hook = hook_lines(log)
+    before, drain, hook = hook_lines(log)
     assert before["stage"] == "before_switch" and before["live"] == "plain"
+    # before the switch back (so before the restart), and after a hook of its own failed
+    assert drain["stage"] == "before_rollback" and drain["live"].endswith("/f1-cp312"), drain
+    assert "hook says no at after_health" in drain["reason"] and drain["previous_release"].endswith("-adopted")
     assert hook["stage"] == "on_rollback" and "hook says no at after_health" in hook["reason"]
     assert hook["release"] == "f1-cp312" and hook["live"].endswith("-adopted"), hook
     upgrade = [r for r in read_ledger(app.state_dir) if r["step"] == "upgrade"][-1]

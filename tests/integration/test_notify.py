@@ -3,60 +3,19 @@
 that are down, answer 500 or hang past the timeout never fail the run, each failure is a warning, and
 the webhook URLs' secrets (path and query) never reach the output, the reports or the ledger."""
 
-import http.server
 import json
 import os
 import subprocess
-import threading
-import time
 
 import pytest
 
 from helpers import free_port, read_ledger, run_fleet_playbook_output
-from support import UV
+from support import SIGNATURE, TOKEN, UV, Receiver
 
 from ansible_collections.oxzep7.python.plugins.module_utils._venv import python_of
 
-TOKEN = "T0KEN-s3cr3t-XyZ-0123456789"  # as a Slack webhook's path holds its secret
-SIGNATURE = "sig0123456789abcdef"  # as a Teams Workflows webhook's query holds its signature
 # Fails on 3.12: the health check after the switch, so the upgrade switches back (a rollback).
 NOT_ON_312 = "import sys; sys.exit(sys.version_info >= (3, 12))"
-
-
-class Receiver:
-    """An HTTP server on 127.0.0.1 that records each POST (path, JSON body) and answers as ``mode`` says:
-    ``ok`` (204), ``error`` (500) or ``hang`` (answers 200 only after ``hang`` seconds)."""
-
-    def __init__(self, mode="ok", hang=0.0):
-        self.received = []
-        receiver = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 (http.server's name)
-                data = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.received.append((self.path, self.headers["Content-Type"], json.loads(data.decode())))
-                if mode == "hang":
-                    time.sleep(hang)
-                self.send_response(500 if mode == "error" else 200 if mode == "hang" else 204)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def url(self, name):
-        return "http://127.0.0.1:%d/services/%s/%s?sig=%s" % (self.port, name, TOKEN, SIGNATURE)
-
-    def bodies(self, name):
-        return [body for path, _type, body in self.received if path.startswith("/services/%s/" % name)]
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

@@ -11,12 +11,15 @@ One fleet, brought up once by molecule (create, prepare), then several runs of
 2. a budget of 50% and a maintenance window that closes during batch 2 (the test rewrites the
    windows file then): the run continues past the failing host, finishes that batch and
    pauses, the last batch still pending;
-3. two concurrent runs on oxzep7-fleet-5: one upgrades it, the other fails fast on the lock;
+3. two concurrent runs on oxzep7-fleet-5: the second fails fast on the lock; the first upgrades oxzep7-fleet-5
+   and -6 in one batch with a bake (issue 15), whose probe fails on -6 alone after both passed their health
+   checks: both are rolled back, drained from HAProxy before that restart too (before_rollback hooks), with
+   each unit's journal in the report and the rollbacks told to a webhook receiver on 127.0.0.1;
 4. a run on oxzep7-fleet-6 whose controller is killed with SIGKILL while the module on the host
    verifies the new release;
 5. the same command again in an open window: it takes the killed run's lock over, the killed
-   run's module stops and removes its release, and everything left is upgraded, the bad host
-   rolled back again; the report shows every host once with its final state.
+   run's module stops and removes its release, and everything left is upgraded (oxzep7-fleet-5 and -6),
+   the bad host rolled back again; the report shows every host once with its final state.
 """
 
 import datetime
@@ -31,7 +34,7 @@ import urllib.request
 import pytest
 import testinfra
 
-from support import HAPROXY_SHOW_STAT, ROOT, WHEELHOUSE, Probe, haproxy_servers
+from support import HAPROXY_SHOW_STAT, ROOT, WHEELHOUSE, Probe, Receiver, haproxy_servers
 
 FLEET = ["oxzep7-fleet-%d" % i for i in range(1, 7)]
 BAD = "oxzep7-fleet-4"
@@ -40,9 +43,12 @@ SERIAL = [1, 2, "100%"]
 BALANCER = "oxzep7-fleet-lb"  # HAProxy, its frontend on 127.0.0.1:18100, backend "app" (molecule/fleet)
 FRONTEND = "http://127.0.0.1:18100/health"
 # the example hooks shipped with the collection, relative to the playbook's directory (playbooks/)
-DRAIN_HOOKS = dict(upgrade_hooks=dict(after_switch=["hooks/haproxy-drain.yml"],
-                                      after_health=["hooks/haproxy-enable.yml"],
-                                      on_rollback=["hooks/haproxy-enable.yml"]))
+DRAIN, ENABLE = ["hooks/haproxy-drain.yml"], ["hooks/haproxy-enable.yml"]
+DRAIN_HOOKS = dict(upgrade_hooks=dict(after_switch=DRAIN, after_health=ENABLE, on_rollback=ENABLE))
+# run 3's bake: the batch of oxzep7-fleet-5 and -6, whose probe fails on -6 alone, where the marker file exists
+BAKED = ["oxzep7-fleet-5", "oxzep7-fleet-6"]
+BAKE_BAD, BAKE_MARKER = "oxzep7-fleet-6", "/run/oxzep7-bake-fails"
+BAKE_PROBE = dict(interval=1, timeout=10, command=["test", "!", "-e", BAKE_MARKER])
 
 
 def host(name):
@@ -230,13 +236,23 @@ def test_fleet_runs(fleet):
     assert statuses(report)["oxzep7-fleet-5"] == statuses(report)["oxzep7-fleet-6"] == "pending"
     assert statuses(report)["oxzep7-fleet-2"] == "already_current" and statuses(report)[BAD] == "rolled_back"
 
-    # 3. two concurrent runs on one host: the first holds the lock, the second fails on it. The first
-    #    holds it until the test lets it go (its smoke command waits for a file, bounded by the
-    #    verify's command_timeout), not for a fixed time: however long the second takes on a busy
-    #    machine, it meets the lock, and the test checks that it did (lock file, first still running).
+    # 3. two concurrent runs on oxzep7-fleet-5, the first of them with a bake that rolls its batch back. The first
+    #    (run3a) upgrades oxzep7-fleet-5 and -6 in one batch and holds fleet-5's lock until the test lets it go
+    #    (its smoke command waits for a file, bounded by the verify's command_timeout), not for a fixed time:
+    #    however long the second takes on a busy machine, it meets the lock, and the test checks that it did
+    #    (lock file, first still running). Once both hosts passed their health checks, the bake probe fails on
+    #    oxzep7-fleet-6 alone, where a marker file exists: both hosts go back to their old release, each drained
+    #    from HAProxy before that restart too (before_rollback), and a webhook receiver on the controller hears it.
     go = "/run/oxzep7-run3a-go"
     held = gated(go)
-    first = fleet.start_run(dict(held, python_upgrade_run_id="run3a"), limit="oxzep7-fleet-5")
+    host(BAKE_BAD).check_output("touch %s", BAKE_MARKER)
+    hook = Receiver()
+    probe = Probe(frontend_python, interval=0.02)
+    probe.start()
+    first = fleet.start_run(dict(held, python_upgrade_run_id="run3a", python_upgrade_serial=[2],
+                                 python_upgrade_bake_seconds=3, python_upgrade_bake_probe=BAKE_PROBE,
+                                 upgrade_hooks=dict(DRAIN_HOOKS["upgrade_hooks"], before_rollback=DRAIN),
+                                 python_upgrade_notify=[hook.url("json")]), limit=",".join(BAKED))
     try:
         deadline = time.time() + 300
         while not host("oxzep7-fleet-5").run("cat /var/lib/oxzep7-python/*/lock").stdout.count("run3a"):
@@ -247,12 +263,55 @@ def test_fleet_runs(fleet):
         assert second.returncode != 0 and "is locked by run run3a" in second.stdout, second.stdout[-4000:]
         assert first.poll() is None and "run3a" in lock, lock  # it failed while the first held the lock
     finally:
-        host("oxzep7-fleet-5").run("touch %s" % go)
-    out = first.communicate()[0]
-    assert first.returncode == 0, out[-4000:]
-    assert [(r["run_id"], r["result"]) for r in upgrades("oxzep7-fleet-5")] == [("run3a", "upgraded")]
+        for name in BAKED:
+            host(name).run("touch %s" % go)
+        out = first.communicate()[0]
+        probe.stop()
+        hook.close()
+    assert first.returncode != 0, out[-4000:]  # the bake failed both hosts
     assert not [r for r in ledger("oxzep7-fleet-5") if r.get("run_id") == "run3b"]
-    assert not host("oxzep7-fleet-5").run("ls /var/lib/oxzep7-python/*/lock").stdout
+    reason = "bake probe failed on %s: the probe failed after" % BAKE_BAD
+    for name in BAKED:
+        h = host(name)
+        assert [(r["run_id"], r["result"]) for r in upgrades(name)] == [("run3a", "upgraded"), ("run3a", "rolled_back")]
+        assert upgrades(name)[1]["reason"].startswith(reason), upgrades(name)[1]
+        assert "test ! -e %s exited with 1" % BAKE_MARKER in upgrades(name)[1]["reason"]
+        assert h.file("/srv/app/venv").linked_to.endswith("-adopted")  # the old release, live again
+        assert not h.file("/srv/app/.venv.releases/run3a-cp312").exists  # the baked release is gone
+        assert h.service("demoapp.service").is_running and health(name)["python"].startswith("3.9.")
+        assert not h.run("ls /var/lib/oxzep7-python/*/lock").stdout
+    report = fleet.report("run3a")
+    assert report["status"] == "completed_with_failures" and statuses(report) == dict.fromkeys(BAKED, "rolled_back")
+    for row in report["hosts"]:
+        [venv] = row["venvs"]
+        assert venv["reason"].startswith(reason), venv
+        # the evidence: each unit's journal, taken before the rollback restarted it (one restart so far: the upgrade's)
+        [journal] = [f for f in venv["evidence"] if f.endswith(".journal.demoapp.service.log")]
+        assert journal.startswith("hosts/%s/" % row["host"]), journal
+        with open(os.path.join(fleet.reports, "run3a", journal)) as fh:
+            assert fh.read().count("Started demoapp.service") == 2, journal
+    with open(os.path.join(fleet.reports, "run3a", "report.md")) as fh:
+        markdown = fh.read()
+    assert "| oxzep7-fleet-5 | rolled_back |" in markdown and "| %s | rolled_back |" % BAKE_BAD in markdown
+    assert reason in markdown
+    # the webhooks, in order: the run's start, each host's rollback as it happened, the batch, the run's end
+    messages = hook.bodies("json")
+    assert [m["event"] for m in messages] == ["run_start", "rollback", "rollback", "batch_done", "run_end"], messages
+    rolled = [m["rollback"] for m in messages if m["event"] == "rollback"]
+    assert sorted(r["host"] for r in rolled) == BAKED and all(r["reason"].startswith(reason) for r in rolled), rolled
+    assert messages[-1]["status"] == "completed_with_failures"
+    assert statuses(messages[-1]) == dict.fromkeys(BAKED, "rolled_back")
+    # each host was drained before both of its restarts (after_switch, before_rollback) and put back after them,
+    # so HAProxy never sent a request to it while it restarted; no request failed
+    journal = host(BALANCER).check_output("journalctl --unit haproxy.service --no-pager --output cat")
+    servers = balancer_servers()
+    for name in BAKED:
+        assert journal.count("Server app/%s is going DOWN for maintenance" % name) == 2, journal[-4000:]
+        assert journal.count("Server app/%s is UP/READY (leaving forced maintenance)" % name) == 2, journal[-4000:]
+        assert (servers[name]["status"], servers[name]["wretr"], servers[name]["wredis"]) == ("UP", "0", "0")
+    calls = probe.summary()
+    assert calls["failed"] == 0 and calls["calls"] >= 100, (calls, probe.errors())
+    host(BAKE_BAD).check_output("rm %s", BAKE_MARKER)
 
     # 4. SIGKILL of the controller while venv_upgrade works on oxzep7-fleet-6. The module on the host goes
     #    on alone: its smoke command waits for a file the test writes only in part 5, so it is still
@@ -287,7 +346,7 @@ def test_fleet_runs(fleet):
     assert sorted(h["host"] for h in report["hosts"]) == FLEET
     assert statuses(report) == {"oxzep7-fleet-1": "already_current", "oxzep7-fleet-2": "already_current",
                                 "oxzep7-fleet-3": "already_current", BAD: "rolled_back",
-                                "oxzep7-fleet-5": "already_current", "oxzep7-fleet-6": "upgraded"}
+                                "oxzep7-fleet-5": "upgraded", "oxzep7-fleet-6": "upgraded"}
     for name in FLEET:
         h = host(name)
         assert h.service("demoapp.service").is_running
