@@ -10,7 +10,7 @@ import os
 from ansible.inventory.manager import InventoryManager
 from ansible.plugins.action import ActionBase
 from ansible_collections.oxzep7.python.plugins.module_utils._common import Oxzep7Error
-from ansible_collections.oxzep7.python.plugins.plugin_utils._report import build, summary
+from ansible_collections.oxzep7.python.plugins.plugin_utils._report import as_ended, build, summary
 
 ARGUMENT_SPEC = dict(
     report_dir=dict(type="path", required=True),
@@ -39,7 +39,7 @@ class ActionModule(ActionBase):
         try:
             report = build(**args)
             # the run as it stands should it end now, for set_stats: it may stop before the next call
-            ending = report if args["finished"] else build(**dict(args, finished=True))
+            ending = report if args["finished"] else as_ended(report, args["report_dir"], args["hosts"])
         except Oxzep7Error as exc:
             result.update(failed=True, msg=exc.msg)
             return result

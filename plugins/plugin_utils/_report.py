@@ -274,19 +274,37 @@ def _build(report_dir, run_id, target, parts):
     rows = collect(report_dir, hosts, failed, unreachable)
     totals = dict((s, sum(1 for r in rows if r["status"] == s)) for s in HOST_ORDER)
     totals["hosts"] = len(rows)
-    pending = totals["pending"]
-    if not all(p["finished"] for p in parts):
-        status = "running"
-    elif paused and pending:
-        status = "paused"
-    elif pending:
-        status = "stopped"
-    elif totals["failed"] or totals["unreachable"] or totals["rolled_back"]:
-        status = "completed_with_failures"
-    else:
-        status = "completed"
-    return dict(run_id=run_id, status=status, target=target, window=paused, totals=totals, hosts=rows,
+    return dict(run_id=run_id, status=_status(all(p["finished"] for p in parts), paused, totals), target=target,
+                window=paused, totals=totals, hosts=rows,
                 generated=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
+
+
+def _status(finished, paused, totals):
+    """The run's status: whether every part has ``finished`` (bool), the window verdict that ``paused`` it
+    (or None), and the report's ``totals``."""
+    pending = totals["pending"]
+    if not finished:
+        return "running"
+    if paused and pending:
+        return "paused"
+    if pending:
+        return "stopped"
+    if totals["failed"] or totals["unreachable"] or totals["rolled_back"]:
+        return "completed_with_failures"
+    return "completed"
+
+
+def as_ended(report, report_dir, hosts):
+    """``report`` (from :func:`build` for ``hosts``) as it stands should this process's part end now: its
+    status as if that part had finished, the other parts in ``report_dir`` as they are on disk. Reads the
+    part files only, not the hosts' files again.
+
+    :returns: a report dict (a copy; ``report`` is unchanged).
+    :raises Oxzep7Error: on a part file that is not one (see :func:`read_parts`).
+    """
+    own = part_name(hosts)
+    others = [part for name, part in read_parts(report_dir).items() if name != own]
+    return dict(report, status=_status(all(p["finished"] for p in others), report["window"], report["totals"]))
 
 
 def summary(report, report_dir):
