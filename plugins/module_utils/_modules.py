@@ -129,6 +129,25 @@ def _diff(key, value, changed, removed=False):
     return dict(before={key: None if changed else value}, after={key: value})
 
 
+def record_outcome(module, stable):
+    """Append the module's ``record`` to the ledger of ``stable`` (str), not in check mode.
+
+    ``record`` (dict) gets the module's ``run_id`` when it names none; ``append_ledger`` adds ``time``
+    and ``stable_path``. The ``report`` option goes to the controller only.
+
+    :returns: dict with ``recorded`` (the line written, or None in check mode) and ``oxzep7_report``
+        (``report`` plus ``kind``, the record's ``step``; ``record``, what was or would be written;
+        ``ledger``, the ledger's path), which the ``fleet_report`` callback collects.
+    """
+    p = module.params
+    record, recorded = dict(p["record"], run_id=p["record"].get("run_id", p["run_id"])), None
+    if not module.check_mode:
+        record = recorded = _state.append_ledger(p["state_dir"], stable, record)
+    ledger = _state.ledger_path(p["state_dir"], stable)
+    return dict(recorded=recorded, oxzep7_report=dict(p["report"], kind=record.get("step"), record=record,
+                                                      ledger=ledger))
+
+
 def held_lock(module, stable):
     """Take the run lock of ``stable`` (str) for the module's ``run_id`` and ``owner``, or keep it when
     this run holds it already (``steal``: the dead run's lock the action plugin takes over).

@@ -15,6 +15,7 @@ import json
 import os
 import shlex
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.oxzep7.python.plugins.module_utils._common import (
     TIMEOUT_GATE, CommandTimeout, Oxzep7Error, module_runner)
@@ -33,6 +34,9 @@ from ansible_collections.oxzep7.python.plugins.module_utils._venv import (
 __metaclass__ = type
 
 _TAIL = 4000  # characters of a command's output kept in results
+# Import processes at once in the imports gate: a first import is mostly compiling to bytecode,
+# which keeps one core busy, so the gate runs one process per name on up to this many cores.
+MAX_PARALLEL_IMPORTS = 4
 
 IMPORT_SCRIPT = r"""
 import importlib, json, sys, traceback
@@ -233,6 +237,46 @@ def command_argv(command):
     return shlex.split(command) if isinstance(command, str) else [str(a) for a in command]
 
 
+def import_workers(count):
+    """How many import processes the imports gate runs at once for ``count`` names (int, at least 1):
+    one per name, at most one per core and at most ``MAX_PARALLEL_IMPORTS``."""
+    return max(1, min(count, MAX_PARALLEL_IMPORTS, os.cpu_count() or 1))
+
+
+def _import(runner, python, name, env, chdir):
+    """Import ``name`` in its own process of ``python``; return ``dict(name, ok, error)``.
+
+    A process that prints no result, or exits non-zero after the import (a crash at exit), fails
+    the name with the end of its stderr. Each process gets ``TIMEOUT_GATE`` seconds.
+    """
+    res = runner.run([python, "-c", IMPORT_SCRIPT, name], env=env, check=False, cwd=chdir,
+                     what="the import of %s" % name, timeout=TIMEOUT_GATE)
+    try:
+        (result,) = json.loads(res.stdout)
+        ok = result["ok"] is True
+    except (ValueError, TypeError, KeyError):
+        return dict(name=name, ok=False, error=res.stderr[-_TAIL:] or "no result (rc %s)" % res.rc)
+    if ok and res.rc != 0:
+        return dict(name=name, ok=False, error="exited with rc %s after the import: %s" % (res.rc, res.stderr[-_TAIL:]))
+    return dict(name=name, ok=ok, error=result.get("error"))
+
+
+def _lock_gate(runner, layout, python, release_id):
+    """The ``lock`` gate: the installed set of the release against its lock, or None when it has no lock."""
+    lock_file = layout.lock_path(release_id) if release_id else None
+    if not lock_file or not os.path.exists(lock_file):
+        return None
+    started = time.time()
+    marker = layout.marker(release_id)
+    with open(lock_file) as fh:
+        entries = parse_lock(fh.read())
+    dists = venv_distributions(inspect_python(runner, python))
+    ignore = set(SEED_PACKAGES) | set(marker.get("upgraded") or []) | set(
+        canonical_name(n) for n in marker.get("unreproducible") or [])
+    diff = compare_installed(entries, dists, ignore=ignore)
+    return _gate("lock", not diff["missing"] and not diff["different"], time.time() - started, **diff)
+
+
 def _gate(name, ok, seconds=0.0, **extra):
     gate = dict(name=name, ok=ok, seconds=round(seconds, 3))
     gate.update(extra)
@@ -292,7 +336,9 @@ def verify(runner, layout, installer, release="current", imports=None, smoke_com
     """Run the gates on a release and, when all pass, mark it verified.
 
     Gates, in order: ``pip check`` (or ``uv pip check``), the imports, the installed
-    set against the release's lock, each smoke command, then the test command.
+    set against the release's lock, each smoke command, then the test command. Each name of
+    ``imports`` is imported in its own process; those processes run side by side (at most
+    :func:`import_workers` at once) while the dependency and lock checks run.
     Commands run with ``VIRTUAL_ENV`` set and the release's ``bin`` first on PATH, and with
     ``PYTHONDONTWRITEBYTECODE=1`` unless :func:`writes_bytecode` allows the gates to write
     bytecode into the release (a new release before its switch; the files get the release's owner).
@@ -318,33 +364,20 @@ def verify(runner, layout, installer, release="current", imports=None, smoke_com
     bytecode = writes_bytecode(layout, release_id)
     env = release_env(path, environment, bytecode)
     no_bytecode = {"PYTHONDONTWRITEBYTECODE": env["PYTHONDONTWRITEBYTECODE"]}
-    gates = []
-    if check_dependencies:
-        res, problems = installer.check(runner, python, env=no_bytecode)
-        gates.append(_gate("pip check", res.rc == 0 and not problems, res.seconds, rc=res.rc, cmd=res.cmd,
-                           problems=problems, stdout=res.stdout[-_TAIL:], stderr=res.stderr[-_TAIL:]))
-    if imports:
-        res = runner.run([python, "-c", IMPORT_SCRIPT] + list(imports), env=env, check=False, cwd=chdir,
-                         what="the imports", timeout=TIMEOUT_GATE)
-        try:
-            results = json.loads(res.stdout)
-        except ValueError:
-            results = [dict(name=n, ok=False, error=res.stderr[-_TAIL:]) for n in imports]
-        bad = [r for r in results if not r["ok"]]
-        gates.append(_gate("imports", not bad and res.rc == 0, res.seconds, errors=bad,
-                           checked=list(imports)))
-    lock_file = layout.lock_path(release_id) if release_id else None
-    if compare_lock and lock_file and os.path.exists(lock_file):
-        started = time.time()
-        marker = layout.marker(release_id)
-        with open(lock_file) as fh:
-            entries = parse_lock(fh.read())
-        dists = venv_distributions(inspect_python(runner, python))
-        ignore = set(SEED_PACKAGES) | set(marker.get("upgraded") or []) | set(
-            canonical_name(n) for n in marker.get("unreproducible") or [])
-        diff = compare_installed(entries, dists, ignore=ignore)
-        ok = not diff["missing"] and not diff["different"]
-        gates.append(_gate("lock", ok, time.time() - started, **diff))
+    gates, started = [], time.time()
+    with ThreadPoolExecutor(max_workers=import_workers(len(imports or []))) as pool:
+        imported = [pool.submit(_import, runner, python, name, env, chdir) for name in imports or []]
+        if check_dependencies:
+            res, problems = installer.check(runner, python, env=no_bytecode)
+            gates.append(_gate("pip check", res.rc == 0 and not problems, res.seconds, rc=res.rc, cmd=res.cmd,
+                               problems=problems, stdout=res.stdout[-_TAIL:], stderr=res.stderr[-_TAIL:]))
+        lock_gate = _lock_gate(runner, layout, python, release_id) if compare_lock else None
+        if imported:
+            results = [future.result() for future in imported]
+            bad = [r for r in results if not r["ok"]]
+            gates.append(_gate("imports", not bad, time.time() - started, errors=bad, checked=list(imports)))
+    if lock_gate:
+        gates.append(lock_gate)
     commands = [("smoke: %s" % " ".join(command_argv(c)), command_argv(c)) for c in smoke_commands or []]
     if test_command:
         commands.append(("tests", command_argv(test_command)))

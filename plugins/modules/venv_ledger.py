@@ -87,8 +87,8 @@ entries:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.oxzep7.python.plugins.module_utils._layout import Layout
-from ansible_collections.oxzep7.python.plugins.module_utils._modules import VENV_SPEC, main, spec
-from ansible_collections.oxzep7.python.plugins.module_utils._state import append_ledger, ledger_path, read_ledger
+from ansible_collections.oxzep7.python.plugins.module_utils._modules import VENV_SPEC, main, record_outcome, spec
+from ansible_collections.oxzep7.python.plugins.module_utils._state import ledger_path, read_ledger
 
 
 def run_venv_ledger(module):
@@ -97,11 +97,8 @@ def run_venv_ledger(module):
     entries = read_ledger(p["state_dir"], stable)
     result = dict(changed=False, ledger=ledger_path(p["state_dir"], stable), recorded=None)
     if p["record"]:
-        record = dict(p["record"], run_id=p["record"].get("run_id", p["run_id"]))
-        if not module.check_mode:
-            record = result["recorded"] = append_ledger(p["state_dir"], stable, record)
-            entries.append(record)
-        result["oxzep7_report"] = dict(p["report"], kind=record.get("step"), record=record, ledger=result["ledger"])
+        result.update(record_outcome(module, stable))
+        entries.extend([result["recorded"]] if result["recorded"] else [])
     result["entries"] = entries[-p["last"]:] if p["last"] else entries
     return result
 

@@ -27,7 +27,9 @@ description:
     AWX (a relaunch, in a new container), since AWX starts a template's job only once its previous job ended,
     unless the template allows concurrent jobs (keep that off). A job of another template, or of another
     AWX, is refused. Runs from another controller must be cleared by hand.
-  - O(state=absent) removes the lock if this run of this owner holds it.
+  - O(state=absent) removes the lock if this run of this owner holds it. With O(record) it first appends the
+    run's outcome to the venv's ledger, in the same call (the upgrade role ends each venv so); nothing is
+    appended while another run holds the lock, since the ledger then belongs to that run.
   - A lock file that is not a JSON object is an error naming the file.
 author: oxzep7.python contributors (@oxzep7)
 extends_documentation_fragment:
@@ -51,6 +53,17 @@ options:
       - What the lock file of a dead holder says; the lock is taken over only while the file still says
         exactly that. The action plugin fills it in.
     type: dict
+  record:
+    description:
+      - With O(state=absent), the record to append to the ledger before the lock is released, as
+        O(oxzep7.python.venv_ledger#module:record) appends it (O(run_id) fills C(run_id) when it has none).
+    type: dict
+  report:
+    description:
+      - With O(record), data for the controller's fleet report only, as
+        O(oxzep7.python.venv_ledger#module:report); never written on the host.
+    type: dict
+    default: {}
 attributes:
   check_mode:
     support: full
@@ -74,6 +87,15 @@ EXAMPLES = r"""
     path: /srv/app/venv
     run_id: "{{ run_id }}"
     state: absent
+
+- name: Record the outcome and release the lock, in one call
+  oxzep7.python.venv_lock:
+    path: /srv/app/venv
+    run_id: "{{ run_id }}"
+    state: absent
+    record:
+      step: upgrade
+      result: upgraded
 """
 
 RETURN = r"""
@@ -89,19 +111,37 @@ stolen:
   description: The lock of the run that is gone that was taken over, or null.
   returned: always
   type: dict
+recorded:
+  description:
+    - With O(state=absent), the record appended to the ledger, with time and stable_path added; null when nothing
+      was appended (no O(record), check mode, or another run holds the lock).
+  returned: when O(state=absent)
+  type: dict
+oxzep7_report:
+  description:
+    - For the C(oxzep7.python.fleet_report) callback, when O(record) was appended or would be in check mode:
+      O(report) plus C(kind) (the record's C(step)), C(record) (what was appended, or would have been) and
+      C(ledger) (the ledger's path on the host).
+  returned: when O(state=absent) and O(record) is given, unless another run holds the lock
+  type: dict
 """
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.oxzep7.python.plugins.module_utils._layout import Layout
-from ansible_collections.oxzep7.python.plugins.module_utils._modules import VENV_SPEC, _diff, held_lock, main, spec
-from ansible_collections.oxzep7.python.plugins.module_utils._state import release_lock
+from ansible_collections.oxzep7.python.plugins.module_utils._modules import (
+    VENV_SPEC, _diff, held_lock, main, record_outcome, spec)
+from ansible_collections.oxzep7.python.plugins.module_utils._state import holds, lock_path, read_lock, release_lock
 
 
 def run_venv_lock(module):
     p = module.params
     stable = Layout(p["path"]).stable
     if p["state"] == "absent":
+        held = read_lock(lock_path(p["state_dir"], stable))
+        recorded = record_outcome(module, stable) if p["record"] and (
+            held is None or holds(held, p["run_id"], p["owner"])) else dict(recorded=None)
         result = release_lock(p["state_dir"], stable, p["run_id"], p["owner"], check_mode=module.check_mode)
+        result.update(recorded)
         result.update(stolen=None, diff=_diff("lock", p["run_id"], result["changed"], removed=True))
         return result
     result = held_lock(module, stable)
@@ -115,7 +155,9 @@ def run():
                            run_id=dict(type="str", required=True),
                            state=dict(type="str", default="present", choices=["present", "absent"]),
                            owner=dict(type="dict", default={}),
-                           steal=dict(type="dict")),
+                           steal=dict(type="dict"),
+                           record=dict(type="dict"),
+                           report=dict(type="dict", default={})),
         supports_check_mode=True)
     main(module, run_venv_lock)
 

@@ -431,6 +431,8 @@ def test_the_role_leaves_a_venv_another_run_holds_alone(tmp_path, venv, pyenv_ro
     assert rc != 0 and stats["failures"] == 1, stats
     msg = task_results(plays, "Leave the venv another run holds alone")[0]["msg"]
     assert "%s is locked by run other (controller elsewhere, pid 1" % venv in msg, msg
-    assert not task_results(plays, "Record the outcome of the venv")
+    released = task_results(plays, "Record the outcome and release the venv's lock")
+    assert released and released[0]["recorded"] is None and "oxzep7_report" not in released[0], released
+    assert not released[0]["changed"], "the lock of the other run was released"
     assert _manifests(venv, state) == before and read_ledger(state) == []
     assert not os.path.exists(str(tmp_path / "backups")) and not os.path.exists(Layout(venv).releases_dir)

@@ -176,9 +176,9 @@ def test_preflight_playbook_reports_and_upgrade_refuses(tmp_path, old_python, wh
     assert tree_manifest(blocked) == before and not os.path.islink(blocked)
     assert not os.path.exists(os.path.join(base, "blocked", ".venv.releases"))
     assert os.path.islink(ready)
-    done = task_results(plays, "Record the outcome of the venv", host="ready")
+    done = task_results(plays, "Record the outcome and release the venv's lock", host="ready")
     assert done and done[-1]["oxzep7_report"]["record"]["result"] == "upgraded"
-    assert not task_results(plays, "Record the outcome of the venv", host="blocked")
+    assert not task_results(plays, "Record the outcome and release the venv's lock", host="blocked")
 
 
 def test_allowlist_and_fail_on_inhibited(tmp_path, old_python, wheelhouse, pyenv_root):
@@ -415,4 +415,4 @@ def test_remediation_turns_host_green_and_upgrade_moves_it(tmp_path, old_python,
         ended = json.load(fh)["venvs"][0]
     assert ended["status"] == "inhibited" and [i["check"] for i in ended["inhibitors"]] == ["sdist_unproven"]
     assert task_results(plays, "Prove the deferred sdists of each venv", host="later")
-    assert not task_results(plays, "Record the outcome of the venv", host="later")
+    assert not task_results(plays, "Record the outcome and release the venv's lock", host="later")

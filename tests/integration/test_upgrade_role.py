@@ -201,7 +201,7 @@ def test_hosts_whose_venv_entries_differ_work_side_by_side(tmp_path, old_python,
     for name in hosts:
         assert Layout(hosts[name]["upgrade_venvs"][0]["path"]).current_release().endswith("-cp312")
     for task in ("Snapshot, rebuild, verify and switch",
-                 "Record the outcome of the venv"):
+                 "Record the outcome and release the venv's lock"):
         started = [t for p in plays for t in p["tasks"] if t["task"]["name"].endswith(" : " + task)]
         assert [sorted(t["hosts"]) for t in started] == [sorted(hosts)], task
 

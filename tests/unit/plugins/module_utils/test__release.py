@@ -10,7 +10,7 @@ from support import UV
 from ansible_collections.oxzep7.python.plugins.module_utils._common import Oxzep7Error
 from ansible_collections.oxzep7.python.plugins.module_utils._installer import Installer
 from ansible_collections.oxzep7.python.plugins.module_utils._layout import Layout
-from ansible_collections.oxzep7.python.plugins.module_utils._release import failure_summary, rebuild, verify
+from ansible_collections.oxzep7.python.plugins.module_utils._release import failure_summary, import_workers, rebuild, verify
 from ansible_collections.oxzep7.python.plugins.module_utils._archive import tree_manifest
 
 
@@ -94,6 +94,39 @@ def test_verify_fails_on_import_broken_by_target(app_venv, runner, installer_opt
     assert layout.marker("r3")["state"] == "built"
     with pytest.raises(Oxzep7Error, match="not verified"):
         layout.switch("r3")
+
+
+# Two modules that each wait for the other to have started: they import only side by side.
+_MEET = """
+import os, time
+open(os.path.join(os.getcwd(), "%s.started"), "w").close()
+deadline = time.time() + 20
+while not os.path.exists(os.path.join(os.getcwd(), "%s.started")):
+    if time.time() > deadline:
+        raise RuntimeError("imported alone")
+    time.sleep(0.05)
+"""
+
+
+def test_imports_run_side_by_side_each_in_its_own_process(app_venv, runner, installer_options, new_python,
+                                                          tmp_path):
+    layout = Layout(app_venv)
+    inst = Installer(installer_options, shutil.which)
+    rebuild(runner, layout, inst, new_python, release_id="r4")
+    (tmp_path / "meet_a.py").write_text(_MEET % ("a", "b"))
+    (tmp_path / "meet_b.py").write_text(_MEET % ("b", "a"))
+    (tmp_path / "dies.py").write_text("import os\nos._exit(3)\n")
+    (tmp_path / "dies_at_exit.py").write_text("import atexit, os\natexit.register(os._exit, 5)\n")
+    names = ["meet_a", "meet_b", "dies", "dies_at_exit", "demoapp"]
+    assert import_workers(len(names)) >= 2, "the test machine has at least 2 cores"
+    result = verify(runner, layout, inst, release="r4", imports=names, chdir=str(tmp_path))
+    gate = [g for g in result["gates"] if g["name"] == "imports"][0]
+    assert gate["checked"] == names
+    errors = dict((e["name"], e["error"]) for e in gate["errors"])
+    assert sorted(errors) == ["dies", "dies_at_exit"], errors
+    assert errors["dies"] == "no result (rc 3)"
+    assert errors["dies_at_exit"].startswith("exited with rc 5 after the import")
+    assert result["failed_gates"] == ["imports"] and layout.marker("r4")["state"] == "built"
 
 
 @pytest.mark.parametrize("installer", ["uv", "pip"])
