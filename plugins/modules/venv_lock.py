@@ -119,7 +119,7 @@ recorded:
   type: dict
 oxzep7_report:
   description:
-    - For the C(oxzep7.python.fleet_report) callback, when O(record) was appended or would be in check mode:
+    - For the C(oxzep7.python.fleet_report) callback, when O(record) was appended (or would be, in check mode);
       O(report) plus C(kind) (the record's C(step)), C(record) (what was appended, or would have been) and
       C(ledger) (the ledger's path on the host).
   returned: when O(state=absent) and O(record) is given, unless another run holds the lock
