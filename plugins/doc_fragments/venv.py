@@ -120,7 +120,10 @@ options:
     GATES = r"""
 options:
   imports:
-    description: Module names that must import, all in one interpreter process.
+    description:
+      - Module names that must import. Each is imported in its own interpreter process, and those processes run
+        side by side, one per core and at most 4, while C(pip check) and the lock check run, since a first import
+        is mostly compiling bytecode on one core.
     type: list
     elements: str
     default: []
