@@ -106,7 +106,7 @@ def plan_install(entries, upgrades, keep_seed_pins, allow_unreproducible=False):
 
 
 def rebuild(runner, layout, installer, interpreter, lock_path=None, upgrades=None, release_id=None,
-            keep_seed_pins=False, allow_unreproducible=False, check_mode=False, run_id=None):
+            keep_seed_pins=False, allow_unreproducible=False, check_mode=False, run_id=None, base=None):
     """Build release ``release_id`` for ``interpreter`` from a lock, beside the live venv.
 
     :param runner: ``_common.Runner``.
@@ -118,6 +118,8 @@ def rebuild(runner, layout, installer, interpreter, lock_path=None, upgrades=Non
     :param release_id: default ``<run_id>-<interpreter tag>`` (``...-cp312``), or without a run id
         ``<UTC now>-<interpreter tag>``.
     :param run_id: the run the release is built for (str), which names it; None for none.
+    :param base: the ``python`` dict of ``inspect_python`` for ``interpreter`` when the caller has it
+        (``venv_upgrade`` inspected it already); None inspects it.
     :param keep_seed_pins: install the locked pip/setuptools/wheel pins too; by
         default the new venv keeps the seed versions that match its interpreter.
     :param allow_unreproducible: build without local sources that no longer exist
@@ -133,7 +135,7 @@ def rebuild(runner, layout, installer, interpreter, lock_path=None, upgrades=Non
     started = time.time()
     if check_mode and lock_path and not os.path.exists(lock_path):
         lock_path = None  # the snapshot holding it was not written in check mode
-    base = inspect_python(runner, interpreter)["python"]
+    base = base or inspect_python(runner, interpreter)["python"]
     check_target(base["version"], base["implementation"])
     tag = interpreter_tag(base)
     release_id = check_release_id(release_id or (release_id_for(run_id, tag) if run_id else make_release_id(tag)))

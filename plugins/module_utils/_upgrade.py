@@ -135,7 +135,7 @@ def _passes(module, layout, runner, work, facts, result):
             built = _release.rebuild(runner, layout, installer, facts["interpreter"], lock_path=pending.lock_path,
                                      upgrades=p["upgrades"], release_id=release_id,
                                      keep_seed_pins=p["keep_seed_pins"],
-                                     allow_unreproducible=p["allow_unreproducible"])
+                                     allow_unreproducible=p["allow_unreproducible"], base=facts["base"])
         result["rebuild"] = built
         result["seconds"]["rebuild"] = built["seconds"]
         _record(module, work, "rebuild", "changed" if built["changed"] else "unchanged",
