@@ -121,9 +121,10 @@ options:
 options:
   imports:
     description:
-      - Module names that must import. Each is imported in its own interpreter process, and those processes run
-        side by side, one per core and at most 4, while C(pip check) and the lock check run, since a first import
-        is mostly compiling bytecode on one core.
+      - Module names that must import. Each is imported in its own interpreter process, so each must import on its
+        own (as C(python -c "import name") would), not only after an earlier name of the list. Those processes
+        run side by side, one per core the module may use and at most 4, while C(pip check) and the lock check
+        run, since a first import is mostly compiling bytecode on one core. Together they may take 600 seconds.
     type: list
     elements: str
     default: []

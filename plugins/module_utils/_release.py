@@ -241,18 +241,21 @@ def command_argv(command):
 
 def import_workers(count):
     """How many import processes the imports gate runs at once for ``count`` names (int, at least 1):
-    one per name, at most one per core and at most ``MAX_PARALLEL_IMPORTS``."""
-    return max(1, min(count, MAX_PARALLEL_IMPORTS, os.cpu_count() or 1))
+    one per name, at most one per core this process may run on (its CPU affinity, which a container's
+    cpuset limits) and at most ``MAX_PARALLEL_IMPORTS``."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(count, MAX_PARALLEL_IMPORTS, cores or 1))
 
 
-def _import(runner, python, name, env, chdir):
+def _import(runner, python, name, env, chdir, deadline):
     """Import ``name`` in its own process of ``python``; return ``dict(name, ok, error)``.
 
     A process that prints no result, or exits non-zero after the import (a crash at exit), fails
-    the name with the end of its stderr. Each process gets ``TIMEOUT_GATE`` seconds.
+    the name with the end of its stderr. All the gate's processes share ``TIMEOUT_GATE`` seconds:
+    each may run until ``deadline`` (epoch seconds).
     """
     res = runner.run([python, "-c", IMPORT_SCRIPT, name], env=env, check=False, cwd=chdir,
-                     what="the import of %s" % name, timeout=TIMEOUT_GATE)
+                     what="the import of %s" % name, timeout=max(1, int(deadline - time.time())))
     try:
         (result,) = json.loads(res.stdout)
         ok = result["ok"] is True
@@ -339,8 +342,10 @@ def verify(runner, layout, installer, release="current", imports=None, smoke_com
 
     Gates, in order: ``pip check`` (or ``uv pip check``), the imports, the installed
     set against the release's lock, each smoke command, then the test command. Each name of
-    ``imports`` is imported in its own process; those processes run side by side (at most
-    :func:`import_workers` at once) while the dependency and lock checks run.
+    ``imports`` is imported in its own process (so each must import on its own, as
+    ``python -c "import name"`` would); those processes run side by side (at most
+    :func:`import_workers` at once) while the dependency and lock checks run, and share
+    ``TIMEOUT_GATE`` seconds.
     Commands run with ``VIRTUAL_ENV`` set and the release's ``bin`` first on PATH, and with
     ``PYTHONDONTWRITEBYTECODE=1`` unless :func:`writes_bytecode` allows the gates to write
     bytecode into the release (a new release before its switch; the files get the release's owner).
@@ -367,17 +372,24 @@ def verify(runner, layout, installer, release="current", imports=None, smoke_com
     env = release_env(path, environment, bytecode)
     no_bytecode = {"PYTHONDONTWRITEBYTECODE": env["PYTHONDONTWRITEBYTECODE"]}
     gates, started = [], time.time()
-    with ThreadPoolExecutor(max_workers=import_workers(len(imports or []))) as pool:
-        imported = [pool.submit(_import, runner, python, name, env, chdir) for name in imports or []]
-        if check_dependencies:
-            res, problems = installer.check(runner, python, env=no_bytecode)
-            gates.append(_gate("pip check", res.rc == 0 and not problems, res.seconds, rc=res.rc, cmd=res.cmd,
-                               problems=problems, stdout=res.stdout[-_TAIL:], stderr=res.stderr[-_TAIL:]))
-        lock_gate = _lock_gate(runner, layout, python, release_id) if compare_lock else None
+    names = list(dict.fromkeys(imports or []))  # once each, in the order given
+    with ThreadPoolExecutor(max_workers=import_workers(len(names))) as pool:
+        imported = [pool.submit(_import, runner, python, name, env, chdir, started + TIMEOUT_GATE)
+                    for name in names]
+        try:
+            if check_dependencies:
+                res, problems = installer.check(runner, python, env=no_bytecode)
+                gates.append(_gate("pip check", res.rc == 0 and not problems, res.seconds, rc=res.rc, cmd=res.cmd,
+                                   problems=problems, stdout=res.stdout[-_TAIL:], stderr=res.stderr[-_TAIL:]))
+            lock_gate = _lock_gate(runner, layout, python, release_id) if compare_lock else None
+        except BaseException:
+            for future in imported:  # the imports not started yet never start; running ones end first
+                future.cancel()
+            raise
         if imported:
             results = [future.result() for future in imported]
             bad = [r for r in results if not r["ok"]]
-            gates.append(_gate("imports", not bad, time.time() - started, errors=bad, checked=list(imports)))
+            gates.append(_gate("imports", not bad, time.time() - started, errors=bad, checked=names))
     if lock_gate:
         gates.append(lock_gate)
     commands = [("smoke: %s" % " ".join(command_argv(c)), command_argv(c)) for c in smoke_commands or []]

@@ -55,8 +55,9 @@ options:
     type: dict
   record:
     description:
-      - With O(state=absent), the record to append to the ledger before the lock is released, as
+      - With O(state=absent) only, the record to append to the ledger before the lock is released, as
         O(oxzep7.python.venv_ledger#module:record) appends it (O(run_id) fills C(run_id) when it has none).
+        The lock is released even when the record cannot be written; the task then fails with that error.
     type: dict
   report:
     description:
@@ -127,6 +128,7 @@ oxzep7_report:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.oxzep7.python.plugins.module_utils._common import Oxzep7Error
 from ansible_collections.oxzep7.python.plugins.module_utils._layout import Layout
 from ansible_collections.oxzep7.python.plugins.module_utils._modules import (
     VENV_SPEC, _diff, held_lock, main, record_outcome, spec)
@@ -136,11 +138,15 @@ from ansible_collections.oxzep7.python.plugins.module_utils._state import holds,
 def run_venv_lock(module):
     p = module.params
     stable = Layout(p["path"]).stable
+    if p["record"] is not None and p["state"] != "absent":
+        raise Oxzep7Error("record goes with state=absent (the outcome is recorded when the lock is released)")
     if p["state"] == "absent":
         held = read_lock(lock_path(p["state_dir"], stable))
-        recorded = record_outcome(module, stable) if p["record"] and (
-            held is None or holds(held, p["run_id"], p["owner"])) else dict(recorded=None)
-        result = release_lock(p["state_dir"], stable, p["run_id"], p["owner"], check_mode=module.check_mode)
+        try:
+            recorded = record_outcome(module, stable) if p["record"] and (
+                held is None or holds(held, p["run_id"], p["owner"])) else dict(recorded=None)
+        finally:  # a ledger that cannot be written (a full disk) must not keep the venv locked
+            result = release_lock(p["state_dir"], stable, p["run_id"], p["owner"], check_mode=module.check_mode)
         result.update(recorded)
         result.update(stolen=None, diff=_diff("lock", p["run_id"], result["changed"], removed=True))
         return result

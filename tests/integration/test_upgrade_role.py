@@ -74,9 +74,6 @@ def test_upgrade_switches_atomically_and_second_run_changes_nothing(app, pyenv_r
     last = [i for i, n in enumerate(names) if n.startswith("Keep what the bake would roll back ")][0]
     ran = [names[i] for i in range(first, last + 1) if not tasks[i]["hosts"]["app"].get("skipped")]
     assert 5 <= len(ran) <= 15, ran
-    # the preflight gate of upgrade.yml checked the target alone (python_upgrade_preflight_stepwise is off)
-    verdict = task_results(plays, "Check and decide on %s" % app.stable)[0]["verdict"]
-    assert verdict["status"] == "ready" and [s["target"] for s in verdict["steps"]] == ["3.12"], verdict
 
     rc, stats, _plays = run_playbook("upgrade.yml", app.base, host_vars)
     assert rc == 0 and stats["changed"] == 0, stats
