@@ -23,3 +23,6 @@ def test_venv_upgrade_passes(app_venv, pyenv_root, wheelhouse, tmp_path):
     assert sorted(r["id"] for r in layout.releases()) == sorted([layout.previous_verified(), "r3-cp312"])
     steps = [(r["run_id"], r["step"]) for r in read_ledger(extra["state_dir"]) if r.get("run_id") == "r2"]
     assert steps == []  # the locked-out run wrote nothing
+    # the refused venv_lock call (a record with state=present) wrote no ledger line and took no lock: the
+    # upgrade r3 right after it took the lock
+    assert [r for r in read_ledger(extra["state_dir"]) if r.get("run_id") == "r9"] == []
