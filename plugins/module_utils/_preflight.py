@@ -50,12 +50,34 @@ def install_tools(runner, python, installer, dest, requirements=TOOLS):
                   timeout=TIMEOUT_INSTALL)
 
 
-def scan_code(runner, python, paths, targets, installer_options, which, tool_requirements=TOOLS):
+def lists_between(current, targets):
+    """The versions whose standard library lists the code scan reads: ``targets`` and every
+    minor version between ``current`` and the newest target (list of "X.Y", ascending).
+
+    A module removed in a version between the two is missing from every later one too, so a
+    target stdlib-list has no list for still gets the removals of the versions before it.
+
+    :param current: the venv's Python version, "X.Y[.Z]".
+    :param targets: "X.Y[.Z]" strings.
+    """
+    major, minor = _key(current)[:2]
+    newest = max([_key(t)[:2] for t in targets] + [(major, minor)])
+    between = ["%d.%d" % (major, m) for m in range(minor + 1, newest[1] + 1)] if newest[0] == major else []
+    return sorted(set(list(targets) + between), key=_key)
+
+
+def scan_code(runner, python, paths, targets, installer_options, which, tool_requirements=TOOLS, current=None):
     """Scan the app's source ``paths`` for each of ``targets`` (sorted "X.Y" strings).
 
+    The standard library lists of every version from ``current`` (the venv's "X.Y.Z", when given)
+    to the newest target are read (:func:`lists_between`), whichever targets were asked for. A
+    target the installed stdlib-list has no list for gets a ``code_removed_unknown`` inhibitor:
+    the modules removed in it could not be checked (allowlist it to accept that).
+
     :returns: ``(findings, summary)``: findings are inhibitors (code needing a newer
-        Python than a target; an unguarded import of a module the target removed) and
-        warnings (a guarded import of a removed module; files that do not parse);
+        Python than a target; an unguarded import of a module the target removed; a target
+        with no module list) and warnings (a guarded import of a removed module; files that
+        do not parse);
         summary is the probe's answer (files, minimum, removed, syntax_errors).
     :raises Oxzep7Error: on a missing path or tools that cannot be installed.
     """
@@ -66,7 +88,8 @@ def scan_code(runner, python, paths, targets, installer_options, which, tool_req
     tools = tempfile.mkdtemp(prefix="oxzep7-tools-")
     try:
         install_tools(runner, python, installer, tools, tool_requirements)
-        summary = run_probe(runner, python, "code", dict(paths=list(paths), targets=targets, tools=tools))
+        scanned = lists_between(current, targets) if current else list(targets)
+        summary = run_probe(runner, python, "code", dict(paths=list(paths), targets=scanned, tools=tools))
     finally:
         remove_tree(tools, os.path.dirname(tools))
     findings = []
@@ -84,10 +107,11 @@ def scan_code(runner, python, paths, targets, installer_options, which, tool_req
                 message="%s:%s imports %s, which the standard library of %s no longer has%s" % (
                     item["file"], item["line"], item["module"], target,
                     " (inside a try that catches ImportError)" if item["guarded"] else "")))
-    for target in summary["unknown_targets"]:
-        findings.append(dict(severity="warning", check="code_removed_unknown", target=target,
-                             message="the stdlib-list release this interpreter can install has no module list "
-                                     "for %s: imports of removed modules were not checked for it" % target))
+    for target in [t for t in summary["unknown_targets"] if t in targets]:
+        findings.append(dict(severity="inhibitor", check="code_removed_unknown", target=target, message=(
+            "the stdlib-list release this interpreter can install has no module list for %s: imports of "
+            "modules removed in %s were not checked (allowlist code_removed_unknown to accept that)"
+            % (target, target))))
     for item in summary["syntax_errors"]:
         findings += [dict(item, severity="warning", check="code_syntax", target=t,
                           message="%s does not parse with the current interpreter: %s" % (item["file"], item["error"]))
@@ -263,7 +287,7 @@ def check_venv(runner, layout, python, facts, targets, params, installer_options
     findings, code = [], None
     if params["code_paths"]:
         found, code = scan_code(runner, python, params["code_paths"], targets, installer_options, which,
-                                params["tools"])
+                                params["tools"], current=facts["version"])
         findings += found
     skip = [layout.stable, layout.releases_dir, os.path.realpath(layout.stable)]
     references = scan_references(params["reference_paths"], reference_needles(facts, layout), skip)

@@ -500,7 +500,7 @@ def check_code(request):
         stdlib-list are installed, put first on ``sys.path``).
     :returns: dict with ``files`` (int), ``minimum`` (the "X.Y" vermin computes, or
         None), ``minimum_detail`` (vermin's lines that set it), ``removed``
-        (list of dicts: file, line, module, target: the first target whose standard
+        (list of dicts: file, line, module, target: the first of ``targets`` whose standard
         library lacks the module, guarded: the import sits in a ``try`` that catches
         ImportError), ``syntax_errors`` (file and error) and ``unknown_targets``
         (targets the installed stdlib-list has no module list for).

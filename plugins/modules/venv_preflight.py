@@ -18,7 +18,10 @@ description:
     that the current interpreter has and a target's standard library lacks is reported with file and
     line (module lists from C(stdlib-list); for example C(imp) and C(distutils) are gone in 3.12,
     the PEP 594 modules in 3.13). An import inside a C(try) that catches ImportError is a warning,
-    otherwise an inhibitor. vermin and stdlib-list are installed with the venv's pip from the
+    otherwise an inhibitor. The lists of every minor version between the venv's and the newest target
+    are read, so a module removed on the way is found without O(stepwise). A target the installed
+    stdlib-list has no list for is a C(code_removed_unknown) inhibitor (what it removed was not checked).
+    vermin and stdlib-list are installed with the venv's pip from the
     configured index or wheelhouse into a temporary directory, removed afterwards.
   - References. Lines in the files under O(reference_paths) that name the old base interpreter's
     prefix, C(pythonX.Y) of the old version, or the live release directory instead of the stable
@@ -288,7 +291,7 @@ inhibitors:
   elements: dict
   contains:
     target: {description: The target version., type: str}
-    check: {description: "C(code_minimum), C(removed_module) or C(disk) (or a package check).", type: str}
+    check: {description: "C(code_minimum), C(removed_module), C(code_removed_unknown) or C(disk) (or a package check).", type: str}
     message: {description: One sentence with file and line where there are some., type: str}
     file: {description: The file of a code finding., type: str}
     files: {description: "The files that set the minimum, for C(code_minimum).", type: list}
@@ -316,7 +319,7 @@ code:
     files: {description: Python files scanned., type: int}
     minimum: {description: "Minimum Python version vermin computed, or null.", type: str}
     minimum_detail: {description: "vermin's lines (C(file:line:col:py2:py3:feature)) that set the minimum.", type: list}
-    removed: {description: "Imports of removed modules: file, line, module, target, guarded.", type: list}
+    removed: {description: "Imports of removed modules: file, line, module, target (the first version without it), guarded.", type: list}
     syntax_errors: {description: "Files that do not parse, with the error.", type: list}
 references:
   description: "Hard-coded references: file, line, kind (C(base_interpreter), C(versioned_name), C(release_path)), text."

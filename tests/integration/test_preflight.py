@@ -118,6 +118,14 @@ def test_compat_check_and_venv_preflight(tmp_path, pyenv_root, compat_index):
     assert refs_found == [("app.cron", 2, "versioned_name"), ("app.service", 2, "base_interpreter")]
     assert pre["disk"]["ok"] and pre["disk"]["release_bytes"] == pre["size_bytes"] > 0
 
+    # stdlib-list 0.10 (the newest for 3.8) ends at 3.12: imp, removed in 3.12, is still found
+    # for 3.13 without the stepwise path, and what 3.13 itself removed cannot be checked, so it inhibits
+    unknown = task_results(plays, "Code for a target the venv's stdlib-list has no list for")[0]
+    assert [(i["check"], i.get("module"), i["target"]) for i in unknown["inhibitors"]] == [
+        ("removed_module", "imp", "3.13"), ("code_removed_unknown", None, "3.13")]
+    assert "no module list for 3.13" in unknown["inhibitors"][1]["message"]
+    assert unknown["verdict"]["status"] == "inhibited" and unknown["code"]["removed"][0]["target"] == "3.12"
+
     bad = task_results(plays, "A bad target")[0]  # failed_when inverts the failure
     assert not bad.get("failed") and "twelve" in bad["msg"]
 
