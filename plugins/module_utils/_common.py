@@ -70,8 +70,7 @@ def url_secrets(urls):
     """
     found = set()
     for url in urls:
-        match = _URL_USERINFO.search(url or "")
-        if match:
+        for match in _URL_USERINFO.finditer(url or ""):  # a value may hold several (PIP_EXTRA_INDEX_URL)
             userinfo = match.group("userinfo")
             found.add(userinfo)
             if ":" in userinfo:
@@ -131,28 +130,31 @@ class Runner:
         :param timeout: seconds the command may run (int); see the ``TIMEOUT_*`` constants.
         :raises CommandTimeout: when the command ran out of time, whatever ``check`` says.
         :raises Oxzep7Error: on a non-zero exit status when ``check`` is true, or when it
-            cannot be started.
+            cannot be started (no fork, ``cwd`` not a directory).
         """
         argv = [str(a) for a in argv]
         if int(timeout) <= 0:  # coreutils timeout would take 0 as no limit at all
             raise Oxzep7Error("the time limit of %s must be a positive number of seconds, not %s"
                               % (what or argv[0], timeout))
+        if cwd is not None and not os.path.isdir(cwd):  # run_command would run it elsewhere without a word
+            raise Oxzep7Error("cannot run %s: its working directory %s is not a directory" % (what or argv[0], cwd),
+                              cmd=argv, rc=None, stdout="", stderr="")
         wrapped = [self.timeout_bin, "--kill-after=%d" % KILL_AFTER, str(int(timeout))] + argv
         environ = dict(self.base_env)
         environ.update(env or {})
         started = time.monotonic()
-        if self._run_command is not None:
-            rc, out, err = self._run_command(wrapped, cwd=cwd, environ_update=environ)
-        else:
-            full_env = dict(os.environ)
-            full_env.update(environ)
-            try:
+        try:
+            if self._run_command is not None:
+                rc, out, err = self._run_command(wrapped, cwd=cwd, environ_update=environ)
+            else:
+                full_env = dict(os.environ)
+                full_env.update(environ)
                 proc = subprocess.run(wrapped, cwd=cwd, env=full_env, stdout=subprocess.PIPE,
                                       stderr=subprocess.PIPE, universal_newlines=True, check=False)
-            except OSError as exc:
-                raise Oxzep7Error("cannot run %s: %s" % (wrapped[0], exc), cmd=argv, rc=None,
-                                  stdout="", stderr=str(exc))
-            rc, out, err = proc.returncode, proc.stdout, proc.stderr
+                rc, out, err = proc.returncode, proc.stdout, proc.stderr
+        except OSError as exc:  # no fork (EAGAIN, ENOMEM), a cwd that is gone
+            raise Oxzep7Error("cannot run %s: %s" % (what or argv[0], exc), cmd=argv, rc=None,
+                              stdout="", stderr=str(exc))
         result = CommandResult(argv, rc, out, err, time.monotonic() - started)
         if rc in (124, 128 + 9) and result.seconds >= int(timeout):
             raise CommandTimeout("%s timed out after %d s: %s" % (what or argv[0], int(timeout), " ".join(argv)),
@@ -175,8 +177,10 @@ def module_runner(module, base_env=None):
     coreutils ``timeout`` is found with ``get_bin_path`` (the module fails when it is missing)."""
 
     def run_command(argv, cwd=None, environ_update=None):
+        # handle_exceptions=False: an OSError is raised to Runner.run instead of fail_json, which would
+        # end the module from whatever thread runs the command (the imports gate's) and skip its clean-up.
         return module.run_command(argv, cwd=cwd, environ_update=environ_update,
-                                  expand_user_and_vars=False, check_rc=False)
+                                  expand_user_and_vars=False, check_rc=False, handle_exceptions=False)
 
     return Runner(run_command, base_env=base_env, timeout_bin=module.get_bin_path("timeout", required=True))
 
@@ -225,6 +229,19 @@ def read_json(path, default=None):
         return default
 
 
+def _real_dir(path):
+    """Whether ``path`` is a real directory as ``os.lstat`` sees it (a symlink to one is not).
+
+    :param path: the path to look at (str).
+    :returns: True for a real directory, False for anything else (a symlink, a file), None when
+        ``os.lstat`` fails (nothing is there, or it cannot be read). Raises nothing.
+    """
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return None
+
+
 def remove_tree(path, parent):
     """Delete the directory ``path``, which must lie directly in the directory ``parent``.
 
@@ -243,17 +260,11 @@ def remove_tree(path, parent):
     name = os.path.basename(path)
     if not os.path.isabs(path) or os.path.dirname(path) != parent or name in ("", ".", ".."):
         raise Oxzep7Error("refusing to delete %s: it is not a directory entry of %s" % (path, parent))
-    try:
-        parent_st = os.lstat(parent)
-    except OSError:
-        return False
-    if not stat.S_ISDIR(parent_st.st_mode):
-        raise Oxzep7Error("refusing to delete %s: %s is not a real directory (a symlink?)" % (path, parent))
-    try:
-        st = os.lstat(path)
-    except OSError:
-        return False
-    if not stat.S_ISDIR(st.st_mode):
-        raise Oxzep7Error("refusing to delete %s: it is not a real directory (a symlink?)" % path)
+    for each, named in ((parent, parent), (path, "it")):  # the parent first, then the directory itself
+        real = _real_dir(each)
+        if real is None:
+            return False
+        if not real:
+            raise Oxzep7Error("refusing to delete %s: %s is not a real directory (a symlink?)" % (path, named))
     shutil.rmtree(path)
     return True

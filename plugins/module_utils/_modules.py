@@ -15,6 +15,7 @@ This file imports no domain file but ``_layout`` and ``_state``, so a module shi
 from __future__ import absolute_import, division, print_function
 
 import contextlib
+import re
 import time
 
 from ansible_collections.oxzep7.python.plugins.module_utils._common import Oxzep7Error, url_secrets
@@ -43,13 +44,30 @@ def spec(*parts, **own):
     return merged
 
 
+# Options that set environment variables for the commands a module runs, and the names of variables
+# whose whole value is a secret (UV_INDEX_<NAME>_PASSWORD, GITHUB_TOKEN; PIP_CLIENT_CERT is a path).
+ENVIRONMENT_OPTIONS = ("environment", "build_environment", "verify_environment")
+SECRET_NAME = re.compile(r"PASSWORD|PASSWD|TOKEN|SECRET|CREDENTIAL|API_?KEY", re.IGNORECASE)
+# Values too short or too common to mask: Ansible masks every occurrence of the text in the output.
+NOT_SECRET = ("true", "false", "yes", "no", "none", "null")
+
+
 def _mask_url_credentials(module):
-    """Add the credentials of every URL option of ``module`` to ``no_log_values``, whatever branch runs."""
-    urls = []
+    """Add the credentials of every URL option of ``module``, and those in the values of its
+    environment options (:data:`ENVIRONMENT_OPTIONS`) plus the whole value of each variable named
+    like a secret (:data:`SECRET_NAME`; values of 4 characters or more, not :data:`NOT_SECRET`),
+    to ``no_log_values``, whatever branch runs: Ansible then masks them in the ``invocation``, the
+    results and every message."""
+    urls, secrets = [], set()
     for key in ("index_url", "extra_index_urls", "find_links", "mirror_url", "pyenv_git_url"):
         value = module.params.get(key)
         urls += value if isinstance(value, list) else [value] if value else []
-    module.no_log_values.update(url_secrets(urls))
+    for key in ENVIRONMENT_OPTIONS:
+        for name, value in (module.params.get(key) or {}).items():
+            urls.append(str(value))
+            if SECRET_NAME.search(str(name)) and len(str(value)) >= 4 and str(value).lower() not in NOT_SECRET:
+                secrets.add(str(value))
+    module.no_log_values.update(url_secrets(urls) | secrets)
 
 
 def _changes(step, validate=None):

@@ -22,6 +22,17 @@ def free_port():
         return sock.getsockname()[1]
 
 
+def run_module(module, args):
+    """Run one module of the collection on localhost with ``ansible -vvv``: the CompletedProcess
+    (stdout and stderr together, text)."""
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".cache", "collections"),
+               ANSIBLE_NOCOLOR="1", ANSIBLE_LOCALHOST_WARNING="0")
+    return subprocess.run([os.path.join(BIN, "ansible"), "localhost", "-vvv", "-m", "oxzep7.python." + module,
+                           "-a", json.dumps(args), "-e", "ansible_python_interpreter=" + os.path.join(BIN, "python")],
+                          env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+                          check=False)
+
+
 def run_playbook(playbook, tmp, host_vars, check=False, extra_vars=None, timeout=None, bin_dir=None):
     """Run ``playbook`` for one local host ``app`` in group python_fleet.
 

@@ -3,16 +3,14 @@
 import base64
 import functools
 import http.server
-import json
 import os
 import shutil
-import subprocess
 import tempfile
 import threading
 
 import pytest
 
-from helpers import BIN, ROOT
+from helpers import run_module
 from support import UV
 
 from ansible_collections.oxzep7.python.plugins.module_utils._common import Oxzep7Error, Runner
@@ -21,23 +19,21 @@ from ansible_collections.oxzep7.python.plugins.module_utils._installer import In
 LOGIN, PASSWORD = "ci-user", "s3cret-pass"
 
 
-def run_module(module, args):
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".cache", "collections"),
-               ANSIBLE_NOCOLOR="1", ANSIBLE_LOCALHOST_WARNING="0")
-    return subprocess.run([os.path.join(BIN, "ansible"), "localhost", "-vvv", "-m", "oxzep7.python." + module,
-                           "-a", json.dumps(args), "-e", "ansible_python_interpreter=" + os.path.join(BIN, "python")],
-                          env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
-                          check=False)
-
-
 def test_index_password_is_masked_everywhere(app_venv, new_python):
     args = dict(path=app_venv, interpreter=new_python, installer="pip", isolated=True, release_id="creds",
                 index_url="http://%s:%s@127.0.0.1:9/simple" % (LOGIN, PASSWORD),
                 extra_index_urls=["http://other:an0ther@127.0.0.2:9/simple"],
-                environment={"PIP_RETRIES": "0", "PIP_TIMEOUT": "1"}, state_dir=os.path.dirname(app_venv))
+                environment={"PIP_RETRIES": "0", "PIP_TIMEOUT": "1", "APP_DEPLOY_TOKEN": "t0ken-value",
+                             "PIP_EXTRA_INDEX_URL": "http://a:envpass1@127.0.0.3:9/simple "
+                                                    "http://b:envpass2@127.0.0.4:9/simple"},
+                state_dir=os.path.dirname(app_venv))
     proc = run_module("venv_rebuild", args)
     assert proc.returncode != 0 and "installing the lock with pip failed" in proc.stdout, proc.stdout[-3000:]
     assert PASSWORD not in proc.stdout and "an0ther" not in proc.stdout
+    # secrets in environment variables: URL credentials (several in one value) and a variable named like one
+    assert "APP_DEPLOY_TOKEN" in proc.stdout and "PIP_EXTRA_INDEX_URL" in proc.stdout  # the invocation, masked
+    for secret in ("t0ken-value", "envpass1", "envpass2"):
+        assert secret not in proc.stdout, secret
     # the failing command names the index without any user:password part
     assert "http://127.0.0.1:9/simple" in proc.stdout
     assert not os.path.exists(os.path.join(os.path.dirname(app_venv), ".venv.releases", "creds"))
