@@ -8,32 +8,27 @@ from __future__ import annotations
 import os
 
 from ansible.inventory.manager import InventoryManager
-from ansible.plugins.action import ActionBase
 from ansible_collections.oxzep7.python.plugins.module_utils._common import Oxzep7Error
+from ansible_collections.oxzep7.python.plugins.plugin_utils._action import ControllerAction
 from ansible_collections.oxzep7.python.plugins.plugin_utils._report import as_ended, build, summary
 
-ARGUMENT_SPEC = dict(
-    report_dir=dict(type="path", required=True),
-    run_id=dict(type="str", required=True),
-    hosts=dict(type="list", elements="str", required=True),
-    target=dict(type="str"),
-    paused=dict(type="dict"),
-    finished=dict(type="bool", default=False),
-    failed=dict(type="list", elements="str", default=[]),
-    stage=dict(type="str", choices=["canary", "batch"], default="batch"),
-    batch=dict(type="list", elements="str", default=[]),
-)
 
-
-class ActionModule(ActionBase):
+class ActionModule(ControllerAction):
     """Read the fleet report's state from the per-host files; the fleet_report callback writes the report."""
 
-    TRANSFERS_FILES = False
-    _requires_connection = False
+    ARGUMENT_SPEC = dict(
+        report_dir=dict(type="path", required=True),
+        run_id=dict(type="str", required=True),
+        hosts=dict(type="list", elements="str", required=True),
+        target=dict(type="str"),
+        paused=dict(type="dict"),
+        finished=dict(type="bool", default=False),
+        failed=dict(type="list", elements="str", default=[]),
+        stage=dict(type="str", choices=["canary", "batch"], default="batch"),
+        batch=dict(type="list", elements="str", default=[]),
+    )
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+    def act(self, result, args, task_vars):
         batch = dict(stage=args.pop("stage"), hosts=args.pop("batch"))
         args["hosts"] = self._within_limit(args["hosts"], task_vars)
         try:

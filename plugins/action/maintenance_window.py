@@ -7,16 +7,8 @@ from __future__ import annotations
 # The documentation is in plugins/modules/maintenance_window.py.
 import datetime
 
-from ansible.plugins.action import ActionBase
+from ansible_collections.oxzep7.python.plugins.plugin_utils._action import ControllerAction
 from ansible_collections.oxzep7.python.plugins.plugin_utils._window import WindowError, evaluate
-
-ARGUMENT_SPEC = dict(
-    windows=dict(type="list", elements="dict", default=[], options=dict(
-        days=dict(type="list", elements="str"), start=dict(type="str", required=True),
-        end=dict(type="str", required=True), timezone=dict(type="str", default="UTC"))),
-    windows_file=dict(type="path"),
-    batch_seconds=dict(type="int", default=0),
-)
 
 
 def _read_windows(path):
@@ -29,15 +21,18 @@ def _read_windows(path):
     return data
 
 
-class ActionModule(ActionBase):
+class ActionModule(ControllerAction):
     """Evaluate the maintenance windows on the controller."""
 
-    TRANSFERS_FILES = False
-    _requires_connection = False
+    ARGUMENT_SPEC = dict(
+        windows=dict(type="list", elements="dict", default=[], options=dict(
+            days=dict(type="list", elements="str"), start=dict(type="str", required=True),
+            end=dict(type="str", required=True), timezone=dict(type="str", default="UTC"))),
+        windows_file=dict(type="path"),
+        batch_seconds=dict(type="int", default=0),
+    )
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+    def act(self, result, args, task_vars):
         now = datetime.datetime.now(datetime.timezone.utc)
         try:
             windows = list(args["windows"]) + (_read_windows(args["windows_file"]) if args["windows_file"] else [])

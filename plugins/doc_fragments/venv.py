@@ -7,11 +7,10 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 
-class ModuleDocFragment(object):
-    """Options shared by the venv modules: the stable path and the ledger."""
-
-    DOCUMENTATION = r"""
-options:
+# The options of each concern, without the "options:" key. Each fragment of ModuleDocFragment is
+# "options:" and the blocks it joins, one YAML mapping, so each option's text is written once whichever
+# fragments document it.
+_VENV = r"""
   path:
     description:
       - The stable path of the venv, the one services and users reference, for example C(/srv/app/venv).
@@ -33,8 +32,7 @@ options:
     default: /var/lib/oxzep7-python
 """
 
-    WORK = r"""
-options:
+_LOCK = r"""
   lock_timeout:
     description:
       - With O(run_id) set (and not in check mode), the module holds the venv's host-side lock
@@ -48,8 +46,7 @@ options:
     default: 300
 """
 
-    BACKUP = r"""
-options:
+_BACKUP = r"""
   backup_dir:
     description:
       - Root of the snapshots. Each stable path has a folder C(<backup_dir>/<slug>/), mode 0700.
@@ -57,8 +54,7 @@ options:
     default: /var/backups/oxzep7-python
 """
 
-    INSTALLER = r"""
-options:
+_INSTALLER = r"""
   installer:
     description:
       - Which installer creates venvs and installs packages.
@@ -116,7 +112,42 @@ options:
     default: {}
 """
 
-    # The gates run on a release (venv_verify, venv_upgrade).
+
+class ModuleDocFragment(object):
+    """Options shared by the venv modules: the stable path and the ledger, the lock, the snapshots,
+    the installer, the gates and the build. A module extends the one fragment that covers its set
+    (``oxzep7.python.venv``, ``.work``, ``.snapshots`` or ``.release``) and the ones it adds."""
+
+    # The stable path and the ledger (venv_info, venv_ledger, venv_lock).
+    DOCUMENTATION = "options:" + _VENV
+
+    # A module that changes the venv: the stable path, the ledger and the lock it holds while it works (venv_switch).
+    WORK = DOCUMENTATION + _LOCK
+
+    # A module that takes or restores snapshots: WORK and the snapshots' root (venv_snapshot, venv_restore).
+    SNAPSHOTS = WORK + _BACKUP
+
+    # A module that builds or checks a release with the installer: WORK and the installer
+    # (venv_rebuild, venv_verify, venv_drill, venv_upgrade).
+    RELEASE = WORK + _INSTALLER
+
+    # The snapshots' root alone (venv_drill and venv_upgrade besides RELEASE, venv_preflight).
+    BACKUP = "options:" + _BACKUP
+
+    # The installer alone (compat_check, venv_preflight).
+    INSTALLER = "options:" + _INSTALLER
+
+    # The stable path of a check that reads the venv and keeps no ledger (compat_check, venv_preflight).
+    STABLE_PATH = r"""
+options:
+  path:
+    description: The stable path of the venv, for example C(/srv/app/venv).
+    type: path
+    required: true
+    aliases: [stable_path]
+"""
+
+    # The gates run on a release (venv_verify, venv_drill, venv_upgrade).
     GATES = r"""
 options:
   imports:

@@ -229,19 +229,6 @@ def read_json(path, default=None):
         return default
 
 
-def _real_dir(path):
-    """Whether ``path`` is a real directory as ``os.lstat`` sees it (a symlink to one is not).
-
-    :param path: the path to look at (str).
-    :returns: True for a real directory, False for anything else (a symlink, a file), None when
-        ``os.lstat`` fails (nothing is there, or it cannot be read). Raises nothing.
-    """
-    try:
-        return stat.S_ISDIR(os.lstat(path).st_mode)
-    except OSError:
-        return None
-
-
 def remove_tree(path, parent):
     """Delete the directory ``path``, which must lie directly in the directory ``parent``.
 
@@ -268,3 +255,16 @@ def remove_tree(path, parent):
             raise Oxzep7Error("refusing to delete %s: %s is not a real directory (a symlink?)" % (path, named))
     shutil.rmtree(path)
     return True
+
+
+def _real_dir(path):
+    """Whether ``path`` is a real directory as ``os.lstat`` sees it (a symlink to one is not).
+
+    :param path: the path to look at (str).
+    :returns: True for a real directory, False for anything else (a symlink, a file), None when
+        ``os.lstat`` fails (nothing is there, or it cannot be read). Raises nothing.
+    """
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return None

@@ -50,13 +50,9 @@ description:
     version 22.2 or later (for C(--report)), and coreutils C(timeout) for the builds.
 author: oxzep7.python contributors (@oxzep7)
 extends_documentation_fragment:
+  - oxzep7.python.venv.stable_path
   - oxzep7.python.venv.installer
 options:
-  path:
-    description: The stable path of the venv, for example C(/srv/app/venv).
-    type: path
-    required: true
-    aliases: [stable_path]
   targets:
     description:
       - Target CPython versions, C(X.Y) or C(X.Y.Z). Several give a matrix for a stepwise path such as

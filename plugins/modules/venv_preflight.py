@@ -43,14 +43,10 @@ description:
     not exactly what this module writes is ignored and the venv checked again.
 author: oxzep7.python contributors (@oxzep7)
 extends_documentation_fragment:
+  - oxzep7.python.venv.stable_path
   - oxzep7.python.venv.backup
   - oxzep7.python.venv.installer
 options:
-  path:
-    description: The stable path of the venv, for example C(/srv/app/venv).
-    type: path
-    required: true
-    aliases: [stable_path]
   target:
     description:
       - The run's target CPython version, C(X.Y) or C(X.Y.Z), the only one whose findings inhibit in RV(verdict).

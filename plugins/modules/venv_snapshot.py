@@ -23,9 +23,7 @@ description:
   - Keeps the O(keep) newest snapshots of the stable path and removes older ones.
 author: oxzep7.python contributors (@oxzep7)
 extends_documentation_fragment:
-  - oxzep7.python.venv
-  - oxzep7.python.venv.work
-  - oxzep7.python.venv.backup
+  - oxzep7.python.venv.snapshots
 options:
   snapshot_id:
     description:
