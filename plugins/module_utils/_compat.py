@@ -39,7 +39,7 @@ from ansible_collections.oxzep7.python.plugins.module_utils._fixes import (
     choose_fix, installable, planned, remediation, resolve)
 from ansible_collections.oxzep7.python.plugins.module_utils._installer import Installer, installer_options
 from ansible_collections.oxzep7.python.plugins.module_utils._layout import Layout
-from ansible_collections.oxzep7.python.plugins.module_utils._lock import canonical_name
+from ansible_collections.oxzep7.python.plugins.module_utils._lock import canonical_name, direct_url, line_marker
 from ansible_collections.oxzep7.python.plugins.module_utils import _probe
 from ansible_collections.oxzep7.python.plugins.module_utils._proof import CACHE_FILE, Prover
 from ansible_collections.oxzep7.python.plugins.module_utils._release import plan_install, read_lock_entries
@@ -82,17 +82,21 @@ def probe_source():
 def run_probe(runner, python, command, request):
     """Run ``_probe`` command ``command`` in ``python`` and return its JSON answer (dict).
 
-    :param request: a JSON-serializable dict, passed through a temporary file.
+    :param request: a JSON-serializable dict, passed through a temporary file; the probe's source
+        is a file beside it (as ``-c`` text it would fill every failure's ``cmd`` with 30 KB of code).
     :raises Oxzep7Error: when the probe fails; its message and the command's output.
     """
-    fd, path = tempfile.mkstemp(prefix="oxzep7-probe-", suffix=".json")
+    workdir = tempfile.mkdtemp(prefix="oxzep7-probe-")
     try:
-        with os.fdopen(fd, "w") as fh:
+        script, path = os.path.join(workdir, "oxzep7_probe.py"), os.path.join(workdir, "request.json")
+        with open(script, "w") as fh:
+            fh.write(probe_source())
+        with open(path, "w") as fh:
             json.dump(request, fh)
-        result = runner.run([python, "-I", "-B", "-c", probe_source(), command, path], check=False,
+        result = runner.run([python, "-I", "-B", script, command, path], check=False,
                             env={"PYTHONDONTWRITEBYTECODE": "1"}, what="the %s probe" % command, timeout=TIMEOUT_GATE)
     finally:
-        os.unlink(path)
+        remove_tree(workdir, os.path.dirname(workdir))
     try:
         answer = json.loads(result.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):
@@ -135,6 +139,8 @@ def sources(options, default_index):
     return out
 
 
+# The project name at the start of a Requires-Dist string (PEP 508).
+_REQUIREMENT_NAME = re.compile(r"\s*([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)")
 # PEP 691: ask for the JSON form of the simple API, accept the HTML one (PEP 503).
 _ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"
 
@@ -172,14 +178,16 @@ def fetch_page(url, timeout=30):
 def fetch_sources(source_list, names):
     """Add the fetched pages to ``source_list`` for the probe (see ``_probe.list_files``).
 
-    :param names: the locked project names; one page per name and index.
+    :param names: the locked project names; one page per name and index (a source that already
+        holds ``pages`` keeps them, and only the names it lacks are fetched).
+    :returns: a new list; ``source_list`` is not changed.
     """
     out = []
     for source in source_list:
         if "index" in source:
             root = source["index"].rstrip("/") + "/"
-            pages = {}
-            for name in sorted(set(canonical_name(n) for n in names)):
+            pages = dict(source.get("pages") or {})
+            for name in sorted(set(canonical_name(n) for n in names) - set(pages)):
                 ctype, text = fetch_page(root + name + "/")
                 if text is not None:
                     pages[name] = [ctype, text]
@@ -314,6 +322,14 @@ def assess(packages, targets, allowlist, upgraded, original, resolution, unrepro
             inhibit(dict(target=target, name=c["name"], version=c["version"], check="conflict", fix=None,
                          message="%s requires %s, and no release of %s with a wheel for %s satisfies it" % (
                              c["required_by"], c["requirement"], c["name"], target)))
+        for a in outcome.get("added", []):
+            item = dict(target=target, name=a["name"], version=a["version"], check="new_dependency", fix=None)
+            if a["version"]:
+                warnings.append(dict(item, message="%s requires %s on %s, which the lock lacks: the rebuild adds "
+                                     "%s %s" % (a["required_by"], a["requirement"], target, a["name"], a["version"])))
+            else:
+                inhibit(dict(item, message="%s requires %s on %s, which the lock lacks, and no release of %s has a "
+                             "wheel for %s" % (a["required_by"], a["requirement"], target, a["name"], target)))
         for m in [m for m in outcome["moves"] if m["as_is"]]:
             fix = dict(version=m["move_to"], file=None, status="wheel", crosses_major=m["crosses_major"], proof=None,
                        moves=[])
@@ -351,6 +367,28 @@ def assess(packages, targets, allowlist, upgraded, original, resolution, unrepro
     return dict(inhibitors=inhibitors, cautions=warnings, accepted=accepted, matrix=matrix, can_move=can_move)
 
 
+def seed_cautions(skipped_seed, original, targets):
+    """Warnings for ``setuptools`` left to the new venv's seed on targets whose ``venv`` seeds none.
+
+    From Python 3.12 on, ``python -m venv`` installs pip only (and uv's ``--seed`` does the same),
+    so a venv that had setuptools, and with it ``pkg_resources`` and the ``distutils`` shim, has
+    neither after the rebuild unless the lock keeps it (``keep_seed_pins``) or an upgrade names it
+    (the venv module's documentation, "Changed in version 3.12").
+
+    :param skipped_seed: names ``_release.plan_install`` leaves to the seed.
+    :param original: canonical name -> the locked version.
+    :param targets: "X.Y[.Z]" strings.
+    :returns: list of warning dicts (target, name, version, check ``seed_dropped``, message).
+    """
+    if "setuptools" not in [canonical_name(n) for n in skipped_seed]:
+        return []
+    return [dict(target=t, name="setuptools", version=original.get("setuptools"), check="seed_dropped",
+                 message="setuptools %s (with pkg_resources and the distutils shim) is in the venv, and a venv on %s "
+                         "is seeded with pip only: the new release has no setuptools unless an upgrade names it "
+                         "(upgrades: [setuptools]) or keep_seed_pins is set" % (original.get("setuptools"), t))
+            for t in targets if version_key(t) >= (3, 12)]
+
+
 def _probe_pins(entries, locked):
     """The probe's pins for the planned lock ``entries``; an upgrade without a URL is judged like a pin.
 
@@ -358,8 +396,8 @@ def _probe_pins(entries, locked):
     """
     pins = []
     for e in entries:
-        url = e["line"].split(" @ ", 1)[1] if " @ " in e["line"] else None
-        pin = dict(name=e["name"], version=e["version"], kind=e["kind"], url=url)
+        url = direct_url(e["line"]) if " @ " in e["line"] else None
+        pin = dict(name=e["name"], version=e["version"], kind=e["kind"], url=url, marker=line_marker(e["line"]))
         if e["kind"] == "upgrade":
             pin.update(kind="url" if url else "pin", requirement=e["line"], base=locked.get(canonical_name(e["name"])))
         pins.append(pin)
@@ -430,14 +468,19 @@ def check(runner, python, entries, targets, installer_options, which, upgrades=N
         remove_tree(workdir, os.path.dirname(workdir))
     for outcome in resolution:
         _attach_moves(answer["packages"], outcome["target"], outcome["moves"])
+        # a locked project that has no build for the target is that project's own inhibitor, not a new one
+        outcome["added"] = [a for a in outcome["added"]
+                            if a["name"] not in original and a["name"] not in plan["upgraded"]]
     verdict = assess(answer["packages"], targets, allowlist or [], plan["upgraded"], original, resolution,
                      plan["unreproducible"])
+    verdict["cautions"] += seed_cautions(plan["skipped_seed"], original, targets)
     upgrade_lines = dict((canonical_name(e["name"]), e["line"]) for e in plan["entries"] if e["kind"] == "upgrade")
     remediations = {}
     for outcome in resolution:
         target = outcome["target"]
         blocked = [dict(name=i["name"], message=i["message"]) for i in verdict["inhibitors"]
-                   if i["target"] == target and not i.get("fix") and i["check"] not in ("resolution", "conflict")]
+                   if i["target"] == target and not i.get("fix")
+                   and i["check"] not in ("resolution", "conflict", "new_dependency")]
         remediations[target] = remediation(answer["packages"], target, plans[target], outcome, original,
                                            upgrade_lines, blocked)
     return dict(verdict, targets=targets, platforms=answer["platforms"], packages=answer["packages"],
@@ -455,7 +498,8 @@ def _resolve_targets(runner, python, installer, plans, targets, platforms, wante
     :raises Oxzep7Error: the first target's error, as :func:`run_probe` raises it.
     """
     if not resolve:
-        return [dict(target=t, ok=True, checked=0, files={}, yanked=[], moves=[], conflicts=[]) for t in targets]
+        return [dict(target=t, ok=True, checked=0, files={}, yanked=[], moves=[], conflicts=[], added=[])
+                for t in targets]
     with ThreadPoolExecutor(max_workers=min(len(targets), MAX_PARALLEL_RESOLUTIONS)) as pool:
         futures = [pool.submit(_resolve_target, runner, python, installer, plans[t], t, platforms, wanted, workdir)
                    for t in targets]
@@ -468,9 +512,16 @@ def _resolve_target(runner, python, installer, planned_set, target, platforms, w
         return pip_resolves(runner, python, installer, pins, target, platforms, workdir)
 
     def check_requirements(items, versions):
+        if not items:
+            return dict(conflicts=[], added=[])
+        # the pages of projects the set's releases require and the set lacks (extras left out),
+        # for the probe to find what the rebuild would add; which of them apply, the probe decides
+        lacking = set(canonical_name(m.group(1)) for m in (_REQUIREMENT_NAME.match(text) for item in items
+                                                            for text in item.get("requires") or []
+                                                            if "extra" not in text.partition(";")[2]) if m)
+        sources = fetch_sources(wanted, sorted(lacking - set(versions)))
         return run_probe(runner, python, "requirements", dict(
-            items=items, versions=versions, target=target, platforms=platforms, sources=wanted))["conflicts"] \
-            if items else []
+            items=items, versions=versions, target=target, platforms=platforms, sources=sources))
 
     return resolve(resolve_wheels, check_requirements, planned_set)
 

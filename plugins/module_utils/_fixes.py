@@ -81,22 +81,24 @@ def resolve(resolve_wheels, check_requirements, plan):
     :param resolve_wheels: callable ``(pins) -> outcome`` (``_compat.pip_resolves`` for this
         target): pins are ``name==version`` strings of the wheels; the outcome has ``ok`` and
         ``requires`` (list of dicts name, version, requires).
-    :param check_requirements: callable ``(items, versions) -> conflicts`` (the probe's
-        ``requirements`` command for this target).
+    :param check_requirements: callable ``(items, versions) -> dict`` with ``conflicts`` and
+        ``added`` (the probe's ``requirements`` command for this target).
     :param plan: :func:`planned`; changed in place: moved pins get their new version and
         ``source`` ``move``.
     :returns: the last outcome of ``resolve_wheels`` without ``requires``, plus ``moves``
         (the probe's conflicts that a move settled, each with ``as_is``: true when both sides
-        are locked as they are, so the lock itself breaks) and ``conflicts`` (those no
-        release settles).
+        are locked as they are, so the lock itself breaks), ``conflicts`` (those no
+        release settles) and ``added`` (projects the set lacks that a release requires on the
+        target, with the ``version`` pip would add or None; see the probe's ``requirements``).
     """
-    moves, conflicts = [], []
+    moves, conflicts, added = [], [], []
     for _round in range(MAX_ROUNDS):
         pins = sorted("%s==%s" % (p["name"], p["version"]) for p in plan.values() if p["status"] == "wheel")
         outcome = resolve_wheels(pins)
         if not outcome["ok"]:
             break
-        conflicts = check_requirements(outcome.pop("requires"), dict((k, p["version"]) for k, p in plan.items()))
+        checked = check_requirements(outcome.pop("requires"), dict((k, p["version"]) for k, p in plan.items()))
+        conflicts, added = checked["conflicts"], checked["added"]
         movable = [c for c in conflicts if c["move_to"]]
         conflicts = [c for c in conflicts if not c["move_to"]]
         if not movable:
@@ -107,7 +109,7 @@ def resolve(resolve_wheels, check_requirements, plan):
             plan[c["name"]].update(version=c["move_to"], status="wheel", source="move")
         moves += movable
     outcome.pop("requires", None)
-    outcome.update(moves=moves, conflicts=conflicts)
+    outcome.update(moves=moves, conflicts=conflicts, added=added)
     return outcome
 
 
@@ -145,6 +147,9 @@ def remediation(packages, target, plan, outcome, original, upgrade_lines, blocke
                             **{"from": original.get(key)}))
     unsettled = [dict(name=c["name"], message="%s requires %s; no release of %s with a wheel for %s satisfies it"
                       % (c["required_by"], c["requirement"], c["name"], target)) for c in outcome.get("conflicts", [])]
+    unsettled += [dict(name=a["name"], message="%s requires %s on %s, which the lock lacks, and no release of %s has a "
+                       "wheel for %s" % (a["required_by"], a["requirement"], target, a["name"], target))
+                  for a in outcome.get("added", []) if not a["version"]]
     blocked = list(blocked) + unsettled
     return dict(upgrades=upgrades, changes=changes, blocked=blocked,
                 complete=not blocked and outcome.get("ok", True))

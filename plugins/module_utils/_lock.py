@@ -34,7 +34,74 @@ __metaclass__ = type
 # Installed by venv creation itself (ensurepip, uv venv --seed), not by the app.
 SEED_PACKAGES = ("pip", "setuptools", "wheel", "distribute")
 _NAME = re.compile(r"^\s*([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)")
-_TAG = re.compile(r"\s+#\s*oxzep7:\s*(.*)$")
+# One white-space character before "#" (pip's comment rule), never a run: "\s+#" backtracks in
+# quadratic time on a line of many spaces without "#" (a hostile lock).
+_TAG = re.compile(r"(?:^|\s)#\s*oxzep7:\s*(.*)$")
+_COMMENT = re.compile(r"(?:^|\s)#.*$")
+# A per-requirement option after the requirement (--hash=sha256:..., as pip-compile
+# --generate-hashes and uv export write them); what follows it is options too.
+_REQUIREMENT_OPTION = re.compile(r"\s--?[A-Za-z]")
+# Option lines that choose where and how to install: the collection's own installer options
+# decide that, so a lock may carry them (pip-compile writes --index-url) and they are passed over.
+_INSTALL_OPTIONS = ("-i", "--index-url", "--extra-index-url", "-f", "--find-links", "--no-index", "--trusted-host",
+                    "--only-binary", "--no-binary", "--prefer-binary", "--pre")
+_PIN = re.compile(r"^[^@;]*?===?\s*([^=;\s,]+)\s*(?:;.*)?$")
+
+
+def read_lock(path):
+    """The text of the lock file ``path``, decoded as pip reads a requirements file: UTF-8, or
+    the encoding a byte-order mark names (UTF-8 or UTF-16, as PowerShell's ``pip freeze >`` writes).
+
+    :returns: str without the byte-order mark.
+    :raises Oxzep7Error: naming the file, when it cannot be read or decoded.
+    """
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except (IOError, OSError) as exc:
+        raise Oxzep7Error("cannot read lock %s: %s" % (path, exc))
+    encoding = "utf-16" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise Oxzep7Error("cannot read lock %s: it is not %s text (%s at byte %d)"
+                          % (path, "UTF-16" if encoding == "utf-16" else "UTF-8", exc.reason, exc.start))
+
+
+def direct_url(line):
+    """The URL of a direct-URL (``name @ url``) or editable (``-e url``) requirement line, without
+    its environment marker (``url ; marker``: PEP 508 wants white space before the ``;``), or None."""
+    if " @ " in line:
+        url = line.split(" @ ", 1)[1]
+    elif line.startswith("-e "):
+        url = line[3:]
+    else:
+        return None
+    return re.split(r"\s;", url, 1)[0].strip()
+
+
+def line_marker(line):
+    """The PEP 508 environment marker of a requirement line (str), or None: what follows ``;`` (for
+    a direct URL, ``" ;"``: a URL may hold a ``;`` of its own)."""
+    parts = re.split(r"\s;", line, 1) if " @ " in line or line.startswith("-e ") else line.split(";", 1)
+    return parts[1].strip() or None if len(parts) == 2 else None
+
+
+def _logical_lines(text):
+    """``(number, line)`` of each logical line: a line that ends in a backslash goes on with the next
+    one (pip's "Requirements File Format"); ``number`` is the first physical line's."""
+    out, pending, start = [], None, 0
+    for number, raw in enumerate(text.splitlines(), 1):
+        if pending is None:
+            pending, start = "", number
+        if raw.endswith("\\"):
+            pending += raw[:-1] + " "
+            continue
+        out.append((start, pending + raw))
+        pending = None
+    if pending is not None:
+        out.append((start, pending))
+    return out
 
 
 def canonical_name(name):
@@ -94,37 +161,65 @@ def render_lock(entries, header=()):
     return "\n".join(lines) + "\n"
 
 
-def parse_lock(text):
-    """Parse a lock file (ours, or any plain ``name==version`` requirements file).
+def parse_lock(text, source="lock"):
+    """Parse a lock file: ours, or a requirements file that pins every project, as ``pip freeze``,
+    ``pip-compile`` (hashes on continued lines too) and ``uv export`` write them.
 
+    Comments, blank lines, per-requirement options (``--hash``) and the option lines of
+    ``_INSTALL_OPTIONS`` (the collection's installer options choose the index) are passed over.
+
+    :param text: the file's text (str; see :func:`read_lock`).
+    :param source: what to call it in errors (str): the file's path.
     :returns: list of entry dicts like :func:`entry_for` gives.
-    :raises Oxzep7Error: on a line whose project name cannot be told.
+    :raises Oxzep7Error: naming ``source`` and the line: a project name that cannot be told; an
+        option line that is not an install option (``-r``, ``-c``, an ``-e`` without our name tag:
+        the lock must list every project itself); a requirement that is not a pin (``==``/``===``
+        one version) nor a direct URL, such as ``numpy>=1.24`` or ``numpy==1.24.*``: its release
+        is chosen at install time, so no verdict holds for it; a project pinned twice.
     """
-    entries = []
-    for number, raw in enumerate(text.splitlines(), 1):
+    entries, seen = [], {}
+    for number, raw in _logical_lines(text):
         stripped = raw.strip()
         if not stripped or stripped.startswith("#"):
             continue
         tag = _TAG.search(raw)
         fields = dict(f.split("=", 1) for f in tag.group(1).split() if "=" in f) if tag else {}
-        line = raw[:tag.start()].strip() if tag else re.sub(r"\s+#.*$", "", stripped)
+        line = raw[:tag.start()].strip() if tag else _COMMENT.sub("", stripped).strip()
+        where = "%s line %d (%s)" % (source, number, redact(line)[:200])
         if line.startswith("-") and "name" not in fields:
-            raise Oxzep7Error("lock line %d (%s) is an option line without a name; only "
-                              "requirements are allowed in a lock" % (number, redact(line)))
+            if line.split("=", 1)[0].split()[0] in _INSTALL_OPTIONS:
+                continue
+            raise Oxzep7Error("%s is an option line without a project name; a lock lists every project itself, "
+                              "pinned (pip freeze of the venv writes one)" % where)
+        option = _REQUIREMENT_OPTION.search(line) if not line.startswith("-") else None
+        if option:
+            line = line[:option.start()].strip()
         match = _NAME.match(line)
         name = fields.get("name") or (match.group(1) if match else None)
         if not name:
-            raise Oxzep7Error("lock line %d (%s) names no project" % (number, redact(line)))
+            raise Oxzep7Error("%s names no project" % where)
         kind = fields.get("kind")
+        pinned = _PIN.match(line) if " @ " not in line else None
         if kind is None:
-            kind = "pin" if re.match(r"^[^@;]*===?[^=]", line) else "url"
+            if pinned is None and " @ " not in line:
+                raise Oxzep7Error("%s is not a pin: a lock pins each project to one version with == (or names "
+                                  "its URL with @); its release would be chosen at install time" % where)
+            kind = "pin" if pinned else "url"
         version = fields.get("version")
         if version is None and kind == "pin":
-            version = re.split(r"===?", line, 1)[1].split(";")[0].strip()
-        url = line.split(" @ ", 1)[1] if " @ " in line else (line[3:] if line.startswith("-e ") else "")
+            version = pinned.group(1) if pinned else None
+            if not version or "*" in version:
+                raise Oxzep7Error("%s is not a pin of one version" % where)
+        key = canonical_name(name)
+        if key in seen:
+            raise Oxzep7Error("%s pins %s again (first on line %d); a lock holds one line per project%s"
+                              % (where, name, seen[key], ": this one is for several environments (markers), give "
+                                 "the lock of this one (pip freeze of the venv)" if ";" in line else ""))
+        seen[key] = number
+        url = direct_url(line)
         entries.append(dict(name=name, version=version, kind=kind, line=line,
-                            local_path=_url_path(url.split("#")[0]) if url else None,
-                            seed=canonical_name(name) in SEED_PACKAGES))
+                            local_path=_url_path(url.split("#")[0].split("?")[0]) if url else None,
+                            seed=key in SEED_PACKAGES))
     return entries
 
 

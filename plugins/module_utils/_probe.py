@@ -40,7 +40,7 @@ import zipfile
 
 try:  # packaging itself, else the copy pip vendors
     from packaging import tags
-    from packaging.markers import default_environment
+    from packaging.markers import InvalidMarker, Marker, default_environment
     from packaging.requirements import InvalidRequirement, Requirement
     from packaging.specifiers import InvalidSpecifier, SpecifierSet
     from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
@@ -48,7 +48,7 @@ try:  # packaging itself, else the copy pip vendors
 except ImportError:
     try:
         from pip._vendor.packaging import tags
-        from pip._vendor.packaging.markers import default_environment
+        from pip._vendor.packaging.markers import InvalidMarker, Marker, default_environment
         from pip._vendor.packaging.requirements import InvalidRequirement, Requirement
         from pip._vendor.packaging.specifiers import InvalidSpecifier, SpecifierSet
         from pip._vendor.packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
@@ -313,9 +313,10 @@ def _pick(releases, specifier, target, accepted_tags, allow_sdist):
 def check_packages(request):
     """The ``packages`` command.
 
-    :param request: dict with ``pins`` (list of dicts: name, version, kind, url, and for
-        an upgrade ``requirement``, the requirement string, and ``base``, the locked version
-        it replaces), ``targets`` (list of "X.Y"), ``sources`` (see :func:`list_files`),
+    :param request: dict with ``pins`` (list of dicts: name, version, kind, url, ``marker``
+        (the line's PEP 508 environment marker, or None: a target it excludes gets the status
+        ``excluded``), and for an upgrade ``requirement``, the requirement string, and ``base``,
+        the locked version it replaces), ``targets`` (list of "X.Y"), ``sources`` (see :func:`list_files`),
         ``allow_sdist`` (bool) and optionally ``platforms`` (list of platform tags;
         default: this host's, from ``packaging.tags.platform_tags()``).
     :returns: dict with ``platforms`` and ``packages``: per pin its name, version,
@@ -328,8 +329,20 @@ def check_packages(request):
     cache, packages = {}, []
     for pin in request["pins"]:
         entry = dict(name=pin["name"], version=pin["version"], kind=pin["kind"], targets={})
+        try:
+            marker = Marker(pin["marker"]) if pin.get("marker") else None
+        except InvalidMarker as exc:
+            raise ProbeError("the environment marker of %s (%s) is not valid: %s" % (pin["name"], pin["marker"], exc))
+        excluded = [t for t in request["targets"] if marker is not None and not marker.evaluate(target_environment(t))]
+        for target in excluded:  # pip passes the line over on that target: nothing to judge
+            entry["targets"][target] = dict(status="excluded", file=None, yanked=False, yanked_reason=None,
+                                            version=pin["version"], releases=[],
+                                            reason="its marker (%s) excludes %s" % (pin["marker"], target))
+        if len(excluded) == len(request["targets"]):
+            packages.append(entry)
+            continue
         if pin["kind"] != "pin":
-            for target in request["targets"]:
+            for target in [t for t in request["targets"] if t not in excluded]:
                 entry["targets"][target] = _judge_direct(pin, target, accepted[target])
             packages.append(entry)
             continue
@@ -338,9 +351,13 @@ def check_packages(request):
             specifier = Requirement(pin["requirement"]).specifier if pin.get("requirement") else None
         except InvalidRequirement as exc:
             raise ProbeError("the upgrade %r is not a valid requirement: %s" % (pin["requirement"], exc))
-        for target in request["targets"]:
+        for target in [t for t in request["targets"] if t not in excluded]:
             if pin["version"]:
                 chosen = _version(pin["name"], pin["version"])
+                if chosen not in releases and not chosen.local:
+                    # "==2.1.0" matches "2.1.0+cpu" too (PEP 440, local versions): what pip installs
+                    chosen = _pick(releases, SpecifierSet("==%s" % chosen), target, accepted[target],
+                                   request["allow_sdist"]) or chosen
             else:
                 chosen = _pick(releases, specifier, target, accepted[target], request["allow_sdist"])
             verdict = judge(releases.get(chosen, []), target, accepted[target], request["allow_sdist"])
@@ -377,13 +394,18 @@ def check_requirements(request):
         breaks a requirement), ``version``, ``requirement``, ``required_by`` (``name==version``),
         ``requirer`` (its canonical name), ``move_to`` (the lowest release above ``version``
         with a wheel for the target that satisfies every requirement on that project, or
-        None) and ``crosses_major`` (whether that is a new major version).
+        None) and ``crosses_major`` (whether that is a new major version); and ``added``: the
+        projects a release requires on the target (its marker true there) that the set lacks,
+        such as a backport a release needs only on newer Pythons: list of dicts ``name``,
+        ``requirement``, ``required_by``, ``requirer`` and ``version``, the newest release that
+        satisfies every such requirement and has a wheel for the target (what pip would add),
+        or None when none has one.
     """
     _need_packaging()
     env = target_environment(request["target"])
     accepted = target_tags(request["target"], request["platforms"])
     versions = request["versions"]
-    needs = {}
+    needs, lacking = {}, {}
     for item in request["items"]:
         for text in item.get("requires") or []:
             try:
@@ -391,9 +413,18 @@ def check_requirements(request):
             except InvalidRequirement:
                 continue  # pip would not install it either
             key = canonicalize_name(req.name)
-            if versions.get(key) and (req.marker is None or req.marker.evaluate(env)):
-                needs.setdefault(key, []).append((req, item))
-    conflicts, cache = [], {}
+            if req.marker is not None and not req.marker.evaluate(env):
+                continue
+            (needs if versions.get(key) else lacking).setdefault(key, []).append((req, item))
+    conflicts, cache, added = [], {}, []
+    for key in sorted(lacking):
+        releases = _releases(key, request["sources"], cache)
+        allowed = [v for v in sorted(releases, reverse=True) if all(req.specifier.contains(v) for req, _by in lacking[key])]
+        pick = next((v for v, verdict in ((v, judge(releases[v], request["target"], accepted, False)) for v in allowed)
+                     if verdict["status"] == "wheel" and not verdict["yanked"]), None)
+        added += [dict(name=key, requirement=str(req), version=pick and str(pick),
+                       required_by="%s==%s" % (by["name"], by["version"]), requirer=canonicalize_name(by["name"]))
+                  for req, by in lacking[key]]
     for key in sorted(needs):
         current = _version(key, versions[key])
         broken = [(req, by) for req, by in needs[key] if not req.specifier.contains(current, prereleases=True)]
@@ -407,12 +438,12 @@ def check_requirements(request):
                            crosses_major=bool(move) and move.release[0] != current.release[0],
                            required_by="%s==%s" % (by["name"], by["version"]), requirer=canonicalize_name(by["name"]))
                       for req, by in broken]
-    return dict(conflicts=conflicts)
+    return dict(conflicts=conflicts, added=added)
 
 
 def _judge_direct(pin, target, accepted_tags):
     """A direct-URL, VCS, directory or editable requirement: only a wheel URL can be judged."""
-    url = (pin.get("url") or "").split("#", 1)[0]
+    url = (pin.get("url") or "").split("#", 1)[0].split("?", 1)[0]
     name = url.rsplit("/", 1)[-1]
     if pin["kind"] == "url" and name.endswith(".whl"):
         verdict = judge([dict(filename=_unquote(name), url=url, requires_python=None, yanked=False,

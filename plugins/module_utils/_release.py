@@ -24,7 +24,7 @@ from ansible_collections.oxzep7.python.plugins.module_utils._layout import (
     STATE_BUILDING, STATE_BUILT, STATE_FAILED, STATE_VERIFIED, apply_owner, check_release_id, make_release_id,
     ownership, pin_release, release_id_for)
 from ansible_collections.oxzep7.python.plugins.module_utils._lock import (
-    SEED_PACKAGES, apply_upgrades, canonical_name, compare_installed, parse_lock, render_lock,
+    SEED_PACKAGES, apply_upgrades, canonical_name, compare_installed, parse_lock, read_lock, render_lock,
     unreproducible)
 from ansible_collections.oxzep7.python.plugins.module_utils._modules import _changes, _diff, _outcome, _record, _stage
 from ansible_collections.oxzep7.python.plugins.module_utils._venv import (
@@ -72,11 +72,7 @@ BUILD_SPEC = dict(
 def read_lock_entries(runner, layout, lock_path):
     """Return the lock entries from ``lock_path``, or of the live venv when it is None."""
     if lock_path:
-        try:
-            with open(lock_path) as fh:
-                return parse_lock(fh.read())
-        except (IOError, OSError) as exc:
-            raise Oxzep7Error("cannot read lock %s: %s" % (lock_path, exc))
+        return parse_lock(read_lock(lock_path), lock_path)
     return describe_live(runner, layout)["entries"]
 
 
@@ -273,8 +269,7 @@ def _lock_gate(runner, layout, python, release_id):
         return None
     started = time.time()
     marker = layout.marker(release_id)
-    with open(lock_file) as fh:
-        entries = parse_lock(fh.read())
+    entries = parse_lock(read_lock(lock_file), lock_file)
     dists = venv_distributions(inspect_python(runner, python))
     ignore = set(SEED_PACKAGES) | set(marker.get("upgraded") or []) | set(
         canonical_name(n) for n in marker.get("unreproducible") or [])

@@ -33,7 +33,8 @@ from ansible_collections.oxzep7.python.plugins.module_utils._venv import describ
 __metaclass__ = type
 
 # What compat_check finds; venv_preflight passes them on, and they count once.
-PACKAGE_CHECKS = ("package", "sdist_build", "sdist_unproven", "conflict", "unreproducible", "resolution")
+PACKAGE_CHECKS = ("package", "sdist_build", "sdist_unproven", "conflict", "new_dependency", "unreproducible",
+                  "resolution")
 STATUSES = ("absent", "already_current", "inhibited", "ready")
 # The verdict's keys and their JSON types (None: null is allowed too).
 VERDICT_KEYS = {"path": (str,), "status": (str,), "from": (str, None), "target": (str,), "inhibitors": (list,),

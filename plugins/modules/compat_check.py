@@ -37,7 +37,10 @@ description:
     --dry-run --report) with C(--python-version), C(--implementation cp), C(--abi), this host's C(--platform)
     tags and C(--only-binary=:all:)) over the wheels. The requirements among them (each wheel's Requires-Dist,
     markers evaluated for the target) are checked; a pin that a fix's requirements exclude moves to the lowest
-    release with a wheel that satisfies them, and the fix lists it under C(moves).
+    release with a wheel that satisfies them, and the fix lists it under C(moves). A project that a release
+    requires on the target and the lock lacks (a dependency only newer Pythons need, such as legacy-cgi for
+    WebOb on 3.13) is what the rebuild would add, the newest release with a wheel for the target, or an
+    inhibitor when there is none.
   - RV(remediation) gives per target the O(upgrades) that make the lock install, what changes and what no
     release fixes.
   - An inhibitor is a pin that cannot install on a target as locked (no build for it, its sdist does not build
@@ -189,7 +192,9 @@ inhibitors:
       description:
         - C(package) (no file installs), C(sdist_build) (the only file is an sdist and its build fails),
           C(sdist_unproven) (an sdist and the target's interpreter is not on the host), C(conflict) (a
-          requirement of another pin excludes it), C(unreproducible) or C(resolution).
+          requirement of another pin excludes it), C(new_dependency) (a project a release requires on the
+          target, missing from the lock, with no release that has a wheel for the target), C(unreproducible)
+          or C(resolution).
       type: str
     message: {description: The reason and the fix in one sentence (the build's error line for C(sdist_build))., type: str}
     fix:
@@ -209,7 +214,8 @@ cautions:
   description:
     - The warnings, what moves but needs a look; same keys as RV(inhibitors) without C(fix).
     - C(check) is C(sdist_proven) (an sdist that builds; the message gives the seconds), C(upgrade),
-      C(direct_url) or C(yanked).
+      C(direct_url), C(yanked), C(new_dependency) (the rebuild adds a project the lock lacks; the message names
+      the release) or C(seed_dropped) (setuptools is in the venv and the target's venv seeds none, from 3.12).
     - Named so because Ansible reserves C(warnings) in module results.
   returned: always
   type: list
@@ -228,7 +234,9 @@ matrix:
     name: {description: Project name., type: str}
     version: {description: Locked version., type: str}
     statuses:
-      description: "Target to C(wheel), C(sdist) (builds), C(sdist_fails), C(sdist_unproven), C(source) or C(none)."
+      description: >-
+        Target to C(wheel), C(sdist) (builds), C(sdist_fails), C(sdist_unproven), C(source), C(excluded) (the lock
+        line's environment marker leaves it out there: pip passes it over, nothing to judge) or C(none).
       type: dict
     breaks_at: {description: "First target where it cannot install as locked, or null.", type: str}
 packages:
@@ -255,6 +263,11 @@ resolution:
         requirer, crosses_major, as_is: both sides locked as they are).
       type: list
     conflicts: {description: Requirements no release with a wheel satisfies (same keys without C(as_is))., type: list}
+    added:
+      description: >-
+        Projects a release requires on the target that the lock lacks (name, requirement, required_by, requirer,
+        version: the release the rebuild would add, or null when none has a wheel for the target).
+      type: list
     rc: {description: pip's exit status when it failed., type: int}
     cmd: {description: pip's command when it failed., type: list}
     stderr: {description: The end of pip's stderr when it failed., type: str}

@@ -7,7 +7,9 @@ only, pure Python: it builds) and 2.4.0; requests 2.32.0 (yanked) and 2.32.3; si
 PyYAML 5.4.1 (sdist, cp39 wheel) and 6.0 (sdist), whose sdists fail with Cython 3, and 6.0.1
 (cp310 to cp312); frozenlist 1.3.3 (sdist, cp39 to cp311), whose C does not compile on 3.12,
 and 1.4.1 (cp312); pandas 2.1.1 (cp312, requires python-dateutil>=2.8.2), python-dateutil
-2.8.1 and 2.8.2, pytz and tzdata; setuptools, wheel and Cython for the isolated builds.
+2.8.1 and 2.8.2, pytz and tzdata; setuptools, wheel and Cython for the isolated builds; what
+requests requires (certifi, idna, urllib3, charset-normalizer); WebOb 1.8.9, which requires
+legacy-cgi on 3.13 only, and no legacy-cgi.
 """
 
 import json
@@ -45,6 +47,10 @@ def test_compat_check_and_venv_preflight(tmp_path, pyenv_root, compat_index):
     subprocess.run([resolve_interpreter(python_version="3.8", pyenv_root=pyenv_root), "-m", "venv", stable], check=True)
     with open(os.path.join(base, "lock.txt"), "w") as fh:
         fh.write(LOCK.format(wheelhouse=WHEELHOUSE))
+    with open(os.path.join(base, "webob.txt"), "w") as fh:
+        fh.write("WebOb==1.8.9\nsix==1.16.0\n")
+    with open(os.path.join(base, "markers.txt"), "w") as fh:
+        fh.write('numpy==1.24.4 ; python_version < "3.12"\nscipy==1.10.1 ; sys_platform == "win32"\nsix==1.16.0\n')
     code = os.path.join(base, "src")
     os.makedirs(code)
     with open(os.path.join(code, "report.py"), "w") as fh:
@@ -60,7 +66,8 @@ def test_compat_check_and_venv_preflight(tmp_path, pyenv_root, compat_index):
     rc, stats, plays = run_playbook(os.path.join(HERE, "playbooks", "compat.yml"), base, {}, extra_vars=dict(
         stable=stable, lock=os.path.join(base, "lock.txt"), index_url=compat_index, code_dir=code,
         reference_dir=refs, backup_dir=os.path.join(base, "backups"), pyenv_root=pyenv_root,
-        state_dir=os.path.join(base, "state")))
+        state_dir=os.path.join(base, "state"), webob_lock=os.path.join(base, "webob.txt"),
+        markers_lock=os.path.join(base, "markers.txt")))
     failed = failed_tasks(plays)
     assert rc == 0 and not failed, failed
     assert tree_manifest(stable) == before  # nothing written into the venv
@@ -83,8 +90,12 @@ def test_compat_check_and_venv_preflight(tmp_path, pyenv_root, compat_index):
     assert scipy12["fix"]["version"] == "1.11.2"  # 1.11.1 has no cp312 wheel
     assert inhibitors[("scipy", "3.13")]["fix"]["version"] == "1.14.1"
     warnings12 = by(full["cautions"], target="3.12")
+    # the lock leaves out what requests requires: the rebuild adds it, each named with its release
     assert sorted((w["name"], w["check"]) for w in warnings12) == [
-        ("requests", "yanked"), ("termcolor", "sdist_proven"), ("tool", "direct_url")]
+        ("certifi", "new_dependency"), ("charset-normalizer", "new_dependency"), ("idna", "new_dependency"),
+        ("requests", "yanked"), ("termcolor", "sdist_proven"), ("tool", "direct_url"), ("urllib3", "new_dependency")]
+    assert "requests==2.32.0 requires idna<4,>=2.5 on 3.12, which the lock lacks: the rebuild adds idna 3.10" in \
+        by(warnings12, name="idna")[0]["message"]
     assert "CVE-2024-35195" in by(warnings12, name="requests")[0]["message"]
     assert "termcolor-1.1.0.tar.gz builds with" in by(warnings12, name="termcolor")[0]["message"]
     # pip's own resolver agrees at every target, on the wheels it chose
@@ -117,6 +128,24 @@ def test_compat_check_and_venv_preflight(tmp_path, pyenv_root, compat_index):
     refs_found = sorted((os.path.basename(r["file"]), r["line"], r["kind"]) for r in pre["references"])
     assert refs_found == [("app.cron", 2, "versioned_name"), ("app.service", 2, "base_interpreter")]
     assert pre["disk"]["ok"] and pre["disk"]["release_bytes"] == pre["size_bytes"] > 0
+
+    # WebOb 1.8.9 needs legacy-cgi on 3.13 only; pip's --no-deps resolution alone would call 3.13 ready
+    webob = task_results(plays, "A dependency that only the target needs, missing from the index")[0]
+    assert webob["can_move"] == {"3.12": True, "3.13": False}
+    assert [(i["check"], i["name"], i["target"]) for i in webob["inhibitors"]] == [
+        ("new_dependency", "legacy-cgi", "3.13")]
+    assert "WebOb==1.8.9 requires legacy-cgi>=2.6" in webob["inhibitors"][0]["message"]
+    assert [b["name"] for b in webob["remediation"]["3.13"]["blocked"]] == ["legacy-cgi"]
+    assert not webob["remediation"]["3.13"]["complete"] and webob["remediation"]["3.12"]["complete"]
+
+    # a line whose marker excludes a target is not installed there, so it cannot keep the venv from moving
+    marked = task_results(plays, "A lock with environment markers")[0]
+    assert marked["can_move"] == {"3.11": True, "3.12": True} and marked["inhibitors"] == []
+    statuses = dict((row["name"], row["statuses"]) for row in marked["matrix"])
+    assert statuses["numpy"] == {"3.11": "wheel", "3.12": "excluded"}
+    assert statuses["scipy"] == {"3.11": "excluded", "3.12": "excluded"}
+    assert by(marked["resolution"], target="3.12")[0]["files"].keys() >= {"six"}
+    assert "numpy" not in by(marked["resolution"], target="3.12")[0]["files"]
 
     # stdlib-list 0.10 (the newest for 3.8) ends at 3.12: imp, removed in 3.12, is still found
     # for 3.13 without the stepwise path, and what 3.13 itself removed cannot be checked, so it inhibits

@@ -53,6 +53,9 @@ def test_verdict_matches_old_role_and_is_reused(tmp_path, old_python, wheelhouse
     inhibited = verdicts[blocked]["new"]["verdict"]
     assert sorted((i["check"], i.get("name") or i.get("module")) for i in inhibited["inhibitors"]) == [
         ("package", "numpy"), ("removed_module", "imp")]
+    # venv on 3.9 seeded setuptools; on 3.12 it seeds pip only, so pkg_resources would be gone
+    dropped = [w for w in verdicts[clean]["new"]["verdict"]["warnings"] if w["check"] == "seed_dropped"]
+    assert [(w["name"], w["target"]) for w in dropped] == [("setuptools", "3.12")], dropped
     assert [(s["target"], s["can_move"]) for s in verdicts[clean]["new"]["verdict"]["steps"]] == [
         ("3.10", False), ("3.11", False), ("3.12", True)]  # the wheelhouse has cp39 and cp312 wheels only
 
