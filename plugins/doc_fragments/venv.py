@@ -7,10 +7,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 
-# The options of each concern, without the "options:" key. Each fragment of ModuleDocFragment is
-# "options:" and the blocks it joins, one YAML mapping, so each option's text is written once whichever
-# fragments document it.
-_VENV = r"""
+class ModuleDocFragment(object):
+    """Options shared by the venv modules: the stable path and the ledger."""
+
+    DOCUMENTATION = r"""
+options:
   path:
     description:
       - The stable path of the venv, the one services and users reference, for example C(/srv/app/venv).
@@ -32,7 +33,8 @@ _VENV = r"""
     default: /var/lib/oxzep7-python
 """
 
-_LOCK = r"""
+    WORK = r"""
+options:
   lock_timeout:
     description:
       - With O(run_id) set (and not in check mode), the module holds the venv's host-side lock
@@ -46,7 +48,8 @@ _LOCK = r"""
     default: 300
 """
 
-_BACKUP = r"""
+    BACKUP = r"""
+options:
   backup_dir:
     description:
       - Root of the snapshots. Each stable path has a folder C(<backup_dir>/<slug>/), mode 0700.
@@ -54,7 +57,8 @@ _BACKUP = r"""
     default: /var/backups/oxzep7-python
 """
 
-_INSTALLER = r"""
+    INSTALLER = r"""
+options:
   installer:
     description:
       - Which installer creates venvs and installs packages.
@@ -112,31 +116,6 @@ _INSTALLER = r"""
     default: {}
 """
 
-
-class ModuleDocFragment(object):
-    """Options shared by the venv modules: the stable path and the ledger, the lock, the snapshots,
-    the installer, the gates and the build. A module extends the one fragment that covers its set
-    (``oxzep7.python.venv``, ``.work``, ``.snapshots`` or ``.release``) and the ones it adds."""
-
-    # The stable path and the ledger (venv_info, venv_ledger, venv_lock).
-    DOCUMENTATION = "options:" + _VENV
-
-    # A module that changes the venv: the stable path, the ledger and the lock it holds while it works (venv_switch).
-    WORK = DOCUMENTATION + _LOCK
-
-    # A module that takes or restores snapshots: WORK and the snapshots' root (venv_snapshot, venv_restore).
-    SNAPSHOTS = WORK + _BACKUP
-
-    # A module that builds or checks a release with the installer: WORK and the installer
-    # (venv_rebuild, venv_verify, venv_drill, venv_upgrade).
-    RELEASE = WORK + _INSTALLER
-
-    # The snapshots' root alone (venv_drill and venv_upgrade besides RELEASE, venv_preflight).
-    BACKUP = "options:" + _BACKUP
-
-    # The installer alone (compat_check, venv_preflight).
-    INSTALLER = "options:" + _INSTALLER
-
     # The stable path of a check that reads the venv and keeps no ledger (compat_check, venv_preflight).
     STABLE_PATH = r"""
 options:
@@ -147,7 +126,7 @@ options:
     aliases: [stable_path]
 """
 
-    # The gates run on a release (venv_verify, venv_drill, venv_upgrade).
+    # The gates run on a release (venv_verify, venv_upgrade).
     GATES = r"""
 options:
   imports:

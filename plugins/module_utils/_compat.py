@@ -516,9 +516,9 @@ def _resolve_target(runner, python, installer, planned_set, target, platforms, w
             return dict(conflicts=[], added=[])
         # the pages of projects the set's releases require and the set lacks (extras left out),
         # for the probe to find what the rebuild would add; which of them apply, the probe decides
-        lacking = set(canonical_name(m.group(1)) for m in (_REQUIREMENT_NAME.match(text) for item in items
-                                                            for text in item.get("requires") or []
-                                                            if "extra" not in text.partition(";")[2]) if m)
+        required = [text for item in items for text in item.get("requires") or []
+                    if "extra" not in text.partition(";")[2]]
+        lacking = set(canonical_name(m.group(1)) for m in map(_REQUIREMENT_NAME.match, required) if m)
         sources = fetch_sources(wanted, sorted(lacking - set(versions)))
         return run_probe(runner, python, "requirements", dict(
             items=items, versions=versions, target=target, platforms=platforms, sources=sources))

@@ -30,8 +30,10 @@ description:
     name the module instead (C([python, -m, app.selftest])).
 author: oxzep7.python contributors (@oxzep7)
 extends_documentation_fragment:
-  - oxzep7.python.venv.release
+  - oxzep7.python.venv
+  - oxzep7.python.venv.work
   - oxzep7.python.venv.backup
+  - oxzep7.python.venv.installer
   - oxzep7.python.venv.gates
 options:
   snapshot:

@@ -38,7 +38,9 @@ description:
     any release that is not verified.
 author: oxzep7.python contributors (@oxzep7)
 extends_documentation_fragment:
-  - oxzep7.python.venv.release
+  - oxzep7.python.venv
+  - oxzep7.python.venv.work
+  - oxzep7.python.venv.installer
   - oxzep7.python.venv.build
 options:
   interpreter:

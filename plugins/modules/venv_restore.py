@@ -29,7 +29,9 @@ description:
     interpreter directory is missing.
 author: oxzep7.python contributors (@oxzep7)
 extends_documentation_fragment:
-  - oxzep7.python.venv.snapshots
+  - oxzep7.python.venv
+  - oxzep7.python.venv.work
+  - oxzep7.python.venv.backup
 options:
   snapshot:
     description: Snapshot id under O(backup_dir), or the absolute path of a snapshot directory.

@@ -23,7 +23,9 @@ description:
   - Keeps the O(keep) newest snapshots of the stable path and removes older ones.
 author: oxzep7.python contributors (@oxzep7)
 extends_documentation_fragment:
-  - oxzep7.python.venv.snapshots
+  - oxzep7.python.venv
+  - oxzep7.python.venv.work
+  - oxzep7.python.venv.backup
 options:
   snapshot_id:
     description:

@@ -24,6 +24,7 @@ description:
     release and the rollback target are always kept.
 author: oxzep7.python contributors (@oxzep7)
 extends_documentation_fragment:
+  - oxzep7.python.venv
   - oxzep7.python.venv.work
 options:
   release:

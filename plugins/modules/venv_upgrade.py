@@ -32,8 +32,10 @@ description:
     a failed one too, with the reason.
 author: oxzep7.python contributors (@oxzep7)
 extends_documentation_fragment:
-  - oxzep7.python.venv.release
+  - oxzep7.python.venv
+  - oxzep7.python.venv.work
   - oxzep7.python.venv.backup
+  - oxzep7.python.venv.installer
   - oxzep7.python.venv.gates
   - oxzep7.python.venv.build
 options:

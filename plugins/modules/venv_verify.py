@@ -26,7 +26,9 @@ description:
   - A plain venv that was never converted (O(release=current)) can be verified; it has no marker.
 author: oxzep7.python contributors (@oxzep7)
 extends_documentation_fragment:
-  - oxzep7.python.venv.release
+  - oxzep7.python.venv
+  - oxzep7.python.venv.work
+  - oxzep7.python.venv.installer
   - oxzep7.python.venv.gates
 options:
   release:
