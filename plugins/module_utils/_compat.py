@@ -39,7 +39,8 @@ from ansible_collections.oxzep7.python.plugins.module_utils._fixes import (
     choose_fix, installable, planned, remediation, resolve)
 from ansible_collections.oxzep7.python.plugins.module_utils._installer import Installer, installer_options
 from ansible_collections.oxzep7.python.plugins.module_utils._layout import Layout
-from ansible_collections.oxzep7.python.plugins.module_utils._lock import canonical_name, direct_url, line_marker
+from ansible_collections.oxzep7.python.plugins.module_utils._lock import (
+    canonical_name, direct_url, is_url_requirement, line_marker)
 from ansible_collections.oxzep7.python.plugins.module_utils import _probe
 from ansible_collections.oxzep7.python.plugins.module_utils._proof import CACHE_FILE, Prover
 from ansible_collections.oxzep7.python.plugins.module_utils._release import plan_install, read_lock_entries
@@ -139,8 +140,6 @@ def sources(options, default_index):
     return out
 
 
-# The project name at the start of a Requires-Dist string (PEP 508).
-_REQUIREMENT_NAME = re.compile(r"\s*([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)")
 # PEP 691: ask for the JSON form of the simple API, accept the HTML one (PEP 503).
 _ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"
 
@@ -199,11 +198,12 @@ def fetch_sources(source_list, names):
     return out
 
 
-def pip_resolves(runner, python, installer, pins, target, platforms, workdir):
+def pip_resolves(runner, python, installer, pins, target, platforms, workdir, deps=False):
     """Ask pip's resolver whether ``pins`` install as wheels on CPython ``target``.
 
     :param pins: list of requirement strings (``name==version``).
     :param platforms: platform tags, most specific first.
+    :param deps: resolve the dependencies the pins lack too (else ``--no-deps``: the pins alone).
     :returns: dict with ``target``, ``ok`` (bool), ``checked`` (int), ``files``
         (name -> chosen file name), ``yanked`` (names pip reports yanked), ``requires``
         (per release pip chose: name, version and ``requires``, its Requires-Dist), and on
@@ -216,8 +216,8 @@ def pip_resolves(runner, python, installer, pins, target, platforms, workdir):
     abi = "cp%s%s" % tuple(target.split(".")[:2])
     # --ignore-requires-python: pip before 23.1 checks a wheel's Requires-Python against the
     # interpreter running it, not --python-version; the probe checked it against the target.
-    argv = [python, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--no-deps", "--quiet",
-            "--target", os.path.join(workdir, "target-%s" % target), "--report", report, "--only-binary=:all:",
+    argv = [python, "-m", "pip", "install", "--dry-run", "--ignore-installed"] + ([] if deps else ["--no-deps"]) + [
+            "--quiet", "--target", os.path.join(workdir, "target-%s" % target), "--report", report, "--only-binary=:all:",
             "--ignore-requires-python", "--python-version", target, "--implementation", "cp", "--abi", abi]
     for platform in platforms:
         argv += ["--platform", platform]
@@ -325,11 +325,11 @@ def assess(packages, targets, allowlist, upgraded, original, resolution, unrepro
         for a in outcome.get("added", []):
             item = dict(target=target, name=a["name"], version=a["version"], check="new_dependency", fix=None)
             if a["version"]:
-                warnings.append(dict(item, message="%s requires %s on %s, which the lock lacks: the rebuild adds "
-                                     "%s %s" % (a["required_by"], a["requirement"], target, a["name"], a["version"])))
+                warnings.append(dict(item, message="%s requires %s on %s, which the lock does not install there: "
+                                     "the rebuild adds %s %s" % (a["required_by"], a["requirement"], target,
+                                                                 a["name"], a["version"])))
             else:
-                inhibit(dict(item, message="%s requires %s on %s, which the lock lacks, and no release of %s has a "
-                             "wheel for %s" % (a["required_by"], a["requirement"], target, a["name"], target)))
+                inhibit(dict(item, message=added_failure(a, target)))
         for m in [m for m in outcome["moves"] if m["as_is"]]:
             fix = dict(version=m["move_to"], file=None, status="wheel", crosses_major=m["crosses_major"], proof=None,
                        moves=[])
@@ -377,16 +377,25 @@ def seed_cautions(skipped_seed, original, targets):
 
     :param skipped_seed: names ``_release.plan_install`` leaves to the seed.
     :param original: canonical name -> the locked version.
-    :param targets: "X.Y[.Z]" strings.
+    :param targets: "X.Y[.Z]" strings: the targets where pip's resolution adds no setuptools.
     :returns: list of warning dicts (target, name, version, check ``seed_dropped``, message).
     """
     if "setuptools" not in [canonical_name(n) for n in skipped_seed]:
         return []
     return [dict(target=t, name="setuptools", version=original.get("setuptools"), check="seed_dropped",
-                 message="setuptools %s (with pkg_resources and the distutils shim) is in the venv, and a venv on %s "
-                         "is seeded with pip only: the new release has no setuptools unless an upgrade names it "
-                         "(upgrades: [setuptools]) or keep_seed_pins is set" % (original.get("setuptools"), t))
+                 message="setuptools %s (and with it the distutils shim and pkg_resources) is in the venv, and a "
+                         "venv on %s is seeded with pip only, nor does any locked release require it there: the new "
+                         "release has no setuptools unless an upgrade names one (recent setuptools releases no "
+                         "longer ship pkg_resources; pin one that does if the app imports it)"
+                         % (original.get("setuptools"), t))
             for t in targets if version_key(t) >= (3, 12)]
+
+
+def added_failure(added, target):
+    """The sentence of a dependency the rebuild would have to add and pip cannot (str)."""
+    return "%s requires %s on %s, which the lock does not install there, and pip cannot add it: %s" % (
+        added["required_by"], added["requirement"], target, added.get("error") or "no release with a wheel for %s"
+        % target)
 
 
 def _probe_pins(entries, locked):
@@ -396,7 +405,7 @@ def _probe_pins(entries, locked):
     """
     pins = []
     for e in entries:
-        url = direct_url(e["line"]) if " @ " in e["line"] else None
+        url = direct_url(e["line"]) if is_url_requirement(e["line"]) else None
         pin = dict(name=e["name"], version=e["version"], kind=e["kind"], url=url, marker=line_marker(e["line"]))
         if e["kind"] == "upgrade":
             pin.update(kind="url" if url else "pin", requirement=e["line"], base=locked.get(canonical_name(e["name"])))
@@ -462,18 +471,20 @@ def check(runner, python, entries, targets, installer_options, which, upgrades=N
     plans = dict((t, planned(answer["packages"], t)) for t in targets)
     workdir = tempfile.mkdtemp(prefix="oxzep7-compat-")
     try:
+        # a locked project with no build for a target is that project's own inhibitor, not a new
+        # dependency; one whose line a marker leaves out there is one the rebuild may have to add
+        ignored = dict((t, set(canonical_name(p["name"]) for p in answer["packages"]
+                               if p["targets"][t]["status"] != "excluded") | set(plan["upgraded"])) for t in targets)
         resolution = _resolve_targets(runner, python, installer, plans, targets, answer["platforms"], wanted, workdir,
-                                      resolve)
+                                      resolve, ignored)
     finally:
         remove_tree(workdir, os.path.dirname(workdir))
     for outcome in resolution:
         _attach_moves(answer["packages"], outcome["target"], outcome["moves"])
-        # a locked project that has no build for the target is that project's own inhibitor, not a new one
-        outcome["added"] = [a for a in outcome["added"]
-                            if a["name"] not in original and a["name"] not in plan["upgraded"]]
     verdict = assess(answer["packages"], targets, allowlist or [], plan["upgraded"], original, resolution,
                      plan["unreproducible"])
-    verdict["cautions"] += seed_cautions(plan["skipped_seed"], original, targets)
+    verdict["cautions"] += seed_cautions(plan["skipped_seed"], original, [
+        o["target"] for o in resolution if "setuptools" not in [a["name"] for a in o["added"] if a["version"]]])
     upgrade_lines = dict((canonical_name(e["name"]), e["line"]) for e in plan["entries"] if e["kind"] == "upgrade")
     remediations = {}
     for outcome in resolution:
@@ -487,13 +498,15 @@ def check(runner, python, entries, targets, installer_options, which, upgrades=N
                 resolution=resolution, proofs=prover.proofs, remediation=remediations)
 
 
-def _resolve_targets(runner, python, installer, plans, targets, platforms, wanted, workdir, resolve):
+def _resolve_targets(runner, python, installer, plans, targets, platforms, wanted, workdir, resolve, ignored):
     """:func:`_resolve_target` for each of ``targets`` (list of "X.Y"), side by side: each target's
     resolution is its own pip processes on its own files in ``workdir``, and waiting on pip is most of
     a preflight's time (a stepwise check from 3.9 to 3.12 resolves three targets).
 
     :param plans: target -> :func:`_fixes.planned` (each changed in place by its own resolution only).
     :param resolve: False: no resolution, every outcome ok with nothing checked.
+    :param ignored: target -> canonical names the lock has for that target (a requirement on one of
+        them is that project's own verdict, never a dependency the rebuild adds).
     :returns: list of outcomes in the order of ``targets`` (see :func:`_fixes.resolve`).
     :raises Oxzep7Error: the first target's error, as :func:`run_probe` raises it.
     """
@@ -501,27 +514,24 @@ def _resolve_targets(runner, python, installer, plans, targets, platforms, wante
         return [dict(target=t, ok=True, checked=0, files={}, yanked=[], moves=[], conflicts=[], added=[])
                 for t in targets]
     with ThreadPoolExecutor(max_workers=min(len(targets), MAX_PARALLEL_RESOLUTIONS)) as pool:
-        futures = [pool.submit(_resolve_target, runner, python, installer, plans[t], t, platforms, wanted, workdir)
-                   for t in targets]
+        futures = [pool.submit(_resolve_target, runner, python, installer, plans[t], t, platforms, wanted, workdir,
+                               ignored[t]) for t in targets]
         return [future.result() for future in futures]
 
 
-def _resolve_target(runner, python, installer, planned_set, target, platforms, wanted, workdir):
-    """``_fixes.resolve`` with pip's resolver and the probe's ``requirements`` command for ``target``."""
-    def resolve_wheels(pins):
-        return pip_resolves(runner, python, installer, pins, target, platforms, workdir)
+def _resolve_target(runner, python, installer, planned_set, target, platforms, wanted, workdir, ignored):
+    """``_fixes.resolve`` with pip's resolver and the probe's ``requirements`` command for ``target``;
+    ``ignored``: see :func:`_resolve_targets`."""
+    def resolve_wheels(pins, deps=False):
+        return pip_resolves(runner, python, installer, pins, target, platforms, workdir, deps=deps)
 
     def check_requirements(items, versions):
         if not items:
             return dict(conflicts=[], added=[])
-        # the pages of projects the set's releases require and the set lacks (extras left out),
-        # for the probe to find what the rebuild would add; which of them apply, the probe decides
-        required = [text for item in items for text in item.get("requires") or []
-                    if "extra" not in text.partition(";")[2]]
-        lacking = set(canonical_name(m.group(1)) for m in map(_REQUIREMENT_NAME.match, required) if m)
-        sources = fetch_sources(wanted, sorted(lacking - set(versions)))
-        return run_probe(runner, python, "requirements", dict(
-            items=items, versions=versions, target=target, platforms=platforms, sources=sources))
+        checked = run_probe(runner, python, "requirements", dict(
+            items=items, versions=versions, target=target, platforms=platforms, sources=wanted))
+        checked["added"] = [a for a in checked["added"] if a["name"] not in ignored]
+        return checked
 
     return resolve(resolve_wheels, check_requirements, planned_set)
 

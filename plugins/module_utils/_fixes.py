@@ -18,7 +18,7 @@ For one target, after ``_probe`` judged every pin and ``_proof`` built the sdist
 
 from __future__ import absolute_import, division, print_function
 
-from ansible_collections.oxzep7.python.plugins.module_utils._lock import canonical_name
+from ansible_collections.oxzep7.python.plugins.module_utils._lock import canonical_name, requirement_name
 
 __metaclass__ = type
 
@@ -78,9 +78,9 @@ def resolve(resolve_wheels, check_requirements, plan):
     """Resolve the planned set for a target, moving the pins that the set's requirements exclude,
     for at most ``MAX_ROUNDS`` resolutions (a move can bring requirements of its own).
 
-    :param resolve_wheels: callable ``(pins) -> outcome`` (``_compat.pip_resolves`` for this
-        target): pins are ``name==version`` strings of the wheels; the outcome has ``ok`` and
-        ``requires`` (list of dicts name, version, requires).
+    :param resolve_wheels: callable ``(pins, deps=False) -> outcome`` (``_compat.pip_resolves`` for
+        this target): pins are ``name==version`` strings of the wheels; the outcome has ``ok`` and
+        ``requires`` (list of dicts name, version, requires); ``deps`` resolves what the pins lack too.
     :param check_requirements: callable ``(items, versions) -> dict`` with ``conflicts`` and
         ``added`` (the probe's ``requirements`` command for this target).
     :param plan: :func:`planned`; changed in place: moved pins get their new version and
@@ -89,7 +89,8 @@ def resolve(resolve_wheels, check_requirements, plan):
         (the probe's conflicts that a move settled, each with ``as_is``: true when both sides
         are locked as they are, so the lock itself breaks), ``conflicts`` (those no
         release settles) and ``added`` (projects the set lacks that a release requires on the
-        target, with the ``version`` pip would add or None; see the probe's ``requirements``).
+        target, from the probe's ``requirements``, and what those bring in turn: each with the
+        ``version`` pip adds, or None and pip's ``error`` when it cannot; see :func:`settle_added`).
     """
     moves, conflicts, added = [], [], []
     for _round in range(MAX_ROUNDS):
@@ -109,8 +110,38 @@ def resolve(resolve_wheels, check_requirements, plan):
             plan[c["name"]].update(version=c["move_to"], status="wheel", source="move")
         moves += movable
     outcome.pop("requires", None)
+    if outcome["ok"] and not conflicts and added:
+        # named explicitly: pip evaluates a Requires-Dist marker for the interpreter it runs on
+        wanted = sorted(set(a["wanted"] for a in added))
+        added = settle_added(added, set(plan), resolve_wheels(pins + wanted, deps=True))
     outcome.update(moves=moves, conflicts=conflicts, added=added)
     return outcome
+
+
+def settle_added(added, planned_names, full):
+    """What the rebuild adds beyond the pins, as pip's resolver decides it with the dependencies.
+
+    :param added: the probe's ``added`` (name, requirement, required_by, requirer).
+    :param planned_names: the canonical names of the planned set (what the rebuild installs anyway).
+    :param full: ``resolve_wheels(pins + the added ones' requirements, deps=True)``.
+    :returns: when pip resolved: each of ``added`` with the ``version`` pip installs, then
+        each further project pip installs (what the added ones require in turn), with the release
+        that requires it (``required_by``, ``requirer``; ``requirement`` its Requires-Dist line).
+        When pip failed: ``added`` with ``version`` None and ``error`` (pip's last stderr line).
+    """
+    if not full["ok"]:
+        error = ((full.get("stderr") or "").strip().splitlines() or ["pip's resolver failed"])[-1]
+        return [dict(a, version=None, error=error) for a in added]
+    chosen = dict((canonical_name(r["name"]), r) for r in full["requires"]
+                  if canonical_name(r["name"]) not in planned_names)
+    out = [dict(a, version=chosen[a["name"]]["version"]) for a in added if a["name"] in chosen]
+    for key in sorted(set(chosen) - set(a["name"] for a in added)):
+        by, text = next(((r, t) for r in full["requires"] for t in r["requires"] if requirement_name(t) == key),
+                        (None, None))
+        out.append(dict(name=key, version=chosen[key]["version"], requirement=text,
+                        required_by="%s==%s" % (by["name"], by["version"]) if by else "(a dependency)",
+                        requirer=canonical_name(by["name"]) if by else None))
+    return out
 
 
 def remediation(packages, target, plan, outcome, original, upgrade_lines, blocked):
@@ -147,8 +178,8 @@ def remediation(packages, target, plan, outcome, original, upgrade_lines, blocke
                             **{"from": original.get(key)}))
     unsettled = [dict(name=c["name"], message="%s requires %s; no release of %s with a wheel for %s satisfies it"
                       % (c["required_by"], c["requirement"], c["name"], target)) for c in outcome.get("conflicts", [])]
-    unsettled += [dict(name=a["name"], message="%s requires %s on %s, which the lock lacks, and no release of %s has a "
-                       "wheel for %s" % (a["required_by"], a["requirement"], target, a["name"], target))
+    unsettled += [dict(name=a["name"], message="%s requires %s on %s, which the lock does not install there, and pip "
+                       "cannot add it: %s" % (a["required_by"], a["requirement"], target, a.get("error")))
                   for a in outcome.get("added", []) if not a["version"]]
     blocked = list(blocked) + unsettled
     return dict(upgrades=upgrades, changes=changes, blocked=blocked,

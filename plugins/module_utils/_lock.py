@@ -25,8 +25,10 @@ from ansible_collections.oxzep7.python.plugins.module_utils._common import Oxzep
 try:
     from packaging.utils import canonicalize_name as _canonicalize
     from packaging.version import InvalidVersion, Version as _Version
+    from packaging.markers import InvalidMarker as _InvalidMarker, Marker as _Marker
 except ImportError:  # the managed host may lack packaging; the rules are PEP 503's and 440's
-    _canonicalize = _Version = None
+    _canonicalize = _Version = _Marker = None
+    _InvalidMarker = ValueError
     InvalidVersion = ValueError
 
 __metaclass__ = type
@@ -68,33 +70,54 @@ def read_lock(path):
                           % (path, "UTF-16" if encoding == "utf-16" else "UTF-8", exc.reason, exc.start))
 
 
+# "name @ url" and "name[extra]@url" (PEP 508 direct references; the spaces are optional).
+_URL_REQUIREMENT = re.compile(r"^\s*[A-Za-z0-9][A-Za-z0-9._-]*\s*(?:\[[^\]]*\])?\s*@\s*")
+# Where the environment marker of a URL starts: a ";" before a PEP 508 marker variable (a URL may
+# hold a ";" of its own, and pip takes "url; marker" without the space PEP 508 asks for).
+_URL_MARKER = re.compile(r"\s*;\s*(?=[(\s]*(?:python_version|python_full_version|os_name|sys_platform|platform_\w+"
+                         r"|implementation_\w+|extra)\b)")
+
+
+def requirement_name(text):
+    """The canonical project name a PEP 508 requirement string starts with (str), or None."""
+    match = _NAME.match(text or "")
+    return canonical_name(match.group(1)) if match else None
+
+
+def is_url_requirement(line):
+    """Whether a requirement line names its project's URL (``name @ url``): bool."""
+    return bool(_URL_REQUIREMENT.match(line))
+
+
 def direct_url(line):
     """The URL of a direct-URL (``name @ url``) or editable (``-e url``) requirement line, without
-    its environment marker (``url ; marker``: PEP 508 wants white space before the ``;``), or None."""
-    if " @ " in line:
-        url = line.split(" @ ", 1)[1]
+    its environment marker, or None."""
+    match = _URL_REQUIREMENT.match(line)
+    if match:
+        url = line[match.end():]
     elif line.startswith("-e "):
         url = line[3:]
     else:
         return None
-    return re.split(r"\s;", url, 1)[0].strip()
+    return _URL_MARKER.split(url, 1)[0].strip()
 
 
 def line_marker(line):
     """The PEP 508 environment marker of a requirement line (str), or None: what follows ``;`` (for
-    a direct URL, ``" ;"``: a URL may hold a ``;`` of its own)."""
-    parts = re.split(r"\s;", line, 1) if " @ " in line or line.startswith("-e ") else line.split(";", 1)
+    a direct URL, a ``;`` before a marker variable)."""
+    parts = _URL_MARKER.split(line, 1) if is_url_requirement(line) or line.startswith("-e ") else line.split(";", 1)
     return parts[1].strip() or None if len(parts) == 2 else None
 
 
 def _logical_lines(text):
     """``(number, line)`` of each logical line: a line that ends in a backslash goes on with the next
-    one (pip's "Requirements File Format"); ``number`` is the first physical line's."""
+    one, unless it is a comment line (pip's "Requirements File Format" and its ``join_lines``);
+    ``number`` is the first physical line's."""
     out, pending, start = [], None, 0
     for number, raw in enumerate(text.splitlines(), 1):
         if pending is None:
             pending, start = "", number
-        if raw.endswith("\\"):
+        if raw.endswith("\\") and not raw.lstrip().startswith("#"):
             pending += raw[:-1] + " "
             continue
         out.append((start, pending + raw))
@@ -185,37 +208,54 @@ def parse_lock(text, source="lock"):
         tag = _TAG.search(raw)
         fields = dict(f.split("=", 1) for f in tag.group(1).split() if "=" in f) if tag else {}
         line = raw[:tag.start()].strip() if tag else _COMMENT.sub("", stripped).strip()
-        where = "%s line %d (%s)" % (source, number, redact(line)[:200])
+
+        def where(number=number, line=line):  # only for an error: redact is costly on a long line
+            return "%s line %d (%s)" % (source, number, redact(line[:200]))
         if line.startswith("-") and "name" not in fields:
             if line.split("=", 1)[0].split()[0] in _INSTALL_OPTIONS:
                 continue
-            raise Oxzep7Error("%s is an option line without a project name; a lock lists every project itself, "
-                              "pinned (pip freeze of the venv writes one)" % where)
+            raise Oxzep7Error("%s is an option line without a project name; a lock lists every project itself, by "
+                              "name (an editable install as name @ file:///path), as venv_info's lock does" % where())
         option = _REQUIREMENT_OPTION.search(line) if not line.startswith("-") else None
         if option:
             line = line[:option.start()].strip()
         match = _NAME.match(line)
         name = fields.get("name") or (match.group(1) if match else None)
         if not name:
-            raise Oxzep7Error("%s names no project" % where)
+            raise Oxzep7Error("%s names no project" % where())
         kind = fields.get("kind")
-        pinned = _PIN.match(line) if " @ " not in line else None
+        url_line = is_url_requirement(line)
+        pinned = _PIN.match(line) if not url_line else None
         if kind is None:
-            if pinned is None and " @ " not in line:
+            if pinned is None and not url_line:
                 raise Oxzep7Error("%s is not a pin: a lock pins each project to one version with == (or names "
-                                  "its URL with @); its release would be chosen at install time" % where)
+                                  "its URL with @); its release would be chosen at install time" % where())
             kind = "pin" if pinned else "url"
         version = fields.get("version")
         if version is None and kind == "pin":
             version = pinned.group(1) if pinned else None
             if not version or "*" in version:
-                raise Oxzep7Error("%s is not a pin of one version" % where)
+                raise Oxzep7Error("%s is not a pin of one version" % where())
+            if _Version is not None:
+                try:
+                    _Version(version)
+                except InvalidVersion:
+                    raise Oxzep7Error("%s pins %s, which is not a version (PEP 440)" % (where(), version[:80]))
+        marker = line_marker(line)
+        if marker and _Marker is not None:
+            try:
+                _Marker(marker)
+            except _InvalidMarker as exc:
+                raise Oxzep7Error("%s has an environment marker that is not valid: %s" % (where(), exc))
         key = canonical_name(name)
         if key in seen:
+            if line == seen[key][1]:
+                continue  # the same line again: pip installs it once
             raise Oxzep7Error("%s pins %s again (first on line %d); a lock holds one line per project%s"
-                              % (where, name, seen[key], ": this one is for several environments (markers), give "
-                                 "the lock of this one (pip freeze of the venv)" if ";" in line else ""))
-        seen[key] = number
+                              % (where(), name, seen[key][0], ": this one is for several environments (markers), "
+                                 "give the lock of this one (venv_info's, or pip freeze of the venv)"
+                                 if marker else ""))
+        seen[key] = (number, line)
         url = direct_url(line)
         entries.append(dict(name=name, version=version, kind=kind, line=line,
                             local_path=_url_path(url.split("#")[0].split("?")[0]) if url else None,

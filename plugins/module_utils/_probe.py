@@ -397,9 +397,8 @@ def check_requirements(request):
         None) and ``crosses_major`` (whether that is a new major version); and ``added``: the
         projects a release requires on the target (its marker true there) that the set lacks,
         such as a backport a release needs only on newer Pythons: list of dicts ``name``,
-        ``requirement``, ``required_by``, ``requirer`` and ``version``, the newest release that
-        satisfies every such requirement and has a wheel for the target (what pip would add),
-        or None when none has one.
+        ``requirement``, ``required_by``, ``requirer`` and ``wanted`` (the requirement without
+        its marker, for pip: pip evaluates markers for the interpreter it runs on, not the target).
     """
     _need_packaging()
     env = target_environment(request["target"])
@@ -416,15 +415,12 @@ def check_requirements(request):
             if req.marker is not None and not req.marker.evaluate(env):
                 continue
             (needs if versions.get(key) else lacking).setdefault(key, []).append((req, item))
-    conflicts, cache, added = [], {}, []
-    for key in sorted(lacking):
-        releases = _releases(key, request["sources"], cache)
-        allowed = [v for v in sorted(releases, reverse=True) if all(req.specifier.contains(v) for req, _by in lacking[key])]
-        pick = next((v for v, verdict in ((v, judge(releases[v], request["target"], accepted, False)) for v in allowed)
-                     if verdict["status"] == "wheel" and not verdict["yanked"]), None)
-        added += [dict(name=key, requirement=str(req), version=pick and str(pick),
-                       required_by="%s==%s" % (by["name"], by["version"]), requirer=canonicalize_name(by["name"]))
-                  for req, by in lacking[key]]
+    conflicts, cache = [], {}
+    added = [dict(name=key, requirement=str(req), required_by="%s==%s" % (by["name"], by["version"]),
+                  requirer=canonicalize_name(by["name"]),
+                  wanted="%s%s%s" % (req.name, "[%s]" % ",".join(sorted(req.extras)) if req.extras else "",
+                                     req.specifier))
+             for key in sorted(lacking) for req, by in lacking[key]]
     for key in sorted(needs):
         current = _version(key, versions[key])
         broken = [(req, by) for req, by in needs[key] if not req.specifier.contains(current, prereleases=True)]

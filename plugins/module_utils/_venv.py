@@ -21,7 +21,7 @@ __metaclass__ = type
 
 # Kept compatible with Python 3.6: it runs in the *venv's* interpreter.
 INSPECT_SCRIPT = r"""
-import json, os, sys, sysconfig
+import json, os, re, sys, sysconfig
 
 def _read(d, name):
     try:
@@ -41,7 +41,9 @@ def _dists():
             if not name:
                 continue
             location = os.path.normpath(str(d.locate_file("")))
-            key = (name.lower(), location)
+            # once per project, the first on sys.path (the one imported, and what pip freeze lists):
+            # Fedora and RHEL put lib64/ and its symlink target lib/ both on sys.path
+            key = re.sub(r"[-_.]+", "-", name).lower()
             if key in seen:
                 continue
             seen.add(key)

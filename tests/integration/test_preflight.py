@@ -49,6 +49,9 @@ def test_compat_check_and_venv_preflight(tmp_path, pyenv_root, compat_index):
         fh.write(LOCK.format(wheelhouse=WHEELHOUSE))
     with open(os.path.join(base, "webob.txt"), "w") as fh:
         fh.write("WebOb==1.8.9\nsix==1.16.0\n")
+    with open(os.path.join(base, "excluded.txt"), "w") as fh:
+        fh.write('pandas==2.1.1\nnumpy==1.26.0\npython-dateutil==2.8.2 ; python_version < "3.12"\nsix==1.16.0\n'
+                 'pytz==2023.3\ntzdata==2023.3\n')
     with open(os.path.join(base, "markers.txt"), "w") as fh:
         fh.write('numpy==1.24.4 ; python_version < "3.12"\nscipy==1.10.1 ; sys_platform == "win32"\nsix==1.16.0\n')
     code = os.path.join(base, "src")
@@ -67,7 +70,7 @@ def test_compat_check_and_venv_preflight(tmp_path, pyenv_root, compat_index):
         stable=stable, lock=os.path.join(base, "lock.txt"), index_url=compat_index, code_dir=code,
         reference_dir=refs, backup_dir=os.path.join(base, "backups"), pyenv_root=pyenv_root,
         state_dir=os.path.join(base, "state"), webob_lock=os.path.join(base, "webob.txt"),
-        markers_lock=os.path.join(base, "markers.txt")))
+        markers_lock=os.path.join(base, "markers.txt"), excluded_lock=os.path.join(base, "excluded.txt")))
     failed = failed_tasks(plays)
     assert rc == 0 and not failed, failed
     assert tree_manifest(stable) == before  # nothing written into the venv
@@ -94,8 +97,8 @@ def test_compat_check_and_venv_preflight(tmp_path, pyenv_root, compat_index):
     assert sorted((w["name"], w["check"]) for w in warnings12) == [
         ("certifi", "new_dependency"), ("charset-normalizer", "new_dependency"), ("idna", "new_dependency"),
         ("requests", "yanked"), ("termcolor", "sdist_proven"), ("tool", "direct_url"), ("urllib3", "new_dependency")]
-    assert "requests==2.32.0 requires idna<4,>=2.5 on 3.12, which the lock lacks: the rebuild adds idna 3.10" in \
-        by(warnings12, name="idna")[0]["message"]
+    assert "requests==2.32.0 requires idna<4,>=2.5 on 3.12, which the lock does not install there: the rebuild " \
+        "adds idna 3.10" in by(warnings12, name="idna")[0]["message"]
     assert "CVE-2024-35195" in by(warnings12, name="requests")[0]["message"]
     assert "termcolor-1.1.0.tar.gz builds with" in by(warnings12, name="termcolor")[0]["message"]
     # pip's own resolver agrees at every target, on the wheels it chose
@@ -146,6 +149,13 @@ def test_compat_check_and_venv_preflight(tmp_path, pyenv_root, compat_index):
     assert statuses["scipy"] == {"3.11": "excluded", "3.12": "excluded"}
     assert by(marked["resolution"], target="3.12")[0]["files"].keys() >= {"six"}
     assert "numpy" not in by(marked["resolution"], target="3.12")[0]["files"]
+
+    # the marker leaves python-dateutil out on 3.12, but pandas needs it there: pip adds it, and says which
+    excluded = task_results(plays, "A lock line a marker leaves out that another release needs")[0]
+    assert excluded["can_move"] == {"3.12": True}
+    assert [(w["name"], w["version"]) for w in excluded["cautions"] if w["check"] == "new_dependency"] == [
+        ("python-dateutil", "2.8.2")]
+    assert by(excluded["resolution"], target="3.12")[0]["added"][0]["required_by"] == "pandas==2.1.1"
 
     # stdlib-list 0.10 (the newest for 3.8) ends at 3.12: imp, removed in 3.12, is still found
     # for 3.13 without the stepwise path, and what 3.13 itself removed cannot be checked, so it inhibits

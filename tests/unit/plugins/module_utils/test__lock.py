@@ -10,7 +10,7 @@ import pytest
 
 from ansible_collections.oxzep7.python.plugins.module_utils._common import Oxzep7Error
 from ansible_collections.oxzep7.python.plugins.module_utils._lock import (
-    apply_upgrades, build_lock, compare_installed, parse_lock, read_lock, render_lock, unreproducible)
+    apply_upgrades, build_lock, compare_installed, line_marker, parse_lock, read_lock, render_lock, unreproducible)
 from ansible_collections.oxzep7.python.plugins.module_utils._venv import (
     inspect_python, python_of, venv_distributions)
 from support import FIXTURES, UV
@@ -62,6 +62,25 @@ def test_lock_names_every_kind_of_install(mixed_venv, runner):
     assert [(e["name"], e["version"], e["kind"], e["line"]) for e in parsed] == \
         [(e["name"], e["version"], e["kind"], e["line"]) for e in entries]
     assert unreproducible(parsed) == []
+
+
+def test_site_packages_on_sys_path_twice_lock_each_project_once(mixed_venv, runner):
+    """Fedora and RHEL venvs have lib64/ (a symlink to lib/) on sys.path too: every project is found twice."""
+    venv = mixed_venv["venv"]
+    site = inspect_python(runner, python_of(venv))["python"]["purelib"]
+    link = os.path.join(venv, "lib64-twin")
+    pth = os.path.join(site, "zz-twin.pth")
+    os.symlink("lib", link)
+    try:
+        with open(pth, "w") as fh:
+            fh.write(site.replace(os.path.join(venv, "lib"), link, 1) + "\n")
+        entries = build_lock(venv_distributions(inspect_python(runner, python_of(venv))))
+        names = [e["name"] for e in entries]
+        assert len(names) == len(set(names)) and "idna" in names
+        assert [e["line"] for e in parse_lock(render_lock(entries))] == [e["line"] for e in entries]
+    finally:
+        os.unlink(pth)
+        os.unlink(link)
 
 
 def test_missing_local_source_is_named(mixed_venv, runner, tmp_path):
@@ -147,6 +166,15 @@ def test_real_lock_formats_parse():
     assert url["kind"] == "url" and url["local_path"] == "/srv/w-1.0-py3-none-any.whl"
 
 
+def test_pip_forms_the_old_parser_missed():
+    # a comment line is never continued (pip's join_lines); the same line twice installs once
+    assert [e["name"] for e in parse_lock("# see C:\\locks\\\nsix==1.16.0\nidna==3.4\nidna==3.4\n")] == ["six", "idna"]
+    # PEP 508 allows "name@url" without spaces, and pip takes "url; marker" without the space before ";"
+    entry = parse_lock("w@file:///srv/w-1.0-py3-none-any.whl; python_version < '3.12'\n")[0]
+    assert (entry["kind"], entry["local_path"]) == ("url", "/srv/w-1.0-py3-none-any.whl")
+    assert line_marker(entry["line"]) == "python_version < '3.12'"
+
+
 @pytest.mark.parametrize("text,reason", [
     ("numpy~=1.24.4\n", "is not a pin"),
     ("numpy>=1.24\n", "is not a pin"),
@@ -156,11 +184,15 @@ def test_real_lock_formats_parse():
     ("-r base.txt\n", "option line without a project name"),
     ("-c constraints.txt\n", "option line without a project name"),
     ("-e /srv/app\n", "option line without a project name"),
+    ("foo==" + "a" * 50000 + "\n", "which is not a version"),
+    ("six==1.16.0 ; python_version >> '3'\n", "environment marker that is not valid"),
 ])
 def test_locks_that_pin_nothing_or_twice_are_refused_naming_the_file_and_line(text, reason):
     """A range is resolved at install time and a second pin of a project hides the first: no verdict holds."""
+    started = time.process_time()
     with pytest.raises(Oxzep7Error, match="/srv/lock.txt line [0-9]+ .*%s" % re.escape(reason)):
         parse_lock(text, "/srv/lock.txt")
+    assert time.process_time() - started < 1.0  # redacting a long line for the message was quadratic
 
 
 def test_lock_encodings_as_pip_reads_them(tmp_path):
