@@ -216,9 +216,10 @@ def pip_resolves(runner, python, installer, pins, target, platforms, workdir, de
     abi = "cp%s%s" % tuple(target.split(".")[:2])
     # --ignore-requires-python: pip before 23.1 checks a wheel's Requires-Python against the
     # interpreter running it, not --python-version; the probe checked it against the target.
-    argv = [python, "-m", "pip", "install", "--dry-run", "--ignore-installed"] + ([] if deps else ["--no-deps"]) + [
-            "--quiet", "--target", os.path.join(workdir, "target-%s" % target), "--report", report, "--only-binary=:all:",
+    argv = [python, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
+            "--target", os.path.join(workdir, "target-%s" % target), "--report", report, "--only-binary=:all:",
             "--ignore-requires-python", "--python-version", target, "--implementation", "cp", "--abi", abi]
+    argv += [] if deps else ["--no-deps"]
     for platform in platforms:
         argv += ["--platform", platform]
     argv += installer.index_args() + ["-r", reqs]
