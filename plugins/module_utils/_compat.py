@@ -177,16 +177,14 @@ def fetch_page(url, timeout=30):
 def fetch_sources(source_list, names):
     """Add the fetched pages to ``source_list`` for the probe (see ``_probe.list_files``).
 
-    :param names: the locked project names; one page per name and index (a source that already
-        holds ``pages`` keeps them, and only the names it lacks are fetched).
-    :returns: a new list; ``source_list`` is not changed.
+    :param names: the locked project names; one page per name and index.
     """
     out = []
     for source in source_list:
         if "index" in source:
             root = source["index"].rstrip("/") + "/"
-            pages = dict(source.get("pages") or {})
-            for name in sorted(set(canonical_name(n) for n in names) - set(pages)):
+            pages = {}
+            for name in sorted(set(canonical_name(n) for n in names)):
                 ctype, text = fetch_page(root + name + "/")
                 if text is not None:
                     pages[name] = [ctype, text]
