@@ -36,7 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 from ansible_collections.oxzep7.python.plugins.module_utils._common import (
     TIMEOUT_GATE, Oxzep7Error, module_runner, module_which, redact, remove_tree)
 from ansible_collections.oxzep7.python.plugins.module_utils._fixes import (
-    choose_fix, installable, planned, remediation, resolve)
+    added_failure, choose_fix, installable, planned, remediation, resolve)
 from ansible_collections.oxzep7.python.plugins.module_utils._installer import Installer, installer_options
 from ansible_collections.oxzep7.python.plugins.module_utils._layout import Layout
 from ansible_collections.oxzep7.python.plugins.module_utils._lock import (
@@ -388,13 +388,6 @@ def seed_cautions(skipped_seed, original, targets):
                          "longer ship pkg_resources; pin one that does if the app imports it)"
                          % (original.get("setuptools"), t))
             for t in targets if version_key(t) >= (3, 12)]
-
-
-def added_failure(added, target):
-    """The sentence of a dependency the rebuild would have to add and pip cannot (str)."""
-    return "%s requires %s on %s, which the lock does not install there, and pip cannot add it: %s" % (
-        added["required_by"], added["requirement"], target, added.get("error") or "no release with a wheel for %s"
-        % target)
 
 
 def _probe_pins(entries, locked):

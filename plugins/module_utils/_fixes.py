@@ -114,6 +114,10 @@ def resolve(resolve_wheels, check_requirements, plan):
         # named explicitly: pip evaluates a Requires-Dist marker for the interpreter it runs on
         wanted = sorted(set(a["wanted"] for a in added))
         added = settle_added(added, set(plan), resolve_wheels(pins + wanted, deps=True))
+    elif not outcome["ok"] or conflicts:
+        # the set does not resolve on this target (an inhibitor already): what it would add is known
+        # only once it does, so nothing is said of it now
+        added = []
     outcome.update(moves=moves, conflicts=conflicts, added=added)
     return outcome
 
@@ -142,6 +146,13 @@ def settle_added(added, planned_names, full):
                         required_by="%s==%s" % (by["name"], by["version"]) if by else "(a dependency)",
                         requirer=canonical_name(by["name"]) if by else None))
     return out
+
+
+def added_failure(added, target):
+    """The sentence of a project the rebuild would have to add on ``target`` and pip cannot (str):
+    an ``added`` item of :func:`settle_added` with ``version`` None."""
+    return "%s requires %s on %s, which the lock does not install there, and pip cannot add it: %s" % (
+        added["required_by"], added["requirement"], target, added["error"])
 
 
 def remediation(packages, target, plan, outcome, original, upgrade_lines, blocked):
@@ -178,8 +189,7 @@ def remediation(packages, target, plan, outcome, original, upgrade_lines, blocke
                             **{"from": original.get(key)}))
     unsettled = [dict(name=c["name"], message="%s requires %s; no release of %s with a wheel for %s satisfies it"
                       % (c["required_by"], c["requirement"], c["name"], target)) for c in outcome.get("conflicts", [])]
-    unsettled += [dict(name=a["name"], message="%s requires %s on %s, which the lock does not install there, and pip "
-                       "cannot add it: %s" % (a["required_by"], a["requirement"], target, a.get("error")))
+    unsettled += [dict(name=a["name"], message=added_failure(a, target))
                   for a in outcome.get("added", []) if not a["version"]]
     blocked = list(blocked) + unsettled
     return dict(upgrades=upgrades, changes=changes, blocked=blocked,
