@@ -204,7 +204,8 @@ def pip_resolves(runner, python, installer, pins, target, platforms, workdir, de
     :param deps: resolve the dependencies the pins lack too (else ``--no-deps``: the pins alone).
     :returns: dict with ``target``, ``ok`` (bool), ``checked`` (int), ``files``
         (name -> chosen file name), ``yanked`` (names pip reports yanked), ``requires``
-        (per release pip chose: name, version and ``requires``, its Requires-Dist), and on
+        (per release pip chose: name, version, ``requires``, its Requires-Dist, and
+        ``requires_python``, its Requires-Python or None, from its metadata in pip's report), and on
         failure ``rc``, ``cmd`` and ``stderr`` (last 2000 characters).
     """
     report = os.path.join(workdir, "report-%s.json" % target)
@@ -213,7 +214,8 @@ def pip_resolves(runner, python, installer, pins, target, platforms, workdir, de
         fh.write("\n".join(pins) + "\n")
     abi = "cp%s%s" % tuple(target.split(".")[:2])
     # --ignore-requires-python: pip before 23.1 checks a wheel's Requires-Python against the
-    # interpreter running it, not --python-version; the probe checked it against the target.
+    # interpreter running it, not --python-version. The probe checked the index's data-requires-python
+    # against the target, and the requirements command checks each chosen release's own metadata.
     argv = [python, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
             "--target", os.path.join(workdir, "target-%s" % target), "--report", report, "--only-binary=:all:",
             "--ignore-requires-python", "--python-version", target, "--implementation", "cp", "--abi", abi]
@@ -234,7 +236,8 @@ def pip_resolves(runner, python, installer, pins, target, platforms, workdir, de
             name = canonical_name(meta["name"])
             outcome["files"][name] = item["download_info"]["url"].split("#")[0].rsplit("/", 1)[-1]
             outcome["requires"].append(dict(name=meta["name"], version=meta["version"],
-                                            requires=meta.get("requires_dist") or []))
+                                            requires=meta.get("requires_dist") or [],
+                                            requires_python=meta.get("requires_python")))
             if item.get("is_yanked"):
                 outcome["yanked"].append(name)
     return outcome
@@ -317,6 +320,10 @@ def assess(packages, targets, allowlist, upgraded, original, resolution, unrepro
             inhibit(dict(target=target, name="(resolution)", version=None, check="resolution", fix=None,
                          message="pip could not resolve the lock with its fixes for %s: %s" % (
                              target, (outcome["stderr"].strip().splitlines() or [""])[-1])))
+        for x in outcome.get("python_excluded", []):
+            inhibit(dict(target=target, name=x["name"], version=x["version"], check="requires_python", fix=None,
+                         message="%s %s, the release the rebuild installs, declares Requires-Python %s in its "
+                         "metadata, which excludes %s" % (x["name"], x["version"], x["requires_python"], target)))
         for c in outcome["conflicts"]:
             inhibit(dict(target=target, name=c["name"], version=c["version"], check="conflict", fix=None,
                          message="%s requires %s, and no release of %s with a wheel for %s satisfies it" % (
@@ -503,8 +510,8 @@ def _resolve_targets(runner, python, installer, plans, targets, platforms, wante
     :raises Oxzep7Error: the first target's error, as :func:`run_probe` raises it.
     """
     if not resolve:
-        return [dict(target=t, ok=True, checked=0, files={}, yanked=[], moves=[], conflicts=[], added=[])
-                for t in targets]
+        return [dict(target=t, ok=True, checked=0, files={}, yanked=[], moves=[], conflicts=[], added=[],
+                     python_excluded=[]) for t in targets]
     with ThreadPoolExecutor(max_workers=min(len(targets), MAX_PARALLEL_RESOLUTIONS)) as pool:
         futures = [pool.submit(_resolve_target, runner, python, installer, plans[t], t, platforms, wanted, workdir,
                                ignored[t]) for t in targets]
@@ -519,7 +526,7 @@ def _resolve_target(runner, python, installer, planned_set, target, platforms, w
 
     def check_requirements(items, versions):
         if not items:
-            return dict(conflicts=[], added=[])
+            return dict(conflicts=[], added=[], python_excluded=[])
         checked = run_probe(runner, python, "requirements", dict(
             items=items, versions=versions, target=target, platforms=platforms, sources=wanted))
         checked["added"] = [a for a in checked["added"] if a["name"] not in ignored]

@@ -81,8 +81,8 @@ def resolve(resolve_wheels, check_requirements, plan):
     :param resolve_wheels: callable ``(pins, deps=False) -> outcome`` (``_compat.pip_resolves`` for
         this target): pins are ``name==version`` strings of the wheels; the outcome has ``ok`` and
         ``requires`` (list of dicts name, version, requires); ``deps`` resolves what the pins lack too.
-    :param check_requirements: callable ``(items, versions) -> dict`` with ``conflicts`` and
-        ``added`` (the probe's ``requirements`` command for this target).
+    :param check_requirements: callable ``(items, versions) -> dict`` with ``conflicts``,
+        ``added`` and ``python_excluded`` (the probe's ``requirements`` command for this target).
     :param plan: :func:`planned`; changed in place: moved pins get their new version and
         ``source`` ``move``.
     :returns: the last outcome of ``resolve_wheels`` without ``requires``, plus ``moves``
@@ -90,16 +90,17 @@ def resolve(resolve_wheels, check_requirements, plan):
         are locked as they are, so the lock itself breaks), ``conflicts`` (those no
         release settles) and ``added`` (projects the set lacks that a release requires on the
         target, from the probe's ``requirements``, and what those bring in turn: each with the
-        ``version`` pip adds, or None and pip's ``error`` when it cannot; see :func:`settle_added`).
+        ``version`` pip adds, or None and pip's ``error`` when it cannot; see :func:`settle_added`), and
+        ``python_excluded`` (the releases of the resolved set whose own Requires-Python excludes the target).
     """
-    moves, conflicts, added = [], [], []
+    moves, conflicts, added, excluded = [], [], [], []
     for _round in range(MAX_ROUNDS):
         pins = sorted("%s==%s" % (p["name"], p["version"]) for p in plan.values() if p["status"] == "wheel")
         outcome = resolve_wheels(pins)
         if not outcome["ok"]:
             break
         checked = check_requirements(outcome.pop("requires"), dict((k, p["version"]) for k, p in plan.items()))
-        conflicts, added = checked["conflicts"], checked["added"]
+        conflicts, added, excluded = checked["conflicts"], checked["added"], checked["python_excluded"]
         movable = [c for c in conflicts if c["move_to"]]
         conflicts = [c for c in conflicts if not c["move_to"]]
         if not movable:
@@ -118,7 +119,7 @@ def resolve(resolve_wheels, check_requirements, plan):
         # the set does not resolve on this target (an inhibitor already): what it would add is known
         # only once it does, so nothing is said of it now
         added = []
-    outcome.update(moves=moves, conflicts=conflicts, added=added)
+    outcome.update(moves=moves, conflicts=conflicts, added=added, python_excluded=excluded)
     return outcome
 
 

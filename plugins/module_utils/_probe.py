@@ -387,7 +387,8 @@ def check_requirements(request):
     """The ``requirements`` command: which requirements a set of releases breaks on a target.
 
     :param request: dict with ``items`` (list of dicts: name, version, ``requires``: the
-        Requires-Dist strings of that release, from pip's report), ``versions`` (canonical
+        Requires-Dist strings of that release, and ``requires_python``: its Requires-Python or None,
+        both from its metadata in pip's report), ``versions`` (canonical
         name -> the version the set holds, for every project of the lock), ``target``,
         ``platforms``, ``sources`` (see :func:`list_files`).
     :returns: dict with ``conflicts``: list of dicts ``name`` (the project whose version
@@ -398,12 +399,19 @@ def check_requirements(request):
         projects a release requires on the target (its marker true there) that the set lacks,
         such as a backport a release needs only on newer Pythons: list of dicts ``name``,
         ``requirement``, ``required_by``, ``requirer`` and ``wanted`` (the requirement without
-        its marker, for pip: pip evaluates markers for the interpreter it runs on, not the target).
+        its marker, for pip: pip evaluates markers for the interpreter it runs on, not the target);
+        and ``python_excluded``: the items whose Requires-Python excludes the target (name, version,
+        requires_python). An index page need not carry ``data-requires-python`` (PEP 503 makes it
+        optional; a plain directory listing served as find-links has none), and pip runs with
+        ``--ignore-requires-python``: the release's own metadata is the last word.
     """
     _need_packaging()
     env = target_environment(request["target"])
     accepted = target_tags(request["target"], request["platforms"])
     versions = request["versions"]
+    full = env["python_full_version"]
+    excluded = [dict(name=item["name"], version=item["version"], requires_python=item["requires_python"])
+                for item in request["items"] if not _python_allows(item.get("requires_python"), full)]
     needs, lacking = {}, {}
     for item in request["items"]:
         for text in item.get("requires") or []:
@@ -434,7 +442,7 @@ def check_requirements(request):
                            crosses_major=bool(move) and move.release[0] != current.release[0],
                            required_by="%s==%s" % (by["name"], by["version"]), requirer=canonicalize_name(by["name"]))
                       for req, by in broken]
-    return dict(conflicts=conflicts, added=added)
+    return dict(conflicts=conflicts, added=added, python_excluded=excluded)
 
 
 def _judge_direct(pin, target, accepted_tags):

@@ -193,8 +193,9 @@ inhibitors:
         - C(package) (no file installs), C(sdist_build) (the only file is an sdist and its build fails),
           C(sdist_unproven) (an sdist and the target's interpreter is not on the host), C(conflict) (a
           requirement of another pin excludes it), C(new_dependency) (a project a release requires on the
-          target, missing from the lock, with no release that has a wheel for the target), C(unreproducible)
-          or C(resolution).
+          target, missing from the lock, with no release that has a wheel for the target), C(requires_python)
+          (the release the rebuild installs declares a Requires-Python in its own metadata that excludes the
+          target, although the index page did not say so), C(unreproducible) or C(resolution).
       type: str
     message: {description: The reason and the fix in one sentence (the build's error line for C(sdist_build))., type: str}
     fix:

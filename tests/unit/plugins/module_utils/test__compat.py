@@ -1,8 +1,11 @@
 """The package check on real wheels built by ``uv build``, resolved by the venv's real pip."""
 
+import functools
+import http.server
 import os
 import shutil
 import subprocess
+import threading
 
 from support import UV
 
@@ -18,14 +21,15 @@ build-backend = "setuptools.build_meta"
 name = "%s"
 version = "%s"
 dependencies = %r
+requires-python = "%s"
 """
 
 
-def _wheel(base, out, old_python, wheelhouse, name, version, dependencies):
+def _wheel(base, out, old_python, wheelhouse, name, version, dependencies, requires_python=">=3.8"):
     source = os.path.join(base, "src-" + name)
     os.makedirs(source)
     with open(os.path.join(source, "pyproject.toml"), "w") as fh:
-        fh.write(PYPROJECT % (name, version, dependencies))
+        fh.write(PYPROJECT % (name, version, dependencies, requires_python))
     with open(os.path.join(source, name.replace("-", "_") + ".py"), "w") as fh:
         fh.write("VALUE = 1\n")
     subprocess.run([UV, "build", "--wheel", "--no-config", "--python", old_python, "--no-index", "--find-links",
@@ -60,3 +64,30 @@ def test_a_conflict_and_a_missing_dependency_together(tmp_path, app_venv, old_py
     assert checked["can_move"] == {"3.12": True}
     assert [(w["name"], w["version"]) for w in checked["cautions"] if w["check"] == "new_dependency"] == [
         ("extra-part", "1.0")]
+
+
+def test_requires_python_of_the_release_itself_when_the_index_does_not_say(tmp_path, app_venv, old_python, wheelhouse,
+                                                                             runner, installer_options):
+    """``newpy`` 1.0 declares Requires-Python >=3.13 in its METADATA only: served as find-links by a plain
+    directory listing (no ``data-requires-python``), the probe cannot see it, and pip runs with
+    ``--ignore-requires-python``. The Requires-Python of the release pip chose inhibits 3.12 (it was a false
+    ready before), and 3.13 stays free of it."""
+    links = str(tmp_path / "links")
+    os.makedirs(links)
+    _wheel(str(tmp_path), links, old_python, wheelhouse, "newpy", "1.0", [], requires_python=">=3.13")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=links)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = "http://127.0.0.1:%d/" % server.server_address[1]
+        options = dict(installer_options, find_links=installer_options["find_links"] + [url])
+        checked = _compat.check(runner, python_of(app_venv), parse_lock("newpy==1.0\n"), ["3.12", "3.13"],
+                                options, shutil.which)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert checked["can_move"] == {"3.12": False, "3.13": True}, checked["inhibitors"]
+    assert [(i["check"], i["name"], i["target"]) for i in checked["inhibitors"]] == [
+        ("requires_python", "newpy", "3.12")]
+    assert "declares Requires-Python >=3.13" in checked["inhibitors"][0]["message"]
+    assert checked["remediation"]["3.12"]["blocked"][0]["name"] == "newpy"
