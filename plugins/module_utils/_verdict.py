@@ -34,7 +34,7 @@ __metaclass__ = type
 
 # What compat_check finds; venv_preflight passes them on, and they count once.
 PACKAGE_CHECKS = ("package", "sdist_build", "sdist_unproven", "conflict", "new_dependency", "unreproducible",
-                  "resolution")
+                  "resolution", "requires_python")
 STATUSES = ("absent", "already_current", "inhibited", "ready")
 # The verdict's keys and their JSON types (None: null is allowed too).
 VERDICT_KEYS = {"path": (str,), "status": (str,), "from": (str, None), "target": (str,), "inhibitors": (list,),
@@ -202,7 +202,10 @@ def preflight(runner, params, installer_options, which, check_mode=False):
     and is not checked. Otherwise the packages (``_compat.check`` in this process, unless
     ``params["packages"]`` holds a ``compat_check`` result), the code, the references and the disk are
     checked for the targets of :func:`check_targets_for` (or ``targets`` without a ``target``), the
-    allowlist applied (``_preflight.check_venv``) and the verdict composed (:func:`compose`).
+    allowlist applied (``_preflight.check_venv``) and the verdict composed (:func:`compose`). With
+    ``stepwise_when`` ``inhibited``, the minor versions of the stepwise path are checked only when
+    ``target`` itself is inhibited (everything is then checked again, the steps included): a venv
+    that moves straight to the target costs one resolution, not one per step.
 
     With a ``run_id``, the result is kept in ``<state_dir>/<slug>/preflight.json`` (not in check mode)
     and a later call with the same lock (its sha256), the same parameters and the same run id
@@ -238,16 +241,26 @@ def preflight(runner, params, installer_options, which, check_mode=False):
         if key else None
     if cached is not None:
         return dict(cached, reused=True)
-    targets = _compat.check_targets(check_targets_for(version, target, params["targets"], params["stepwise"])
-                                    if params["target"] else params["targets"])
-    compat = params["packages"]
-    if compat is None:
-        compat = _compat.check(runner, python_of(live), described["entries"], targets, installer_options, which,
-                               upgrades=params["upgrades"], interpreters=params["interpreters"],
-                               pyenv_root=params["pyenv_root"], state_dir=params["state_dir"],
-                               proof_timeout=params["proof_timeout"], check_mode=check_mode)
-    found = _preflight.check_venv(runner, layout, python_of(live), facts["python"], targets, params,
-                                  installer_options, which, compat)
+    def check(targets):
+        compat = params["packages"]
+        if compat is None:
+            compat = _compat.check(runner, python_of(live), described["entries"], targets, installer_options, which,
+                                   upgrades=params["upgrades"], interpreters=params["interpreters"],
+                                   pyenv_root=params["pyenv_root"], state_dir=params["state_dir"],
+                                   proof_timeout=params["proof_timeout"], check_mode=check_mode)
+        found = _preflight.check_venv(runner, layout, python_of(live), facts["python"], targets, params,
+                                      installer_options, which, compat)
+        return targets, compat, found
+
+    if params["target"]:
+        full = _compat.check_targets(check_targets_for(version, target, params["targets"], params["stepwise"]))
+        first = _compat.check_targets(check_targets_for(version, target, params["targets"], False)) \
+            if params["stepwise_when"] == "inhibited" and params["packages"] is None else full
+    else:
+        full = first = _compat.check_targets(params["targets"])
+    targets, compat, found = check(first)
+    if first != full and any(i["target"] == target for i in found["inhibitors"]):
+        targets, compat, found = check(full)  # the stepwise path of an inhibited target
     result.update(found, targets=targets, python_version=version, inhibited=bool(found["inhibitors"]))
     result = redact(_finish(result, compose(params["path"], target, version, found, compat, params["unproven"])))
     if key and not check_mode:

@@ -63,6 +63,15 @@ options:
     description: Check each minor version between the venv's and O(target) too (at most six), for the stepwise path.
     type: bool
     default: false
+  stepwise_when:
+    description:
+      - When O(stepwise) checks the minor versions between. V(always) checks them for every venv.
+      - V(inhibited) checks them only for a venv that O(target) inhibits, after the check of O(target) alone (the
+        target's findings are then checked again, with the steps). A venv that can move straight to O(target) gets
+        no stepwise path beyond O(target), and its check costs one resolution instead of one per minor version.
+    type: str
+    choices: [always, inhibited]
+    default: always
   force:
     description: Check a venv that is already on O(target) too.
     type: bool
@@ -349,6 +358,7 @@ def run():
                            target=dict(type="str"),
                            targets=dict(type="list", elements="str", default=[]),
                            stepwise=dict(type="bool", default=False),
+                           stepwise_when=dict(type="str", default="always", choices=["always", "inhibited"]),
                            force=dict(type="bool", default=False),
                            unproven=dict(type="str", default="inhibit", choices=["inhibit", "defer"]),
                            run_id=dict(type="str"),

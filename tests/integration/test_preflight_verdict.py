@@ -63,6 +63,14 @@ def test_verdict_matches_old_role_and_is_reused(tmp_path, old_python, wheelhouse
     for path in (clean, blocked):
         first, again = verdicts[path]["new"], verdicts[path]["again"]
         assert not first["reused"] and again["reused"] and again["verdict"] == first["verdict"]
+    # stepwise_when inhibited (upgrade.yml): the venv that moves checks 3.12 alone; the inhibited one gets
+    # its whole stepwise path, as with always
+    lazy = _verdicts(base, venvs[:2], wheelhouse, pyenv_root, compare=False)
+    moves, stuck = lazy[clean]["lazy"], lazy[blocked]["lazy"]
+    assert moves["targets"] == ["3.12"] and moves["verdict"]["status"] == "ready" and not moves["reused"]
+    assert [(s["target"], s["can_move"]) for s in moves["verdict"]["steps"]] == [("3.12", True)]
+    assert stuck["targets"] == ["3.10", "3.11", "3.12"]
+    assert _steady(stuck["verdict"]) == _steady(verdicts[blocked]["new"]["verdict"])
     cache = os.path.join(base, "state", slug(clean), "preflight.json")
     assert oct(os.stat(cache).st_mode & 0o777) == "0o600"
 
