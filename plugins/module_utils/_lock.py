@@ -23,6 +23,12 @@ import re
 from ansible_collections.oxzep7.python.plugins.module_utils._common import Oxzep7Error, redact
 
 try:
+    from urllib.parse import unquote, urlsplit
+except ImportError:  # pragma: no cover - Python 2 is not a supported host
+    from urlparse import urlsplit  # type: ignore
+    from urllib import unquote  # type: ignore
+
+try:
     from packaging.utils import canonicalize_name as _canonicalize
     from packaging.version import InvalidVersion, Version as _Version
     from packaging.markers import InvalidMarker as _InvalidMarker, Marker as _Marker
@@ -135,7 +141,26 @@ def canonical_name(name):
 
 
 def _url_path(url):
-    return url[len("file://"):] if url.startswith("file://") else None
+    """The local path a ``file:`` URL names (str), or None for any other URL.
+
+    The path is percent-decoded (RFC 8089; pip writes ``direct_url.json`` URLs quoted, PEP 610, so a
+    space is ``%20``); ``file://localhost/...`` is local too. A VCS URL (``git+file:///srv/repo@rev``)
+    names its repository: the ``@rev`` after the path's last ``/`` is dropped, as pip does. A
+    ``file://`` URL with another host is not local (None).
+
+    :param url: a URL without its ``#fragment``.
+    """
+    scheme, _sep, rest = url.partition(":")
+    vcs, _plus, base = scheme.rpartition("+")
+    if base.lower() != "file" or not _sep:
+        return None
+    parts = urlsplit("file:" + rest)
+    if parts.netloc not in ("", "localhost"):
+        return None
+    path = parts.path
+    if vcs and "@" in path.rsplit("/", 1)[-1]:
+        path = path.rsplit("@", 1)[0]
+    return unquote(path)
 
 
 def entry_for(dist):
@@ -258,7 +283,7 @@ def parse_lock(text, source="lock"):
         seen[key] = (number, line)
         url = direct_url(line)
         entries.append(dict(name=name, version=version, kind=kind, line=line,
-                            local_path=_url_path(url.split("#")[0].split("?")[0]) if url else None,
+                            local_path=_url_path(url.split("#")[0]) if url else None,
                             seed=key in SEED_PACKAGES))
     return entries
 

@@ -64,6 +64,34 @@ def test_lock_names_every_kind_of_install(mixed_venv, runner):
     assert unreproducible(parsed) == []
 
 
+def test_local_sources_are_found_where_pip_wrote_them(tmp_path, old_python, wheelhouse, mixed_venv, runner):
+    """pip writes direct_url.json URLs percent-encoded (PEP 610): a project installed from a directory with a
+    space in its path was a source that "no longer exists" (a false inhibitor, a rebuild refused). A VCS
+    line of a lock names its repository, without the @revision."""
+    venv, source = str(tmp_path / "venv"), _project(str(tmp_path / "my app"), "spaced")
+    subprocess.run([UV, "venv", "--no-config", "--python", old_python, venv], check=True, stdout=subprocess.PIPE,
+                   stderr=subprocess.PIPE)
+    subprocess.run([UV, "pip", "install", "--no-config", "--python", python_of(venv), "--no-index", "--find-links",
+                    wheelhouse, source],
+                   check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    (entry,) = [e for e in build_lock(venv_distributions(inspect_python(runner, python_of(venv))))
+                if e["name"] == "spaced"]
+    assert "%20" in entry["line"] and entry["local_path"] == source
+    assert unreproducible(parse_lock(entry["line"] + "\n")) == []
+    shutil.move(source, source + "-moved")
+    assert [e["reason"] for e in unreproducible([entry])] == ["its source %s no longer exists" % source]
+
+    repo = mixed_venv["repo"]
+    (vcs,) = parse_lock("gitpkg @ git+file://%s@%s\n" % (repo, mixed_venv["commit"]))
+    assert vcs["local_path"] == repo and unreproducible([vcs]) == []
+    (gone,) = parse_lock("gitpkg @ git+file://%s-gone@v1\n" % repo)
+    assert gone["local_path"] == repo + "-gone" and len(unreproducible([gone])) == 1
+    (remote,) = parse_lock("w @ file://fileserver/share/w-1.0-py3-none-any.whl\n")
+    assert remote["local_path"] is None
+    (here,) = parse_lock("w @ file://localhost/srv/w%2B1-1.0-py3-none-any.whl\n")
+    assert here["local_path"] == "/srv/w+1-1.0-py3-none-any.whl"
+
+
 def test_site_packages_on_sys_path_twice_lock_each_project_once(mixed_venv, runner):
     """Fedora and RHEL venvs have lib64/ (a symlink to lib/) on sys.path too: every project is found twice."""
     venv = mixed_venv["venv"]
