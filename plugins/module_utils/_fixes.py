@@ -80,7 +80,8 @@ def resolve(resolve_wheels, check_requirements, plan):
 
     :param resolve_wheels: callable ``(pins, deps=False) -> outcome`` (``_compat.pip_resolves`` for
         this target): pins are ``name==version`` strings of the wheels; the outcome has ``ok`` and
-        ``requires`` (list of dicts name, version, requires); ``deps`` resolves what the pins lack too.
+        ``requires`` (list of dicts name, version, requires, requires_python); ``deps`` resolves what the
+        pins lack too.
     :param check_requirements: callable ``(items, versions) -> dict`` with ``conflicts``,
         ``added`` and ``python_excluded`` (the probe's ``requirements`` command for this target).
     :param plan: :func:`planned`; changed in place: moved pins get their new version and
@@ -91,11 +92,13 @@ def resolve(resolve_wheels, check_requirements, plan):
         release settles) and ``added`` (projects the set lacks that a release requires on the
         target, from the probe's ``requirements``, and what those bring in turn: each with the
         ``version`` pip adds, or None and pip's ``error`` when it cannot; see :func:`settle_added`), and
-        ``python_excluded`` (the releases of the resolved set whose own Requires-Python excludes the target).
+        ``python_excluded`` (the releases of the resolved set, and of what pip adds to it, whose own
+        Requires-Python excludes the target).
     """
     moves, conflicts, added, excluded = [], [], [], []
     for _round in range(MAX_ROUNDS):
         pins = sorted("%s==%s" % (p["name"], p["version"]) for p in plan.values() if p["status"] == "wheel")
+        excluded = []  # of this round's set only: a round that fails leaves its own inhibitor
         outcome = resolve_wheels(pins)
         if not outcome["ok"]:
             break
@@ -114,7 +117,12 @@ def resolve(resolve_wheels, check_requirements, plan):
     if outcome["ok"] and not conflicts and added:
         # named explicitly: pip evaluates a Requires-Dist marker for the interpreter it runs on
         wanted = sorted(set(a["wanted"] for a in added))
-        added = settle_added(added, set(plan), resolve_wheels(pins + wanted, deps=True))
+        full = resolve_wheels(pins + wanted, deps=True)
+        if full["ok"]:  # what pip adds has a Requires-Python of its own (pip ran with --ignore-requires-python)
+            seen = set((x["name"], x["version"]) for x in excluded)
+            excluded += [x for x in check_requirements(full["requires"], {})["python_excluded"]
+                         if (x["name"], x["version"]) not in seen]
+        added = settle_added(added, set(plan), full)
     elif not outcome["ok"] or conflicts:
         # the set does not resolve on this target (an inhibitor already): what it would add is known
         # only once it does, so nothing is said of it now

@@ -141,26 +141,40 @@ def canonical_name(name):
 
 
 def _url_path(url):
-    """The local path a ``file:`` URL names (str), or None for any other URL.
+    """The absolute local path a ``file:`` URL names (str), or None for any other URL.
 
     The path is percent-decoded (RFC 8089; pip writes ``direct_url.json`` URLs quoted, PEP 610, so a
-    space is ``%20``); ``file://localhost/...`` is local too. A VCS URL (``git+file:///srv/repo@rev``)
-    names its repository: the ``@rev`` after the path's last ``/`` is dropped, as pip does. A
-    ``file://`` URL with another host is not local (None).
+    space is ``%20``; bytes that are not UTF-8 come back as they were, as ``os`` functions take them);
+    ``file://localhost/...`` is local too. A VCS URL (``git+file:///srv/repo@rev``) names its
+    repository: everything from the path's last ``@`` on is the revision, as pip's
+    ``VersionControl.get_url_rev_and_auth`` splits it (a branch ``release/1.2`` has a ``/``). A
+    ``file:`` URL with another host, a relative path or a host that does not parse is not a local
+    source this module can check (None).
 
     :param url: a URL without its ``#fragment``.
     """
-    scheme, _sep, rest = url.partition(":")
+    scheme, sep, rest = url.partition(":")
     vcs, _plus, base = scheme.rpartition("+")
-    if base.lower() != "file" or not _sep:
+    if not sep or base.lower() != "file":
         return None
-    parts = urlsplit("file:" + rest)
+    try:
+        parts = urlsplit("file:" + rest)
+    except ValueError:  # a host such as "[::1" that does not parse
+        return None
     if parts.netloc not in ("", "localhost"):
         return None
     path = parts.path
-    if vcs and "@" in path.rsplit("/", 1)[-1]:
+    if vcs and "@" in path:
         path = path.rsplit("@", 1)[0]
-    return unquote(path)
+    path = _unquote(path)
+    return path if path.startswith("/") else None
+
+
+def _unquote(text):
+    try:
+        return unquote(text, errors="surrogateescape")
+    except TypeError:  # pragma: no cover - Python 2's unquote
+        return unquote(text)
 
 
 def entry_for(dist):

@@ -241,6 +241,7 @@ def preflight(runner, params, installer_options, which, check_mode=False):
         if key else None
     if cached is not None:
         return dict(cached, reused=True)
+
     def check(targets):
         compat = params["packages"]
         if compat is None:
@@ -259,7 +260,9 @@ def preflight(runner, params, installer_options, which, check_mode=False):
     else:
         full = first = _compat.check_targets(params["targets"])
     targets, compat, found = check(first)
-    if first != full and any(i["target"] == target for i in found["inhibitors"]):
+    if first != full and any(i["target"] == target and not (params["unproven"] == "defer" and
+                                                            i["check"] == "sdist_unproven")
+                             for i in found["inhibitors"]):
         targets, compat, found = check(full)  # the stepwise path of an inhibited target
     result.update(found, targets=targets, python_version=version, inhibited=bool(found["inhibitors"]))
     result = redact(_finish(result, compose(params["path"], target, version, found, compat, params["unproven"])))

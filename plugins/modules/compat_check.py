@@ -269,6 +269,11 @@ resolution:
         Projects a release requires on the target that the lock lacks (name, requirement, required_by, requirer,
         version: the release the rebuild would add, or null when none has a wheel for the target).
       type: list
+    python_excluded:
+      description: >-
+        Releases of the resolved set, or that pip adds to it, whose own Requires-Python (from their metadata)
+        excludes the target (name, version, requires_python); each is a C(requires_python) inhibitor.
+      type: list
     rc: {description: pip's exit status when it failed., type: int}
     cmd: {description: pip's command when it failed., type: list}
     stderr: {description: The end of pip's stderr when it failed., type: str}

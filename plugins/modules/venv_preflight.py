@@ -66,9 +66,12 @@ options:
   stepwise_when:
     description:
       - When O(stepwise) checks the minor versions between. V(always) checks them for every venv.
-      - V(inhibited) checks them only for a venv that O(target) inhibits, after the check of O(target) alone (the
-        target's findings are then checked again, with the steps). A venv that can move straight to O(target) gets
-        no stepwise path beyond O(target), and its check costs one resolution instead of one per minor version.
+      - V(inhibited) checks them only for a venv that O(target) inhibits (an sdist left for the proofs with
+        O(unproven=defer) does not count), after a first check of O(target) and the O(targets) matrix; everything
+        is then checked again, the steps included, so an inhibited venv costs one resolution more. A venv that can
+        move straight to O(target) gets no stepwise path beyond it, and costs one resolution per checked version
+        instead of one per minor version too.
+      - Has no effect with O(packages), which already holds the package check of every version.
     type: str
     choices: [always, inhibited]
     default: always

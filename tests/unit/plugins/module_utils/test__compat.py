@@ -66,8 +66,8 @@ def test_a_conflict_and_a_missing_dependency_together(tmp_path, app_venv, old_py
         ("extra-part", "1.0")]
 
 
-def test_requires_python_of_the_release_itself_when_the_index_does_not_say(tmp_path, app_venv, old_python, wheelhouse,
-                                                                             runner, installer_options):
+def test_requires_python_of_the_release_itself_when_the_index_does_not_say(
+        tmp_path, app_venv, old_python, wheelhouse, runner, installer_options):
     """``newpy`` 1.0 declares Requires-Python >=3.13 in its METADATA only: served as find-links by a plain
     directory listing (no ``data-requires-python``), the probe cannot see it, and pip runs with
     ``--ignore-requires-python``. The Requires-Python of the release pip chose inhibits 3.12 (it was a false
@@ -75,19 +75,25 @@ def test_requires_python_of_the_release_itself_when_the_index_does_not_say(tmp_p
     links = str(tmp_path / "links")
     os.makedirs(links)
     _wheel(str(tmp_path), links, old_python, wheelhouse, "newpy", "1.0", [], requires_python=">=3.13")
+    # and a dependency the lock lacks, which pip adds: its Requires-Python is checked too
+    _wheel(str(tmp_path), links, old_python, wheelhouse, "usesnew", "1.0", ["newdep"])
+    _wheel(str(tmp_path), links, old_python, wheelhouse, "newdep", "1.0", [], requires_python=">=3.13")
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=links)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         url = "http://127.0.0.1:%d/" % server.server_address[1]
         options = dict(installer_options, find_links=installer_options["find_links"] + [url])
-        checked = _compat.check(runner, python_of(app_venv), parse_lock("newpy==1.0\n"), ["3.12", "3.13"],
-                                options, shutil.which)
+        checked = _compat.check(runner, python_of(app_venv), parse_lock("newpy==1.0\nusesnew==1.0\n"),
+                                ["3.12", "3.13"], options, shutil.which)
     finally:
         server.shutdown()
         server.server_close()
     assert checked["can_move"] == {"3.12": False, "3.13": True}, checked["inhibitors"]
-    assert [(i["check"], i["name"], i["target"]) for i in checked["inhibitors"]] == [
-        ("requires_python", "newpy", "3.12")]
-    assert "declares Requires-Python >=3.13" in checked["inhibitors"][0]["message"]
-    assert checked["remediation"]["3.12"]["blocked"][0]["name"] == "newpy"
+    assert sorted((i["check"], i["name"], i["target"]) for i in checked["inhibitors"]) == [
+        ("requires_python", "newdep", "3.12"), ("requires_python", "newpy", "3.12")]
+    assert "newpy 1.0, the release the rebuild installs, declares Requires-Python >=3.13" in " ".join(
+        i["message"] for i in checked["inhibitors"])
+    assert sorted(b["name"] for b in checked["remediation"]["3.12"]["blocked"]) == ["newdep", "newpy"]
+    assert [(w["name"], w["target"]) for w in checked["cautions"] if w["check"] == "new_dependency"] == [
+        ("newdep", "3.12"), ("newdep", "3.13")]

@@ -84,10 +84,13 @@ def test_local_sources_are_found_where_pip_wrote_them(tmp_path, old_python, whee
     repo = mixed_venv["repo"]
     (vcs,) = parse_lock("gitpkg @ git+file://%s@%s\n" % (repo, mixed_venv["commit"]))
     assert vcs["local_path"] == repo and unreproducible([vcs]) == []
+    (branch,) = parse_lock("gitpkg @ git+file://%s@release/1.2\n" % repo)  # pip splits at the last @
+    assert branch["local_path"] == repo and unreproducible([branch]) == []
     (gone,) = parse_lock("gitpkg @ git+file://%s-gone@v1\n" % repo)
     assert gone["local_path"] == repo + "-gone" and len(unreproducible([gone])) == 1
-    (remote,) = parse_lock("w @ file://fileserver/share/w-1.0-py3-none-any.whl\n")
-    assert remote["local_path"] is None
+    for elsewhere in ("file://fileserver/share/w-1.0-py3-none-any.whl", "file://[::1/w-1.0-py3-none-any.whl",
+                      "file:relative/w-1.0-py3-none-any.whl"):  # not a path this host can check
+        assert parse_lock("w @ %s\n" % elsewhere)[0]["local_path"] is None
     (here,) = parse_lock("w @ file://localhost/srv/w%2B1-1.0-py3-none-any.whl\n")
     assert here["local_path"] == "/srv/w+1-1.0-py3-none-any.whl"
 
