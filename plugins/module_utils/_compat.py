@@ -369,6 +369,12 @@ def assess(packages, targets, allowlist, upgraded, original, resolution, unrepro
                 warnings.append(dict(base, check="yanked", message="%s %s is yanked on the index%s" % (
                     name, base["version"], ": %s" % verdict["yanked_reason"] if verdict["yanked_reason"] else "")))
         matrix.append(row)
+    rows = dict((canonical_name(row["name"]), row) for row in matrix)
+    for outcome in resolution:  # a locked release whose own Requires-Python excludes the target
+        for x in [x for x in outcome.get("python_excluded", []) if canonical_name(x["name"]) in rows]:
+            row = rows[canonical_name(x["name"])]
+            row["statuses"][outcome["target"]] = "requires_python"
+            row["breaks_at"] = min([t for t in (row["breaks_at"], outcome["target"]) if t], key=version_key)
     can_move = dict((t, not any(i["target"] == t for i in inhibitors)) for t in targets)
     return dict(inhibitors=inhibitors, cautions=warnings, accepted=accepted, matrix=matrix, can_move=can_move)
 

@@ -237,7 +237,8 @@ matrix:
     statuses:
       description: >-
         Target to C(wheel), C(sdist) (builds), C(sdist_fails), C(sdist_unproven), C(source), C(excluded) (the lock
-        line's environment marker leaves it out there: pip passes it over, nothing to judge) or C(none).
+        line's environment marker leaves it out there: pip passes it over, nothing to judge), C(requires_python)
+        (the release's own metadata excludes the target) or C(none).
       type: dict
     breaks_at: {description: "First target where it cannot install as locked, or null.", type: str}
 packages:

@@ -95,5 +95,7 @@ def test_requires_python_of_the_release_itself_when_the_index_does_not_say(
     assert "newpy 1.0, the release the rebuild installs, declares Requires-Python >=3.13" in " ".join(
         i["message"] for i in checked["inhibitors"])
     assert sorted(b["name"] for b in checked["remediation"]["3.12"]["blocked"]) == ["newdep", "newpy"]
+    row = [r for r in checked["matrix"] if r["name"] == "newpy"][0]
+    assert row["statuses"] == {"3.12": "requires_python", "3.13": "wheel"} and row["breaks_at"] == "3.12"
     assert [(w["name"], w["target"]) for w in checked["cautions"] if w["check"] == "new_dependency"] == [
         ("newdep", "3.12"), ("newdep", "3.13")]
