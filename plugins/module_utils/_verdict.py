@@ -69,11 +69,18 @@ def check_targets_for(current, target, matrix=(), stepwise_path=True):
     return out
 
 
+def _finding_key(finding):
+    return (finding.get("target"), finding.get("check"), finding.get("name") or finding.get("module"),
+            finding.get("message"))
+
+
 def stepwise(compat, checks, current, target):
     """The stepwise path of one venv.
 
     :param compat: the ``compat_check`` result (``targets``, ``inhibitors``, ``remediation``).
-    :param checks: the ``venv_preflight`` findings (its ``inhibitors``), or a skipped result.
+    :param checks: the ``venv_preflight`` findings (its ``inhibitors`` and ``allowlisted``: a package
+        inhibitor the allowlist accepted neither stops a step nor is listed as blocking it), or a
+        skipped result.
     :param current: the venv's Python version, "X.Y.Z".
     :param target: the run's target, "X.Y" or "X.Y.Z".
     :returns: dict with ``reaches`` (the newest checked target above ``current`` that has no
@@ -83,7 +90,10 @@ def stepwise(compat, checks, current, target):
         upgrade fixes: the packages' and the code, reference and disk inhibitors; dicts with
         name and message) and ``complete`` (the upgrades clear every inhibitor of the step).
     """
-    found = list(compat.get("inhibitors") or []) + list((checks or {}).get("inhibitors") or [])
+    accepted = set(_finding_key(a) for a in (checks or {}).get("allowlisted") or [])
+    accepted_blocks = set((k[0], k[2], k[3]) for k in accepted)
+    found = [i for i in list(compat.get("inhibitors") or []) + list((checks or {}).get("inhibitors") or [])
+             if _finding_key(i) not in accepted]
     steps = []
     for step in sorted(compat["targets"], key=_key):
         if _key(step) <= _key(current) and step != target:
@@ -92,9 +102,13 @@ def stepwise(compat, checks, current, target):
         others = [dict(name=i.get("module") or i["check"], message=i["message"])
                   for i in (checks or {}).get("inhibitors") or []
                   if i["target"] == step and i["check"] not in PACKAGE_CHECKS]
+        kept = [b for b in remedy["blocked"] if (step, b["name"], b["message"]) not in accepted_blocks]
+        # the remedy is complete when nothing but what the allowlist accepted blocked it, and pip resolved the set
+        resolved = not any(i["target"] == step and i["check"] == "resolution" for i in found)
+        complete = not kept and not others and (remedy["complete"] or resolved)
         steps.append(dict(target=step, can_move=not any(i["target"] == step for i in found),
-                          upgrades=remedy["upgrades"], changes=remedy["changes"], blocked=remedy["blocked"] + others,
-                          complete=remedy["complete"] and not others))
+                          upgrades=remedy["upgrades"], changes=remedy["changes"], blocked=kept + others,
+                          complete=complete))
     reaching = [s["target"] for s in steps if s["can_move"]]
     return dict(reaches=max(reaching, key=_key) if reaching else None, steps=steps)
 

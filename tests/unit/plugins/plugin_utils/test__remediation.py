@@ -25,6 +25,18 @@ def test_stepwise_joins_packages_and_code_and_counts_a_package_finding_once():
     assert stepwise(COMPAT, {"skipped": True}, "3.11.7", "3.12")["steps"][0]["complete"]
 
 
+def test_an_allowlisted_package_inhibitor_neither_stops_nor_blocks_its_step():
+    """The allowlist accepted frozenlist's failed build on 3.12: the venv reaches 3.12 (it said None, or 3.11)."""
+    blocked = dict(COMPAT, remediation=dict(COMPAT["remediation"], **{"3.12": dict(
+        upgrades=[], changes=[], complete=False, blocked=[dict(name="frozenlist", message="frozenlist 1.3.3 ...")])}))
+    accepted = dict(COMPAT["inhibitors"][0], allowlist_reason="built in our image")
+    path = stepwise(blocked, dict(inhibitors=[], allowlisted=[accepted]), "3.9.18", "3.12")
+    assert path["reaches"] == "3.12"
+    assert path["steps"][2] == dict(target="3.12", can_move=True, upgrades=[], changes=[], blocked=[], complete=True)
+    path = stepwise(blocked, dict(inhibitors=[], allowlisted=[]), "3.9.18", "3.12")
+    assert path["reaches"] == "3.11" and path["steps"][2]["blocked"][0]["name"] == "frozenlist"
+
+
 def test_markdown_shows_each_step_with_its_changes():
     fleet = [dict(host="web1", venvs=[dict(path="/srv/app/venv", **{"from": "3.9.18"},
                                            **stepwise(COMPAT, None, "3.9.18", "3.12"))]),
