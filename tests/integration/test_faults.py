@@ -384,10 +384,13 @@ def test_a_bad_target_is_refused_before_anything_changes(tmp_path, venv, pyenv_r
     state, backups = str(tmp_path / "state"), str(tmp_path / "backups")
     hosts = dict(("target-%d" % i, _vars(tmp_path, venv, pyenv_root, wheelhouse, upgrade_python_version=target))
                  for i, target in enumerate(BAD_TARGETS))
+    # the same task refuses a bake or a soak with nothing to watch, and says every reason at once
+    hosts["bake"] = _vars(tmp_path, venv, pyenv_root, wheelhouse, upgrade_python_version="3", upgrade_bake_seconds=5)
+    hosts["soak"] = _vars(tmp_path, venv, pyenv_root, wheelhouse, upgrade_venvs=[dict(path=venv, soak_seconds=5)])
     before = _manifests(venv, state, backups, Layout(venv).releases_dir)
     playbook = str(tmp_path / "bad-targets.yml")
     with open(playbook, "w") as fh:
-        json.dump([dict(name="Modules", hosts="python_fleet", gather_facts=False, tasks=[
+        json.dump([dict(name="Modules", hosts="target-*", gather_facts=False, tasks=[
             {"name": "Read the venv for the target", "ignore_errors": True,
              "oxzep7.python.venv_info": dict(path=venv, state_dir=state, target="{{ upgrade_python_version }}")},
             {"name": "Build for the target", "ignore_errors": True, "oxzep7.python.venv_rebuild": dict(
@@ -401,9 +404,16 @@ def test_a_bad_target_is_refused_before_anything_changes(tmp_path, venv, pyenv_r
         for name in ("Read the venv for the target", "Build for the target"):
             msg = task_results(plays, name, host)[0].get("msg", "")
             assert "%r is not a supported target: CPython 3.8 or later, written X.Y or X.Y.Z" % target in msg, msg
-        msg = task_results(plays, "Refuse a target that is not CPython 3.8 or later, written X.Y or X.Y.Z",
-                           host)[0]["msg"]
+        msg = task_results(plays, "Refuse a target that is not CPython 3.8 or later, and a bake or a soak with "
+                           "nothing to watch", host)[0]["msg"]
         assert "upgrade_python_version '%s' is not a supported target" % target in msg, msg
+    refused = "Refuse a target that is not CPython 3.8 or later, and a bake or a soak with nothing to watch"
+    assert task_results(plays, refused, "bake")[0]["msg"] == (
+        "upgrade_python_version '3' is not a supported target: CPython 3.8 or later, written X.Y or X.Y.Z "
+        "(3.12, 3.12.4); upgrade_bake_seconds is 5 but upgrade_bake_probe has no command, url or metrics; "
+        "nothing was changed")
+    assert task_results(plays, refused, "soak")[0]["msg"] == (
+        "soak_seconds needs a health_url or a health_command: %s; nothing was changed" % venv)
 
 
 def test_interpreter_versions_that_leave_out_the_target_are_refused(tmp_path):
