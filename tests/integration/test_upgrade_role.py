@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from helpers import App, ImportProbe, http_json, read_ledger, run_fleet_playbook, run_playbook, task_results
+from helpers import App, ImportProbe, failed_tasks, http_json, read_ledger, run_fleet_playbook, run_playbook, task_results
 from support import UV
 
 from ansible_collections.oxzep7.python.plugins.module_utils._layout import Layout
@@ -131,34 +131,34 @@ def test_failure_rolls_back_to_the_old_release_unchanged(stage, tmp_path, old_py
 
 def test_rollback_playbook_and_restore_from_snapshot(app, pyenv_root, wheelhouse):
     before = tree_manifest(app.stable)
-    host_vars = app.host_vars(pyenv_root, wheelhouse)
+    # four restarts, each of which must turn healthy: up to 20 s each, not 3, on a machine busy with other tests
+    host_vars = app.host_vars(pyenv_root, wheelhouse, upgrade_health_retries=20)
     rc, stats, plays = run_playbook("upgrade.yml", app.base, host_vars)
-    assert rc == 0, stats
+    assert rc == 0, failed_tasks(plays)
     snapshot_id = task_results(plays, "Snapshot, rebuild, verify and switch")[0]["snapshot_id"]
     layout = Layout(app.stable)
     new, old = layout.current_release(), layout.previous_verified()
 
-    rc, stats, _plays = run_playbook("rollback.yml", app.base, host_vars)
-    assert rc == 0 and stats["changed"] > 0, stats
+    rc, stats, plays = run_playbook("rollback.yml", app.base, host_vars)
+    assert rc == 0 and stats["changed"] > 0, (stats, failed_tasks(plays))
     assert layout.current_release() == old and "on Python 3.9" in _selftest(app.stable)
     assert http_json("http://127.0.0.1:%d/health" % app.port)["python"].startswith("3.9.")
 
     # forward again to the 3.12 release, delete the old one, then come back from the snapshot
-    rc, stats, _plays = run_playbook("rollback.yml", app.base, host_vars, extra_vars={"rollback_release": new})
-    assert rc == 0 and layout.current_release() == new
+    rc, stats, plays = run_playbook("rollback.yml", app.base, host_vars, extra_vars={"rollback_release": new})
+    assert rc == 0 and layout.current_release() == new, failed_tasks(plays)
     shutil.rmtree(layout.release_path(old))
-    rc, stats, _plays = run_playbook("rollback.yml", app.base, host_vars,
-                                     extra_vars={"rollback_release": old, "rollback_snapshot": snapshot_id})
-    assert rc == 0, stats
+    rc, stats, plays = run_playbook("rollback.yml", app.base, host_vars,
+                                    extra_vars={"rollback_release": old, "rollback_snapshot": snapshot_id})
+    assert rc == 0, failed_tasks(plays)
     restored = layout.current_release()
     assert restored == "restored-" + snapshot_id
     assert tree_manifest(layout.release_path(restored)) == before
     assert "on Python 3.9" in _selftest(app.stable)
     assert http_json("http://127.0.0.1:%d/health" % app.port)["python"].startswith("3.9.")
 
-    rc, stats, _plays = run_playbook("rollback.yml", app.base, host_vars,
-                                     extra_vars={"rollback_release": restored})
-    assert rc == 0 and stats["changed"] == 0, stats
+    rc, stats, plays = run_playbook("rollback.yml", app.base, host_vars, extra_vars={"rollback_release": restored})
+    assert rc == 0 and stats["changed"] == 0, (stats, failed_tasks(plays))
 
 
 def test_several_venvs_per_host_by_fqcn(tmp_path, old_python, new_python, pyenv_root, wheelhouse):
