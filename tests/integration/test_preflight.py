@@ -465,3 +465,37 @@ def test_remediation_turns_host_green_and_upgrade_moves_it(tmp_path, old_python,
     checks = task_results(plays, "Check and decide on each venv", host="later")
     assert [c["results"][0]["verdict"]["status"] for c in checks] == ["ready", "inhibited"], checks
     assert not task_results(plays, "Record the outcome and release the venv's lock", host="later")
+
+
+def test_preflight_results_hold_only_this_runs_verdicts(tmp_path, old_python, wheelhouse, pyenv_root):
+    """The role run twice on one host: the second run, with no venvs, neither keeps nor acts on the first run's
+    inhibited verdict. The prove entry point on a host the main one never ran on does nothing."""
+    base = str(tmp_path)
+    blocked, absent = os.path.join(base, "blocked", "venv"), os.path.join(base, "none", "venv")
+    subprocess.run([old_python, "-m", "venv", blocked], check=True)  # with pip, which the package check runs
+    subprocess.run([UV, "pip", "install", "--no-config", "-q", "--python", os.path.join(blocked, "bin", "python"),
+                    "--no-index", "--find-links", wheelhouse, "numpy==1.24.4"], check=True)
+    common = dict(preflight_python_version="3.12", preflight_pyenv_root=pyenv_root, preflight_no_index=True,
+                  preflight_find_links=[wheelhouse], preflight_reference_paths=[], preflight_check_disk=False,
+                  preflight_state_dir=os.path.join(base, "state"))
+    role = "oxzep7.python.preflight"
+    playbook = os.path.join(base, "twice.yml")
+    with open(playbook, "w") as fh:
+        json.dump([dict(name="Twice", hosts="app", gather_facts=False, tasks=[
+            {"ansible.builtin.include_role": dict(name=role), "vars": dict(
+                preflight_venvs=[dict(path=blocked), dict(path=absent)], preflight_inhibited_action="report")},
+            {"name": "First", "ansible.builtin.set_fact": dict(first="{{ preflight_results }}")},
+            {"ansible.builtin.include_role": dict(name=role), "vars": dict(
+                preflight_venvs=[], preflight_inhibited_action="fail")},
+            {"name": "Second", "ansible.builtin.set_fact": dict(second="{{ preflight_results }}")}]),
+            dict(name="Prove alone", hosts="fresh", gather_facts=False, tasks=[
+                {"ansible.builtin.include_role": dict(name=role, tasks_from="prove"),
+                 "vars": dict(preflight_venvs=[dict(path=absent)])},
+                {"name": "Nothing", "ansible.builtin.set_fact": dict(left="{{ preflight_results is defined }}")}])],
+                  fh)
+    rc, _stats, plays = run_fleet_playbook(playbook, base, dict(app=common, fresh=common))
+    assert rc == 0, failed_tasks(plays)
+    first = task_results(plays, "First")[0]["ansible_facts"]["first"]
+    assert [(v["path"], v["status"]) for v in first] == [(blocked, "inhibited"), (absent, "absent")]
+    assert task_results(plays, "Second")[0]["ansible_facts"]["second"] == []
+    assert task_results(plays, "Nothing", host="fresh")[0]["ansible_facts"]["left"] is False
