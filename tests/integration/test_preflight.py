@@ -492,7 +492,7 @@ def test_preflight_results_hold_only_this_runs_verdicts(tmp_path, old_python, wh
                 {"ansible.builtin.include_role": dict(name=role, tasks_from="prove"),
                  "vars": dict(preflight_venvs=[dict(path=absent)])},
                 {"name": "Nothing", "ansible.builtin.set_fact": dict(left="{{ preflight_results is defined }}")}])],
-                  fh)
+            fh)
     rc, _stats, plays = run_fleet_playbook(playbook, base, dict(app=common, fresh=common))
     assert rc == 0, failed_tasks(plays)
     first = task_results(plays, "First")[0]["ansible_facts"]["first"]
