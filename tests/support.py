@@ -140,3 +140,28 @@ class Receiver:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+WHEEL_PYPROJECT = """[build-system]
+requires = ["setuptools"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "%s"
+version = "%s"
+dependencies = %r
+requires-python = "%s"
+"""
+
+
+def build_wheel(base, out, python, wheelhouse, name, version, dependencies=(), requires_python=">=3.8"):
+    """Build a real pure-Python wheel of ``name`` ``version`` into ``out`` with ``uv build`` (setuptools from
+    ``wheelhouse``), its source in ``base/src-<name>``; ``dependencies``: Requires-Dist strings."""
+    source = os.path.join(base, "src-" + name)
+    os.makedirs(source)
+    with open(os.path.join(source, "pyproject.toml"), "w") as fh:
+        fh.write(WHEEL_PYPROJECT % (name, version, list(dependencies), requires_python))
+    with open(os.path.join(source, name.replace("-", "_") + ".py"), "w") as fh:
+        fh.write("VALUE = 1\n")
+    subprocess.run([UV, "build", "--wheel", "--no-config", "--python", python, "--no-index", "--find-links",
+                    wheelhouse, "--out-dir", out, source], check=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

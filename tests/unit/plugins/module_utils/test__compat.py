@@ -4,36 +4,17 @@ import functools
 import http.server
 import os
 import shutil
-import subprocess
 import threading
 
-from support import UV
+from support import build_wheel
 
 from ansible_collections.oxzep7.python.plugins.module_utils import _compat
 from ansible_collections.oxzep7.python.plugins.module_utils._lock import parse_lock
 from ansible_collections.oxzep7.python.plugins.module_utils._venv import python_of
 
-PYPROJECT = """[build-system]
-requires = ["setuptools"]
-build-backend = "setuptools.build_meta"
-
-[project]
-name = "%s"
-version = "%s"
-dependencies = %r
-requires-python = "%s"
-"""
-
 
 def _wheel(base, out, old_python, wheelhouse, name, version, dependencies, requires_python=">=3.8"):
-    source = os.path.join(base, "src-" + name)
-    os.makedirs(source)
-    with open(os.path.join(source, "pyproject.toml"), "w") as fh:
-        fh.write(PYPROJECT % (name, version, dependencies, requires_python))
-    with open(os.path.join(source, name.replace("-", "_") + ".py"), "w") as fh:
-        fh.write("VALUE = 1\n")
-    subprocess.run([UV, "build", "--wheel", "--no-config", "--python", old_python, "--no-index", "--find-links",
-                    wheelhouse, "--out-dir", out, source], check=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    build_wheel(base, out, old_python, wheelhouse, name, version, dependencies, requires_python)
 
 
 def test_a_conflict_and_a_missing_dependency_together(tmp_path, app_venv, old_python, wheelhouse, runner,

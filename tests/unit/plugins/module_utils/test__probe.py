@@ -1,33 +1,17 @@
 """The probe's package verdicts on a real wheel with a local version label (``1.0+cpu``)."""
 
-import subprocess
-
 import pytest
-from support import UV
+from support import build_wheel
 
 from ansible_collections.oxzep7.python.plugins.module_utils._probe import check_packages
-
-PYPROJECT = """[build-system]
-requires = ["setuptools"]
-build-backend = "setuptools.build_meta"
-
-[project]
-name = "localv"
-version = "1.0+cpu"
-requires-python = ">=3.8"
-"""
 
 
 @pytest.fixture(scope="module")
 def local_version_links(tmp_path_factory, wheelhouse, old_python):
     """A find-links directory that holds only ``localv-1.0+cpu-py3-none-any.whl``, built by ``uv build``,
     as a PyTorch-style index holds only ``torch-2.1.0+cpu`` builds."""
-    source, out = tmp_path_factory.mktemp("localv-src"), tmp_path_factory.mktemp("localv-links")
-    (source / "pyproject.toml").write_text(PYPROJECT)
-    (source / "localv.py").write_text("VALUE = 1\n")
-    subprocess.run([UV, "build", "--wheel", "--no-config", "--python", old_python, "--no-index", "--find-links",
-                    wheelhouse, "--out-dir", str(out), str(source)], check=True, stdout=subprocess.PIPE,
-                   stderr=subprocess.STDOUT)
+    base, out = tmp_path_factory.mktemp("localv-src"), tmp_path_factory.mktemp("localv-links")
+    build_wheel(str(base), str(out), old_python, wheelhouse, "localv", "1.0+cpu")
     return str(out)
 
 
