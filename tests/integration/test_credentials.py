@@ -105,8 +105,11 @@ class RecordingRunner(Runner):
 
 
 @pytest.mark.parametrize("tool", ["pip", "uv"])
-def test_credentials_go_through_a_private_netrc_never_argv(tmp_path, new_python, private_wheels, tool):
+def test_credentials_go_through_a_private_netrc_never_argv(tmp_path, monkeypatch, new_python, private_wheels, tool):
     url, seen = private_wheels
+    scratch = tmp_path / "tmp"  # this test's own temporary directory: other workers make netrc files too
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     venv = str(tmp_path / "venv")
     runner = RecordingRunner()
     installer = Installer(dict(installer=tool, uv_path=UV if tool == "uv" else None, no_index=True,
@@ -122,7 +125,8 @@ def test_credentials_go_through_a_private_netrc_never_argv(tmp_path, new_python,
     assert url.replace("%s:%s@" % (LOGIN, PASSWORD), "") in flat
     used = [n for n in runner.netrcs if n]
     assert used and not any(os.path.exists(n) or os.path.exists(os.path.dirname(n)) for n in used)
-    assert not [n for n in os.listdir(tempfile.gettempdir()) if n.startswith("oxzep7-netrc-")]
+    assert all(os.path.dirname(os.path.dirname(n)) == str(scratch) for n in used)
+    assert not os.listdir(str(scratch))
 
 
 def test_credentials_netrc_cannot_carry_are_refused_without_echoing_them():
