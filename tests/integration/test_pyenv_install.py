@@ -1,8 +1,9 @@
-"""pyenv_install for real: an offline CPython build from a source tarball, export, import, removal."""
+"""pyenv_install for real: an offline install through pyenv from a mirror, export, import, removal."""
 
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -26,13 +27,42 @@ def sources():
 
 
 @pytest.fixture
-def mirror(tmp_path, sources):
-    """A python-build mirror on 127.0.0.1: each tarball served under its sha256 (python-build's layout)."""
+def prebuilt(tmp_path, pyenv_root):
+    """A python-build definition that installs the test pyenv root's newest CPython 3.13 by copying it.
+
+    Compiling CPython is tested once in the suite, by the molecule scenario ``interpreter`` (the
+    interpreter role builds 3.13.5 from source in a container with this module and fans it out). This
+    test is about the module's cycle around a build, so its "build" is python-build's ``copy`` build
+    type (pyenv's own, for prebuilt trees), found first through PYTHON_BUILD_DEFINITIONS by
+    ``pyenv install <version>``: the same command, fetch, checksum and install, in seconds. The definition's URL is a closed port, so the tarball can
+    only come from the mirror.
+
+    :returns: dict with ``version`` (X.Y.Z), ``definition`` (the file's path, named after the version)
+        and ``tarball`` (``cpython-<version>-prebuilt.tar.gz``, without CPython's own test suite).
+    """
+    found = [n for n in os.listdir(os.path.join(pyenv_root, "versions")) if re.match(r"^3\.13\.[0-9]+$", n)]
+    assert found, "the test pyenv root %s has no CPython 3.13.x" % pyenv_root
+    version = max(found, key=lambda n: tuple(int(x) for x in n.split(".")))
+    name = "cpython-%s-prebuilt" % version
+    tarball = str(tmp_path / (name + ".tar.gz"))
+    with tarfile.open(tarball, "w:gz", compresslevel=1) as tar:
+        tar.add(os.path.join(pyenv_root, "versions", version), name,
+                filter=lambda m: None if m.name.startswith(name + "/lib/python3.13/test/") else m)
+    digest = hashlib.sha256(open(tarball, "rb").read()).hexdigest()
+    definitions = tmp_path / "definitions"
+    definitions.mkdir()
+    definition = definitions / version
+    definition.write_text('install_package "%s" "http://127.0.0.1:9/%s.tar.gz#%s" copy\n' % (name, name, digest))
+    return dict(version=version, definition=str(definition), tarball=tarball)
+
+
+@pytest.fixture
+def mirror(tmp_path, prebuilt):
+    """A python-build mirror on 127.0.0.1: the prebuilt tarball served under its sha256 (python-build's layout)."""
     root = tmp_path / "mirror"
     root.mkdir()
-    for name in os.listdir(sources["cache"]):
-        path = os.path.join(sources["cache"], name)
-        os.symlink(path, str(root / hashlib.sha256(open(path, "rb").read()).hexdigest()))
+    path = prebuilt["tarball"]
+    os.symlink(path, str(root / hashlib.sha256(open(path, "rb").read()).hexdigest()))
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "--directory", str(root),
                                str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -47,9 +77,10 @@ def mirror(tmp_path, sources):
     server.wait(timeout=10)
 
 
-def test_build_export_import_and_guarded_removal(tmp_path, sources, mirror):
+def test_build_export_import_and_guarded_removal(tmp_path, sources, prebuilt, mirror):
     base = str(tmp_path)
     extra = dict(root=os.path.join(base, "pyenv"), pyenv_archive=sources["pyenv"], mirror_url=mirror,
+                 version=prebuilt["version"], definitions=os.path.dirname(prebuilt["definition"]),
                  export_dir=os.path.join(base, "export"), state_dir=os.path.join(base, "state"),
                  venv=os.path.join(base, "app", "venv"))
     playbook = os.path.join(os.path.dirname(os.path.abspath(__file__)), "playbooks", "pyenv.yml")
@@ -58,7 +89,8 @@ def test_build_export_import_and_guarded_removal(tmp_path, sources, mirror):
               if t["hosts"].get("app", {}).get("failed")
               and t["task"]["name"] not in ("Remove while the venv uses it", "Import with a module that cannot import")]
     assert rc == 0 and not failed, failed
-    assert os.access(os.path.join(extra["root"], "versions", "3.13.5", "bin", "python3.13"), os.X_OK)
+    minor = ".".join(prebuilt["version"].split(".")[:2])
+    assert os.access(os.path.join(extra["root"], "versions", prebuilt["version"], "bin", "python" + minor), os.X_OK)
 
 
 def test_missing_build_dependencies_are_named(tmp_path):
