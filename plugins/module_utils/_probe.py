@@ -203,32 +203,46 @@ def target_tags(target, platforms):
             + list(tags.compatible_tags(version, interpreter=interpreter, platforms=platforms)))
 
 
-def _python_allows(requires_python, full_version):
+# The patch releases an X.Y target stands for: a minor series has had at most a few dozen.
+PATCHES = 100
+
+
+def python_allows(requires_python, target):
+    """Tell whether a Requires-Python specifier admits the target interpreter.
+
+    :param requires_python: the specifier (str, such as ``>=3.8.1,!=3.9.*``) or None.
+    :param target: ``X.Y.Z``, that version; or ``X.Y``, the minor series: the interpreter it ends
+        up as is whichever X.Y patch release pyenv installs, so the target is admitted when any of
+        X.Y.0 to X.Y.99 is (``>=3.8.1`` admits 3.8; ``!=3.12.*`` excludes 3.12).
+    :returns: bool; True for no specifier and for one that does not parse (pip ignores an
+        invalid Requires-Python too).
+    """
     if not requires_python:
         return True
     try:
-        return SpecifierSet(requires_python).contains(full_version, prereleases=True)
+        spec = SpecifierSet(requires_python)
     except InvalidSpecifier:
-        return True  # pip ignores an invalid Requires-Python too
+        return True
+    versions = [target] if target.count(".") == 2 else ["%s.%d" % (target, z) for z in range(PATCHES)]
+    return any(spec.contains(v, prereleases=True) for v in versions)
 
 
 def judge(files, target, accepted_tags, allow_sdist):
     """Judge the files of one release for one target.
 
     :param files: files of that release (dicts from :func:`list_files`).
-    :param target: "X.Y" or "X.Y.Z"; Requires-Python is checked against X.Y.Z (Z=0 if absent).
+    :param target: "X.Y" or "X.Y.Z"; Requires-Python is checked with :func:`python_allows`.
     :param accepted_tags: list of ``packaging.tags.Tag`` from :func:`target_tags`.
     :param allow_sdist: whether building from an sdist counts as installable.
     :returns: dict with ``status`` (``wheel``, ``sdist`` or ``none``), ``file`` (the
         chosen file name or None), ``reason`` (why ``none``), ``yanked`` (bool: every
         file of the release is yanked) and ``yanked_reason``.
     """
-    full = Version(target if target.count(".") == 2 else target + ".0")
     rank = dict((tag, i) for i, tag in enumerate(accepted_tags))
     wheels, sdists, excluded = [], [], []
     for f in files:
         parsed = _parse_filename(f["filename"])
-        if not _python_allows(f.get("requires_python"), full):
+        if not python_allows(f.get("requires_python"), target):
             excluded.append(f)
         elif parsed[2] is None:
             sdists.append(f)
@@ -409,9 +423,8 @@ def check_requirements(request):
     env = target_environment(request["target"])
     accepted = target_tags(request["target"], request["platforms"])
     versions = request["versions"]
-    full = env["python_full_version"]
     excluded = [dict(name=item["name"], version=item["version"], requires_python=item["requires_python"])
-                for item in request["items"] if not _python_allows(item.get("requires_python"), full)]
+                for item in request["items"] if not python_allows(item.get("requires_python"), request["target"])]
     needs, lacking = {}, {}
     for item in request["items"]:
         for text in item.get("requires") or []:

@@ -52,31 +52,39 @@ def test_requires_python_of_the_release_itself_when_the_index_does_not_say(
     """``newpy`` 1.0 declares Requires-Python >=3.13 in its METADATA only: served as find-links by a plain
     directory listing (no ``data-requires-python``), the probe cannot see it, and pip runs with
     ``--ignore-requires-python``. The Requires-Python of the release pip chose inhibits 3.12 (it was a false
-    ready before), and 3.13 stays free of it."""
+    ready before), and 3.13 stays free of it. ``patchpin`` 1.0 declares >=3.12.1 (as flake8 6 declares
+    >=3.8.1): the target 3.12 admits it, since pyenv installs a later 3.12 than 3.12.0 (it was a false
+    inhibitor before); the exact target 3.12.0 does not."""
     links = str(tmp_path / "links")
     os.makedirs(links)
     _wheel(str(tmp_path), links, old_python, wheelhouse, "newpy", "1.0", [], requires_python=">=3.13")
     # and a dependency the lock lacks, which pip adds: its Requires-Python is checked too
     _wheel(str(tmp_path), links, old_python, wheelhouse, "usesnew", "1.0", ["newdep"])
     _wheel(str(tmp_path), links, old_python, wheelhouse, "newdep", "1.0", [], requires_python=">=3.13")
+    _wheel(str(tmp_path), links, old_python, wheelhouse, "patchpin", "1.0", [], requires_python=">=3.12.1")
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=links)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         url = "http://127.0.0.1:%d/" % server.server_address[1]
         options = dict(installer_options, find_links=installer_options["find_links"] + [url])
-        checked = _compat.check(runner, python_of(app_venv), parse_lock("newpy==1.0\nusesnew==1.0\n"),
-                                ["3.12", "3.13"], options, shutil.which)
+        checked = _compat.check(runner, python_of(app_venv), parse_lock("newpy==1.0\nusesnew==1.0\npatchpin==1.0\n"),
+                                ["3.12", "3.13", "3.12.0"], options, shutil.which)
     finally:
         server.shutdown()
         server.server_close()
-    assert checked["can_move"] == {"3.12": False, "3.13": True}, checked["inhibitors"]
+    assert checked["can_move"] == {"3.12": False, "3.13": True, "3.12.0": False}, checked["inhibitors"]
     assert sorted((i["check"], i["name"], i["target"]) for i in checked["inhibitors"]) == [
-        ("requires_python", "newdep", "3.12"), ("requires_python", "newpy", "3.12")]
+        ("requires_python", "newdep", "3.12"), ("requires_python", "newdep", "3.12.0"),
+        ("requires_python", "newpy", "3.12"), ("requires_python", "newpy", "3.12.0"),
+        ("requires_python", "patchpin", "3.12.0")]
     assert "newpy 1.0, the release the rebuild installs, declares Requires-Python >=3.13" in " ".join(
         i["message"] for i in checked["inhibitors"])
     assert sorted(b["name"] for b in checked["remediation"]["3.12"]["blocked"]) == ["newdep", "newpy"]
     row = [r for r in checked["matrix"] if r["name"] == "newpy"][0]
-    assert row["statuses"] == {"3.12": "requires_python", "3.13": "wheel"} and row["breaks_at"] == "3.12"
-    assert [(w["name"], w["target"]) for w in checked["cautions"] if w["check"] == "new_dependency"] == [
-        ("newdep", "3.12"), ("newdep", "3.13")]
+    assert row["statuses"] == {"3.12": "requires_python", "3.13": "wheel", "3.12.0": "requires_python"}
+    assert row["breaks_at"] == "3.12"
+    row = [r for r in checked["matrix"] if r["name"] == "patchpin"][0]
+    assert row["statuses"] == {"3.12": "wheel", "3.13": "wheel", "3.12.0": "requires_python"}
+    assert sorted((w["name"], w["target"]) for w in checked["cautions"] if w["check"] == "new_dependency") == [
+        ("newdep", "3.12"), ("newdep", "3.12.0"), ("newdep", "3.13")]
