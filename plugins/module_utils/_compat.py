@@ -458,12 +458,13 @@ def check(runner, python, entries, targets, installer_options, which, upgrades=N
     default = None if installer_options.get("no_index") or installer_options.get("index_url") \
         else pip_default_index(runner, python, installer)
     wanted = fetch_sources(sources(installer_options, default), [p["name"] for p in pins if p["kind"] == "pin"])
-    answer = run_probe(runner, python, "packages", dict(
-        pins=pins, targets=targets, platforms=platforms, sources=wanted,
-        allow_sdist=not installer_options.get("only_binary")))
     prover = Prover(runner, builder, interpreters, pyenv_root,
-                    os.path.join(state_dir, CACHE_FILE) if state_dir else None, answer["platforms"][0],
-                    proof_timeout)
+                    os.path.join(state_dir, CACHE_FILE) if state_dir else None, None, proof_timeout)
+    pythons = target_pythons(runner, prover, targets)
+    answer = run_probe(runner, python, "packages", dict(
+        pins=pins, targets=targets, platforms=platforms, sources=wanted, pythons=pythons,
+        allow_sdist=not installer_options.get("only_binary")))
+    prover.platform = answer["platforms"][0]
     for pkg in answer["packages"]:
         for target in targets:
             verdict = pkg["targets"][target]
@@ -481,7 +482,7 @@ def check(runner, python, entries, targets, installer_options, which, upgrades=N
         ignored = dict((t, set(canonical_name(p["name"]) for p in answer["packages"]
                                if p["targets"][t]["status"] != "excluded") | set(plan["upgraded"])) for t in targets)
         resolution = _resolve_targets(runner, python, installer, plans, targets, answer["platforms"], wanted, workdir,
-                                      resolve, ignored)
+                                      resolve, ignored, pythons)
     finally:
         remove_tree(workdir, os.path.dirname(workdir))
     for outcome in resolution:
@@ -503,7 +504,31 @@ def check(runner, python, entries, targets, installer_options, which, upgrades=N
                 resolution=resolution, proofs=prover.proofs, remediation=remediations)
 
 
-def _resolve_targets(runner, python, installer, plans, targets, platforms, wanted, workdir, resolve, ignored):
+def target_pythons(runner, prover, targets):
+    """The exact version of each ``X.Y`` target's interpreter installed on this host: the one the
+    sdist builds use (``_proof.Prover.interpreter``: O(interpreters), else the newest ``X.Y.*``
+    under the pyenv root), as the rebuild picks it. Requires-Python and ``python_full_version``
+    are checked against it; a target with none installed yet stands for its minor series
+    (``_probe.python_allows``).
+
+    :param targets: list of "X.Y" or "X.Y.Z" (an ``X.Y.Z`` target is exact already: left out).
+    :returns: dict target -> "X.Y.Z" (str), for the installed ones.
+    """
+    found = {}
+    for target in targets:
+        path = prover.interpreter(target) if target.count(".") == 1 else None
+        if not path:
+            continue
+        res = runner.run([path, "-I", "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"], check=False,
+                         what="the version of %s" % path, timeout=TIMEOUT_GATE)
+        version = res.stdout.strip()
+        if res.rc == 0 and re.match(r"^[0-9]+\.[0-9]+\.[0-9]+$", version) and version.startswith(target + "."):
+            found[target] = version
+    return found
+
+
+def _resolve_targets(runner, python, installer, plans, targets, platforms, wanted, workdir, resolve, ignored,
+                     pythons):
     """:func:`_resolve_target` for each of ``targets`` (list of "X.Y"), side by side: each target's
     resolution is its own pip processes on its own files in ``workdir``, and waiting on pip is most of
     a preflight's time (a stepwise check from 3.9 to 3.12 resolves three targets).
@@ -512,6 +537,7 @@ def _resolve_targets(runner, python, installer, plans, targets, platforms, wante
     :param resolve: False: no resolution, every outcome ok with nothing checked.
     :param ignored: target -> canonical names the lock has for that target (a requirement on one of
         them is that project's own verdict, never a dependency the rebuild adds).
+    :param pythons: target -> the exact "X.Y.Z" of its installed interpreter (:func:`target_pythons`).
     :returns: list of outcomes in the order of ``targets`` (see :func:`_fixes.resolve`).
     :raises Oxzep7Error: the first target's error, as :func:`run_probe` raises it.
     """
@@ -520,13 +546,13 @@ def _resolve_targets(runner, python, installer, plans, targets, platforms, wante
                      python_excluded=[]) for t in targets]
     with ThreadPoolExecutor(max_workers=min(len(targets), MAX_PARALLEL_RESOLUTIONS)) as pool:
         futures = [pool.submit(_resolve_target, runner, python, installer, plans[t], t, platforms, wanted, workdir,
-                               ignored[t]) for t in targets]
+                               ignored[t], pythons.get(t)) for t in targets]
         return [future.result() for future in futures]
 
 
-def _resolve_target(runner, python, installer, planned_set, target, platforms, wanted, workdir, ignored):
+def _resolve_target(runner, python, installer, planned_set, target, platforms, wanted, workdir, ignored, exact):
     """``_fixes.resolve`` with pip's resolver and the probe's ``requirements`` command for ``target``;
-    ``ignored``: see :func:`_resolve_targets`."""
+    ``ignored``: see :func:`_resolve_targets`; ``exact``: the target interpreter's "X.Y.Z" or None."""
     def resolve_wheels(pins, deps=False):
         return pip_resolves(runner, python, installer, pins, target, platforms, workdir, deps=deps)
 
@@ -534,7 +560,7 @@ def _resolve_target(runner, python, installer, planned_set, target, platforms, w
         if not items:
             return dict(conflicts=[], added=[], python_excluded=[])
         checked = run_probe(runner, python, "requirements", dict(
-            items=items, versions=versions, target=target, platforms=platforms, sources=wanted))
+            items=items, versions=versions, target=target, python=exact, platforms=platforms, sources=wanted))
         checked["added"] = [a for a in checked["added"] if a["name"] not in ignored]
         return checked
 

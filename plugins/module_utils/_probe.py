@@ -207,31 +207,42 @@ def target_tags(target, platforms):
 PATCHES = 100
 
 
+_ALLOWS = {}
+
+
 def python_allows(requires_python, target):
     """Tell whether a Requires-Python specifier admits the target interpreter.
 
     :param requires_python: the specifier (str, such as ``>=3.8.1,!=3.9.*``) or None.
-    :param target: ``X.Y.Z``, that version; or ``X.Y``, the minor series: the interpreter it ends
-        up as is whichever X.Y patch release pyenv installs, so the target is admitted when any of
-        X.Y.0 to X.Y.99 is (``>=3.8.1`` admits 3.8; ``!=3.12.*`` excludes 3.12).
+    :param target: ``X.Y.Z``, that version (the module passes the version of the target's
+        interpreter when one is installed, see ``_compat.target_pythons``); or ``X.Y`` with no
+        interpreter known yet, the minor series: the target is admitted when any of X.Y.0 to
+        X.Y.99 is (``>=3.8.1`` admits 3.8; ``!=3.12.*`` excludes 3.12). The rebuild's pip checks
+        the real interpreter again.
     :returns: bool; True for no specifier and for one that does not parse (pip ignores an
-        invalid Requires-Python too).
+        invalid Requires-Python too). Answers are cached per (specifier, target): the files of
+        one project share a few specifiers.
     """
     if not requires_python:
         return True
-    try:
-        spec = SpecifierSet(requires_python)
-    except InvalidSpecifier:
-        return True
-    versions = [target] if target.count(".") == 2 else ["%s.%d" % (target, z) for z in range(PATCHES)]
-    return any(spec.contains(v, prereleases=True) for v in versions)
+    key = (requires_python, target)
+    if key not in _ALLOWS:
+        try:
+            spec = SpecifierSet(requires_python)
+        except InvalidSpecifier:
+            spec = None
+        versions = [target] if target.count(".") == 2 else ["%s.%d" % (target, z) for z in range(PATCHES)]
+        _ALLOWS[key] = spec is None or any(spec.contains(v, prereleases=True) for v in versions)
+    return _ALLOWS[key]
 
 
-def judge(files, target, accepted_tags, allow_sdist):
+def judge(files, target, accepted_tags, allow_sdist, python=None):
     """Judge the files of one release for one target.
 
     :param files: files of that release (dicts from :func:`list_files`).
-    :param target: "X.Y" or "X.Y.Z"; Requires-Python is checked with :func:`python_allows`.
+    :param target: "X.Y" or "X.Y.Z", as the module's target is written.
+    :param python: the exact "X.Y.Z" of the target's installed interpreter, or None; Requires-Python
+        is checked against it, else against ``target`` (see :func:`python_allows`).
     :param accepted_tags: list of ``packaging.tags.Tag`` from :func:`target_tags`.
     :param allow_sdist: whether building from an sdist counts as installable.
     :returns: dict with ``status`` (``wheel``, ``sdist`` or ``none``), ``file`` (the
@@ -242,7 +253,7 @@ def judge(files, target, accepted_tags, allow_sdist):
     wheels, sdists, excluded = [], [], []
     for f in files:
         parsed = _parse_filename(f["filename"])
-        if not python_allows(f.get("requires_python"), target):
+        if not python_allows(f.get("requires_python"), python or target):
             excluded.append(f)
         elif parsed[2] is None:
             sdists.append(f)
@@ -274,7 +285,7 @@ def judge(files, target, accepted_tags, allow_sdist):
 MAX_CANDIDATES = 20  # releases returned per pin and target as candidate fixes
 
 
-def candidates(releases, base, target, accepted_tags, allow_sdist):
+def candidates(releases, base, target, accepted_tags, allow_sdist, python=None):
     """The releases above ``base`` that could replace a pin that cannot install on ``target``.
 
     Ascending, not yanked, each with a wheel for the target or (``allow_sdist``) only an
@@ -288,7 +299,7 @@ def candidates(releases, base, target, accepted_tags, allow_sdist):
     """
     out = []
     for version in sorted(v for v in releases if v > base and (base.is_prerelease or not v.is_prerelease)):
-        verdict = judge(releases[version], target, accepted_tags, allow_sdist)
+        verdict = judge(releases[version], target, accepted_tags, allow_sdist, python)
         if verdict["status"] == "none" or verdict["yanked"]:
             continue
         out.append(dict(version=str(version), file=verdict["file"], status=verdict["status"],
@@ -313,12 +324,12 @@ def _version(name, text):
         raise ProbeError("%s has an invalid version %r in the lock" % (name, text))
 
 
-def _pick(releases, specifier, target, accepted_tags, allow_sdist):
+def _pick(releases, specifier, target, accepted_tags, allow_sdist, python=None):
     """The release pip would install for ``specifier`` (a ``SpecifierSet``) on ``target``: the
     newest one it allows that is not yanked and has a file for the target, else the newest it allows."""
     allowed = sorted((v for v in releases if specifier.contains(v)), reverse=True)
     for version in allowed:
-        verdict = judge(releases[version], target, accepted_tags, allow_sdist)
+        verdict = judge(releases[version], target, accepted_tags, allow_sdist, python)
         if verdict["status"] != "none" and not verdict["yanked"]:
             return version
     return allowed[0] if allowed else None
@@ -332,7 +343,8 @@ def check_packages(request):
         ``excluded``), and for an upgrade ``requirement``, the requirement string, and ``base``,
         the locked version it replaces), ``targets`` (list of "X.Y"), ``sources`` (see :func:`list_files`),
         ``allow_sdist`` (bool) and optionally ``platforms`` (list of platform tags;
-        default: this host's, from ``packaging.tags.platform_tags()``).
+        default: this host's, from ``packaging.tags.platform_tags()``) and ``pythons`` (target ->
+        the exact "X.Y.Z" of its installed interpreter, for Requires-Python and markers).
     :returns: dict with ``platforms`` and ``packages``: per pin its name, version,
         kind and ``targets`` (target -> :func:`judge` result plus ``version``, the
         release judged, and ``releases``, the :func:`candidates` when it has no wheel).
@@ -340,6 +352,7 @@ def check_packages(request):
     _need_packaging()
     platforms = request.get("platforms") or list(tags.platform_tags())
     accepted = dict((t, target_tags(t, platforms)) for t in request["targets"])
+    pythons = request.get("pythons") or {}
     cache, packages = {}, []
     for pin in request["pins"]:
         entry = dict(name=pin["name"], version=pin["version"], kind=pin["kind"], targets={})
@@ -347,7 +360,8 @@ def check_packages(request):
             marker = Marker(pin["marker"]) if pin.get("marker") else None
         except InvalidMarker as exc:
             raise ProbeError("the environment marker of %s (%s) is not valid: %s" % (pin["name"], pin["marker"], exc))
-        excluded = [t for t in request["targets"] if marker is not None and not marker.evaluate(target_environment(t))]
+        excluded = [t for t in request["targets"]
+                    if marker is not None and not marker.evaluate(target_environment(t, pythons.get(t)))]
         for target in excluded:  # pip passes the line over on that target: nothing to judge
             entry["targets"][target] = dict(status="excluded", file=None, yanked=False, yanked_reason=None,
                                             version=pin["version"], releases=[],
@@ -366,30 +380,32 @@ def check_packages(request):
         except InvalidRequirement as exc:
             raise ProbeError("the upgrade %r is not a valid requirement: %s" % (pin["requirement"], exc))
         for target in [t for t in request["targets"] if t not in excluded]:
+            python = pythons.get(target)
             if pin["version"]:
                 chosen = _version(pin["name"], pin["version"])
                 if chosen not in releases and not chosen.local:
                     # "==2.1.0" matches "2.1.0+cpu" too (PEP 440, local versions): what pip installs
                     chosen = _pick(releases, SpecifierSet("==%s" % chosen), target, accepted[target],
-                                   request["allow_sdist"]) or chosen
+                                   request["allow_sdist"], python) or chosen
             else:
-                chosen = _pick(releases, specifier, target, accepted[target], request["allow_sdist"])
-            verdict = judge(releases.get(chosen, []), target, accepted[target], request["allow_sdist"])
+                chosen = _pick(releases, specifier, target, accepted[target], request["allow_sdist"], python)
+            verdict = judge(releases.get(chosen, []), target, accepted[target], request["allow_sdist"], python)
             if chosen is None:
                 verdict["reason"] = "no release on the index matches %s" % pin["requirement"]
             base = _version(pin["name"], pin["base"]) if pin.get("base") else chosen
             verdict.update(version=str(chosen) if chosen is not None else None, releases=(
-                candidates(releases, base, target, accepted[target], request["allow_sdist"])
+                candidates(releases, base, target, accepted[target], request["allow_sdist"], python)
                 if verdict["status"] != "wheel" and base is not None else []))
             entry["targets"][target] = verdict
         packages.append(entry)
     return dict(platforms=platforms, packages=packages)
 
 
-def target_environment(target):
+def target_environment(target, python=None):
     """The PEP 508 marker environment of CPython ``target`` on this host (this host's
-    platform keys, the target's Python keys)."""
-    full = target if target.count(".") == 2 else target + ".0"
+    platform keys, the target's Python keys). ``python``: the exact "X.Y.Z" of the target's
+    installed interpreter, for ``python_full_version``; else ``target``, X.Y taken as X.Y.0."""
+    full = python or (target if target.count(".") == 2 else target + ".0")
     env = default_environment()
     env.update(python_version=".".join(target.split(".")[:2]), python_full_version=full,
                implementation_name="cpython", implementation_version=full,
@@ -404,6 +420,7 @@ def check_requirements(request):
         Requires-Dist strings of that release, and ``requires_python``: its Requires-Python or None,
         both from its metadata in pip's report), ``versions`` (canonical
         name -> the version the set holds, for every project of the lock), ``target``,
+        ``python`` (the exact "X.Y.Z" of the target's installed interpreter, or None),
         ``platforms``, ``sources`` (see :func:`list_files`).
     :returns: dict with ``conflicts``: list of dicts ``name`` (the project whose version
         breaks a requirement), ``version``, ``requirement``, ``required_by`` (``name==version``),
@@ -420,11 +437,12 @@ def check_requirements(request):
         ``--ignore-requires-python``: the release's own metadata is the last word.
     """
     _need_packaging()
-    env = target_environment(request["target"])
+    python = request.get("python")
+    env = target_environment(request["target"], python)
     accepted = target_tags(request["target"], request["platforms"])
     versions = request["versions"]
     excluded = [dict(name=item["name"], version=item["version"], requires_python=item["requires_python"])
-                for item in request["items"] if not python_allows(item.get("requires_python"), request["target"])]
+                for item in request["items"] if not python_allows(item.get("requires_python"), python or request["target"])]
     needs, lacking = {}, {}
     for item in request["items"]:
         for text in item.get("requires") or []:
@@ -450,7 +468,7 @@ def check_requirements(request):
         releases = _releases(key, request["sources"], cache)
         move = next((v for v in sorted(v for v in releases if v > current)
                      if all(req.specifier.contains(v, prereleases=True) for req, _by in needs[key])
-                     and judge(releases[v], request["target"], accepted, False)["status"] == "wheel"), None)
+                     and judge(releases[v], request["target"], accepted, False, python)["status"] == "wheel"), None)
         conflicts += [dict(name=key, version=str(current), requirement=str(req), move_to=move and str(move),
                            crosses_major=bool(move) and move.release[0] != current.release[0],
                            required_by="%s==%s" % (by["name"], by["version"]), requirer=canonicalize_name(by["name"]))

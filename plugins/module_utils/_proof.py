@@ -146,7 +146,8 @@ class Prover:
         the newest ``X.Y.*`` under ``pyenv_root`` (``_venv.resolve_interpreter``).
     :param pyenv_root: str or None.
     :param cache_path: the cache file, or None for no cache.
-    :param platform: the host's most specific platform tag (part of the cache key).
+    :param platform: the host's most specific platform tag (part of the cache key); may be set
+        on the instance later, before the first :meth:`prove`.
     :param timeout: seconds one build may take.
     """
 

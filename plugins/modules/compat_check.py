@@ -60,8 +60,10 @@ options:
     description:
       - Target CPython versions, C(X.Y) or C(X.Y.Z). Several give a matrix for a stepwise path such as
         3.9, 3.10, 3.11, 3.12.
-      - A Requires-Python excludes an C(X.Y) target only when it admits none of its patch releases (C(>=3.8.1)
-        admits 3.8), since pyenv installs a patch release; an C(X.Y.Z) target is checked as that release.
+      - Requires-Python (and the C(python_full_version) of markers) is checked against the exact version of an
+        C(X.Y) target's interpreter when one is installed (O(interpreters), else the newest C(X.Y.*) under
+        O(pyenv_root)). With none installed, an C(X.Y) target is excluded only when none of its patch releases is
+        admitted (C(>=3.8.1) admits 3.8). An C(X.Y.Z) target is checked as that release.
     type: list
     elements: str
     required: true

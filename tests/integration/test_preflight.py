@@ -499,3 +499,41 @@ def test_preflight_results_hold_only_this_runs_verdicts(tmp_path, old_python, wh
     assert [(v["path"], v["status"]) for v in first] == [(blocked, "inhibited"), (absent, "absent")]
     assert task_results(plays, "Second")[0]["ansible_facts"]["second"] == []
     assert task_results(plays, "Nothing", host="fresh")[0]["ansible_facts"]["left"] is False
+
+
+def test_prove_finds_the_deferred_venv_by_path(tmp_path, old_python, pyenv_root, compat_index):
+    """The prove entry point after a main pass in which one venv's check failed (ignore_errors): that venv has no
+    verdict, so preflight_results is shorter than preflight_venvs. The venv whose sdist was deferred (no target
+    interpreter under the first pyenv root) is the one proven, with the real 3.12, and turns ready; before, the
+    positions were taken for indexes and the failed venv was checked in its place."""
+    base = str(tmp_path)
+    broken = os.path.join(base, "broken")
+    with open(broken, "w") as fh:  # a file where a venv should be: its check fails
+        fh.write("not a venv\n")
+    sdist = index_venv(os.path.join(base, "app", "venv"), old_python, compat_index, ["termcolor==1.1.0"])
+    os.makedirs(os.path.join(base, "no-python", "versions"))
+    common = dict(preflight_python_version="3.12", preflight_index_url=compat_index, preflight_reference_paths=[],
+                  preflight_check_disk=False, preflight_state_dir=os.path.join(base, "state"),
+                  preflight_venvs=[dict(path=broken), dict(path=sdist)], preflight_unproven="defer",
+                  preflight_stepwise=False, preflight_inhibited_action="report")
+    role = "oxzep7.python.preflight"
+    playbook = os.path.join(base, "prove.yml")
+    with open(playbook, "w") as fh:
+        json.dump([dict(name="Check, then prove", hosts="app", gather_facts=False, tasks=[
+            {"ansible.builtin.import_role": dict(name=role), "ignore_errors": True,
+             "vars": dict(preflight_pyenv_root=os.path.join(base, "no-python"))},
+            {"name": "Checked", "ansible.builtin.set_fact": dict(checked="{{ preflight_results }}")},
+            {"ansible.builtin.import_role": dict(name=role, tasks_from="prove"), "vars": dict(
+                preflight_pyenv_root=pyenv_root)},
+            {"name": "Proven", "ansible.builtin.set_fact": dict(proven="{{ preflight_results }}")}])], fh)
+    rc, _stats, plays = run_fleet_playbook(playbook, base, dict(app=common))
+    assert rc == 0, failed_tasks(plays)
+    [main, prove] = task_results(plays, "Check and decide on each venv")
+    assert [(r["__preflight_venv_index"], bool(r.get("failed"))) for r in main["results"]] == [(0, True), (1, False)]
+    assert [r["__preflight_venv_index"] for r in prove["results"]] == [1]  # the deferred venv, not the failed one
+    checked = task_results(plays, "Checked")[0]["ansible_facts"]["checked"]
+    assert [(v["path"], [d["name"] for d in v["deferred"]]) for v in checked] == [(sdist, ["termcolor"])]
+    proven = task_results(plays, "Proven")[0]["ansible_facts"]["proven"]
+    assert [(v["path"], v["status"], v["deferred"]) for v in proven] == [(sdist, "ready", [])], proven
+    assert [w["check"] for w in proven[0]["warnings"] if w["name"] == "termcolor"] == ["sdist_proven"]
+    assert "builds with %s/versions/3.12." % pyenv_root in proven[0]["warnings"][0]["message"]

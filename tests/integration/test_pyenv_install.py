@@ -52,7 +52,8 @@ def prebuilt(tmp_path, pyenv_root):
     definitions = tmp_path / "definitions"
     definitions.mkdir()
     definition = definitions / version
-    definition.write_text('install_package "%s" "http://127.0.0.1:9/%s.tar.gz#%s" copy\n' % (name, name, digest))
+    definition.write_text('install_package "%s" "http://mirror-only.invalid/%s.tar.gz#%s" copy\n'
+                          % (name, name, digest))
     return dict(version=version, definition=str(definition), tarball=tarball)
 
 

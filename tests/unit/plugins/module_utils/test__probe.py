@@ -1,9 +1,11 @@
-"""The probe's package verdicts on a real wheel with a local version label (``1.0+cpu``)."""
+"""The probe's package verdicts: on a real wheel with a local version label (``1.0+cpu``), and Requires-Python
+against a target series or an exact interpreter."""
 
 import pytest
 from support import build_wheel
 
-from ansible_collections.oxzep7.python.plugins.module_utils._probe import check_packages
+from ansible_collections.oxzep7.python.plugins.module_utils._probe import (
+    check_packages, judge, python_allows, target_tags)
 
 
 @pytest.fixture(scope="module")
@@ -25,3 +27,28 @@ def test_a_public_pin_matches_the_local_build_pip_installs(local_version_links):
     # a pin of another local build stays what it says: not on the index
     request["pins"][0]["version"] = "1.0+cu121"
     assert check_packages(request)["packages"][0]["targets"]["3.12"]["status"] == "none"
+
+
+@pytest.mark.parametrize("spec,target,allowed", [
+    (">=3.8.1", "3.8", True),  # flake8 6: some 3.8 release admits it
+    (">=3.8.1", "3.8.0", False),  # an exact target is that release
+    (">=3.12.4", "3.12.1", False),
+    ("!=3.12.*", "3.12", False),
+    ("<3.12", "3.12", False),
+    ("==3.12.*", "3.12", True),
+    (">=3.7,<3.12", "3.11", True),
+    ("not a specifier", "3.12", True),  # pip ignores an invalid Requires-Python too
+    (None, "3.12", True),
+])
+def test_requires_python_against_a_series_or_one_release(spec, target, allowed):
+    assert python_allows(spec, target) is allowed
+
+
+def test_index_requires_python_is_checked_against_the_installed_interpreter():
+    """data-requires-python on the index: the series 3.12 admits >=3.12.4; the interpreter 3.12.1 does not."""
+    files = [dict(filename="pin4-1.0-py3-none-any.whl", url="https://idx.example/pin4-1.0-py3-none-any.whl",
+                  requires_python=">=3.12.4", yanked=False, yanked_reason=None)]
+    accepted = target_tags("3.12", ["manylinux_2_17_x86_64"])
+    assert judge(files, "3.12", accepted, False)["status"] == "wheel"
+    verdict = judge(files, "3.12", accepted, False, python="3.12.1")
+    assert (verdict["status"], verdict["reason"]) == ("none", "Requires-Python >=3.12.4 excludes 3.12")
