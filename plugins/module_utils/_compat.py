@@ -505,11 +505,11 @@ def check(runner, python, entries, targets, installer_options, which, upgrades=N
 
 
 def target_pythons(runner, prover, targets):
-    """The exact version of each ``X.Y`` target's interpreter installed on this host: the one the
-    sdist builds use (``_proof.Prover.interpreter``: O(interpreters), else the newest ``X.Y.*``
-    under the pyenv root), as the rebuild picks it. Requires-Python and ``python_full_version``
-    are checked against it; a target with none installed yet stands for its minor series
-    (``_probe.python_allows``).
+    """The version of each ``X.Y`` target's interpreter installed on this host: the one the sdist
+    builds use (``_proof.Prover.interpreter``: O(interpreters), else the newest ``X.Y.*`` under
+    the pyenv root), as the rebuild picks it. It is the lowest patch release the rebuild can get
+    (``_probe.python_allows``), and markers' ``python_full_version``; a target with none
+    installed stands for its whole minor series.
 
     :param targets: list of "X.Y" or "X.Y.Z" (an ``X.Y.Z`` target is exact already: left out).
     :returns: dict target -> "X.Y.Z" (str), for the installed ones.
@@ -537,7 +537,7 @@ def _resolve_targets(runner, python, installer, plans, targets, platforms, wante
     :param resolve: False: no resolution, every outcome ok with nothing checked.
     :param ignored: target -> canonical names the lock has for that target (a requirement on one of
         them is that project's own verdict, never a dependency the rebuild adds).
-    :param pythons: target -> the exact "X.Y.Z" of its installed interpreter (:func:`target_pythons`).
+    :param pythons: target -> the "X.Y.Z" of its newest installed interpreter (:func:`target_pythons`).
     :returns: list of outcomes in the order of ``targets`` (see :func:`_fixes.resolve`).
     :raises Oxzep7Error: the first target's error, as :func:`run_probe` raises it.
     """
@@ -552,7 +552,7 @@ def _resolve_targets(runner, python, installer, plans, targets, platforms, wante
 
 def _resolve_target(runner, python, installer, planned_set, target, platforms, wanted, workdir, ignored, exact):
     """``_fixes.resolve`` with pip's resolver and the probe's ``requirements`` command for ``target``;
-    ``ignored``: see :func:`_resolve_targets`; ``exact``: the target interpreter's "X.Y.Z" or None."""
+    ``ignored``: see :func:`_resolve_targets`; ``exact``: the installed target interpreter's "X.Y.Z" or None."""
     def resolve_wheels(pins, deps=False):
         return pip_resolves(runner, python, installer, pins, target, platforms, workdir, deps=deps)
 

@@ -210,28 +210,37 @@ PATCHES = 100
 _ALLOWS = {}
 
 
-def python_allows(requires_python, target):
+def python_allows(requires_python, target, python=None):
     """Tell whether a Requires-Python specifier admits the target interpreter.
 
+    An ``X.Y`` target is a minor series: the rebuild picks the newest ``X.Y.*`` installed when it
+    runs, which may be a later patch release than any installed now (the interpreter stage of
+    upgrade.yml runs after the preflight). So it is admitted when some release of the series
+    from ``python`` on is (``>=3.8.1`` admits 3.8; ``!=3.12.*`` excludes 3.12; ``<3.12.1``
+    excludes 3.12 once 3.12.1 is installed). The rebuild's pip checks the real interpreter again,
+    and a refusal there leaves the live venv as it was.
+
     :param requires_python: the specifier (str, such as ``>=3.8.1,!=3.9.*``) or None.
-    :param target: ``X.Y.Z``, that version (the module passes the version of the target's
-        interpreter when one is installed, see ``_compat.target_pythons``); or ``X.Y`` with no
-        interpreter known yet, the minor series: the target is admitted when any of X.Y.0 to
-        X.Y.99 is (``>=3.8.1`` admits 3.8; ``!=3.12.*`` excludes 3.12). The rebuild's pip checks
-        the real interpreter again.
+    :param target: ``X.Y.Z``, checked as that release; or ``X.Y``.
+    :param python: for an ``X.Y`` target, the "X.Y.Z" of its newest installed interpreter
+        (``_compat.target_pythons``), the lowest patch release the rebuild can get; None: X.Y.0.
     :returns: bool; True for no specifier and for one that does not parse (pip ignores an
-        invalid Requires-Python too). Answers are cached per (specifier, target): the files of
-        one project share a few specifiers.
+        invalid Requires-Python too). Answers are cached per (specifier, target, python): the
+        files of one project share a few specifiers.
     """
     if not requires_python:
         return True
-    key = (requires_python, target)
+    key = (requires_python, target, python)
     if key not in _ALLOWS:
         try:
             spec = SpecifierSet(requires_python)
         except InvalidSpecifier:
             spec = None
-        versions = [target] if target.count(".") == 2 else ["%s.%d" % (target, z) for z in range(PATCHES)]
+        if target.count(".") == 2:
+            versions = [target]
+        else:
+            floor = int(python.split(".")[2]) if python else 0
+            versions = ["%s.%d" % (target, z) for z in range(floor, max(floor + 1, PATCHES))]
         _ALLOWS[key] = spec is None or any(spec.contains(v, prereleases=True) for v in versions)
     return _ALLOWS[key]
 
@@ -241,8 +250,8 @@ def judge(files, target, accepted_tags, allow_sdist, python=None):
 
     :param files: files of that release (dicts from :func:`list_files`).
     :param target: "X.Y" or "X.Y.Z", as the module's target is written.
-    :param python: the exact "X.Y.Z" of the target's installed interpreter, or None; Requires-Python
-        is checked against it, else against ``target`` (see :func:`python_allows`).
+    :param python: the "X.Y.Z" of the target's newest installed interpreter, or None (see
+        :func:`python_allows`, which checks Requires-Python).
     :param accepted_tags: list of ``packaging.tags.Tag`` from :func:`target_tags`.
     :param allow_sdist: whether building from an sdist counts as installable.
     :returns: dict with ``status`` (``wheel``, ``sdist`` or ``none``), ``file`` (the
@@ -253,7 +262,7 @@ def judge(files, target, accepted_tags, allow_sdist, python=None):
     wheels, sdists, excluded = [], [], []
     for f in files:
         parsed = _parse_filename(f["filename"])
-        if not python_allows(f.get("requires_python"), python or target):
+        if not python_allows(f.get("requires_python"), target, python):
             excluded.append(f)
         elif parsed[2] is None:
             sdists.append(f)
@@ -344,7 +353,7 @@ def check_packages(request):
         the locked version it replaces), ``targets`` (list of "X.Y"), ``sources`` (see :func:`list_files`),
         ``allow_sdist`` (bool) and optionally ``platforms`` (list of platform tags;
         default: this host's, from ``packaging.tags.platform_tags()``) and ``pythons`` (target ->
-        the exact "X.Y.Z" of its installed interpreter, for Requires-Python and markers).
+        the "X.Y.Z" of its newest installed interpreter, for Requires-Python and markers).
     :returns: dict with ``platforms`` and ``packages``: per pin its name, version,
         kind and ``targets`` (target -> :func:`judge` result plus ``version``, the
         release judged, and ``releases``, the :func:`candidates` when it has no wheel).
@@ -403,7 +412,7 @@ def check_packages(request):
 
 def target_environment(target, python=None):
     """The PEP 508 marker environment of CPython ``target`` on this host (this host's
-    platform keys, the target's Python keys). ``python``: the exact "X.Y.Z" of the target's
+    platform keys, the target's Python keys). ``python``: the "X.Y.Z" of the target's newest
     installed interpreter, for ``python_full_version``; else ``target``, X.Y taken as X.Y.0."""
     full = python or (target if target.count(".") == 2 else target + ".0")
     env = default_environment()
@@ -420,7 +429,7 @@ def check_requirements(request):
         Requires-Dist strings of that release, and ``requires_python``: its Requires-Python or None,
         both from its metadata in pip's report), ``versions`` (canonical
         name -> the version the set holds, for every project of the lock), ``target``,
-        ``python`` (the exact "X.Y.Z" of the target's installed interpreter, or None),
+        ``python`` (the "X.Y.Z" of the target's newest installed interpreter, or None),
         ``platforms``, ``sources`` (see :func:`list_files`).
     :returns: dict with ``conflicts``: list of dicts ``name`` (the project whose version
         breaks a requirement), ``version``, ``requirement``, ``required_by`` (``name==version``),
@@ -442,7 +451,7 @@ def check_requirements(request):
     accepted = target_tags(request["target"], request["platforms"])
     versions = request["versions"]
     excluded = [dict(name=item["name"], version=item["version"], requires_python=item["requires_python"])
-                for item in request["items"] if not python_allows(item.get("requires_python"), python or request["target"])]
+                for item in request["items"] if not python_allows(item.get("requires_python"), request["target"], python)]
     needs, lacking = {}, {}
     for item in request["items"]:
         for text in item.get("requires") or []:

@@ -152,15 +152,26 @@ def compose(path, target, current, found=None, compat=None, unproven="inhibit", 
             "disk": found.get("disk"), "code_minimum": (found.get("code") or {}).get("minimum")}
 
 
-def cache_key(lock_sha256, params):
+def cache_key(lock_sha256, params, installed=()):
     """The key a cached verdict must carry to be reused (str, sha256 hex).
 
     :param lock_sha256: sha256 of the venv's lock text.
     :param params: the module's parameters (dict; the run id among them), JSON-serializable.
         Only their hash is kept, never the values (they may hold index credentials).
+    :param installed: the versions installed under the pyenv root (list of str): a verdict
+        checked against 3.12.1 is not reused once 3.12.8 is there (see :func:`installed_versions`).
     """
-    text = json.dumps(dict(lock=lock_sha256, params=params), sort_keys=True, default=str)
+    text = json.dumps(dict(lock=lock_sha256, params=params, installed=sorted(installed)), sort_keys=True,
+                      default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def installed_versions(pyenv_root):
+    """The names under ``<pyenv_root>/versions`` (list of str; empty when it cannot be listed)."""
+    try:
+        return sorted(os.listdir(os.path.join(pyenv_root, "versions"))) if pyenv_root else []
+    except OSError:
+        return []
 
 
 def cache_path(state_dir, stable):
@@ -250,7 +261,8 @@ def preflight(runner, params, installer_options, which, check_mode=False):
         result["python_version"] = version
         return _finish(result, compose(params["path"], target, version, on_target=True))
     described = describe_live(runner, layout, facts)
-    key = cache_key(described["lock_sha256"], params) if params["run_id"] else None
+    key = cache_key(described["lock_sha256"], params, installed_versions(params["pyenv_root"])) \
+        if params["run_id"] else None
     cached = read_cached(params["state_dir"], layout.stable, key, list(result) + ["verdict", "oxzep7_report"]) \
         if key else None
     if cached is not None:

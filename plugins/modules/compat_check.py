@@ -60,10 +60,10 @@ options:
     description:
       - Target CPython versions, C(X.Y) or C(X.Y.Z). Several give a matrix for a stepwise path such as
         3.9, 3.10, 3.11, 3.12.
-      - Requires-Python (and the C(python_full_version) of markers) is checked against the exact version of an
-        C(X.Y) target's interpreter when one is installed (O(interpreters), else the newest C(X.Y.*) under
-        O(pyenv_root)). With none installed, an C(X.Y) target is excluded only when none of its patch releases is
-        admitted (C(>=3.8.1) admits 3.8). An C(X.Y.Z) target is checked as that release.
+      - A Requires-Python excludes an C(X.Y) target only when no patch release of it is admitted from the version
+        of its installed interpreter on (O(interpreters), else the newest C(X.Y.*) under O(pyenv_root); from
+        C(X.Y.0) with none), since the rebuild gets that one or a later one (C(>=3.8.1) admits 3.8). Markers'
+        C(python_full_version) is that installed version. An C(X.Y.Z) target is checked as that release.
     type: list
     elements: str
     required: true

@@ -501,11 +501,11 @@ def test_preflight_results_hold_only_this_runs_verdicts(tmp_path, old_python, wh
     assert task_results(plays, "Nothing", host="fresh")[0]["ansible_facts"]["left"] is False
 
 
-def test_prove_finds_the_deferred_venv_by_path(tmp_path, old_python, pyenv_root, compat_index):
+def test_prove_finds_the_deferred_venv_by_index(tmp_path, old_python, pyenv_root, compat_index):
     """The prove entry point after a main pass in which one venv's check failed (ignore_errors): that venv has no
     verdict, so preflight_results is shorter than preflight_venvs. The venv whose sdist was deferred (no target
     interpreter under the first pyenv root) is the one proven, with the real 3.12, and turns ready; before, the
-    positions were taken for indexes and the failed venv was checked in its place."""
+    positions in preflight_results were taken for indexes and the failed venv was checked in its place."""
     base = str(tmp_path)
     broken = os.path.join(base, "broken")
     with open(broken, "w") as fh:  # a file where a venv should be: its check fails

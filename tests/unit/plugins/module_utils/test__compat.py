@@ -55,11 +55,13 @@ def test_requires_python_of_the_release_itself_when_the_index_does_not_say(
     ``--ignore-requires-python``. The Requires-Python of the release pip chose inhibits 3.12 (it was a false
     ready before), and 3.13 stays free of it. ``patchpin`` 1.0 declares >=3.12.N+1, N the patch level of the
     3.12 installed here (as flake8 6 declares >=3.8.1): with no 3.12 interpreter known, the target 3.12 stands
-    for its series and admits it (it was a false inhibitor before); the exact target 3.12.0 does not, nor
-    does 3.12 once its interpreter is known: the rebuild would install on 3.12.N."""
+    for its series and admits it (it was a false inhibitor before), and so does 3.12 with 3.12.N installed (the
+    interpreter stage may install a later patch release); the exact target 3.12.0 does not. ``oldpatch`` 1.0
+    declares <3.12.N: the series admits it, but not once 3.12.N is installed, since the rebuild gets 3.12.N or
+    a later patch release."""
     installed = subprocess.run([new_python, "-c", "import platform; print(platform.python_version())"], check=True,
                                stdout=subprocess.PIPE, universal_newlines=True).stdout.strip()
-    assert installed.startswith("3.12.")
+    assert installed.startswith("3.12.") and installed != "3.12.0"
     links = str(tmp_path / "links")
     os.makedirs(links)
     _wheel(str(tmp_path), links, old_python, wheelhouse, "newpy", "1.0", [], requires_python=">=3.13")
@@ -68,6 +70,7 @@ def test_requires_python_of_the_release_itself_when_the_index_does_not_say(
     _wheel(str(tmp_path), links, old_python, wheelhouse, "newdep", "1.0", [], requires_python=">=3.13")
     above = "3.12.%d" % (int(installed.split(".")[2]) + 1)
     _wheel(str(tmp_path), links, old_python, wheelhouse, "patchpin", "1.0", [], requires_python=">=" + above)
+    _wheel(str(tmp_path), links, old_python, wheelhouse, "oldpatch", "1.0", [], requires_python="<" + installed)
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=links)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -76,8 +79,8 @@ def test_requires_python_of_the_release_itself_when_the_index_does_not_say(
         options = dict(installer_options, find_links=installer_options["find_links"] + [url])
         checked = _compat.check(runner, python_of(app_venv), parse_lock("newpy==1.0\nusesnew==1.0\npatchpin==1.0\n"),
                                 ["3.12", "3.13", "3.12.0"], options, shutil.which)
-        known = _compat.check(runner, python_of(app_venv), parse_lock("patchpin==1.0\n"), ["3.12"], options,
-                              shutil.which, interpreters={"3.12": new_python})
+        known = _compat.check(runner, python_of(app_venv), parse_lock("patchpin==1.0\noldpatch==1.0\n"), ["3.12"],
+                              options, shutil.which, interpreters={"3.12": new_python})
     finally:
         server.shutdown()
         server.server_close()
@@ -96,5 +99,5 @@ def test_requires_python_of_the_release_itself_when_the_index_does_not_say(
     assert row["statuses"] == {"3.12": "wheel", "3.13": "wheel", "3.12.0": "requires_python"}
     assert sorted((w["name"], w["target"]) for w in checked["cautions"] if w["check"] == "new_dependency") == [
         ("newdep", "3.12"), ("newdep", "3.12.0"), ("newdep", "3.13")]
-    assert [(i["check"], i["name"], i["target"]) for i in known["inhibitors"]] == [("requires_python", "patchpin", "3.12")]
-    assert ">=%s" % above in known["inhibitors"][0]["message"]
+    assert [(i["check"], i["name"], i["target"]) for i in known["inhibitors"]] == [("requires_python", "oldpatch", "3.12")]
+    assert "<%s" % installed in known["inhibitors"][0]["message"]

@@ -29,26 +29,28 @@ def test_a_public_pin_matches_the_local_build_pip_installs(local_version_links):
     assert check_packages(request)["packages"][0]["targets"]["3.12"]["status"] == "none"
 
 
-@pytest.mark.parametrize("spec,target,allowed", [
-    (">=3.8.1", "3.8", True),  # flake8 6: some 3.8 release admits it
-    (">=3.8.1", "3.8.0", False),  # an exact target is that release
-    (">=3.12.4", "3.12.1", False),
-    ("!=3.12.*", "3.12", False),
-    ("<3.12", "3.12", False),
-    ("==3.12.*", "3.12", True),
-    (">=3.7,<3.12", "3.11", True),
-    ("not a specifier", "3.12", True),  # pip ignores an invalid Requires-Python too
-    (None, "3.12", True),
+@pytest.mark.parametrize("spec,target,python,allowed", [
+    (">=3.8.1", "3.8", None, True),  # flake8 6: some 3.8 release admits it
+    (">=3.8.1", "3.8.0", None, False),  # an exact target is that release
+    (">=3.12.4", "3.12", "3.12.1", True),  # the interpreter stage may install 3.12.4 or later
+    ("<3.12.1", "3.12", None, True),
+    ("<3.12.1", "3.12", "3.12.1", False),  # the rebuild gets 3.12.1 or later
+    ("!=3.12.*", "3.12", None, False),
+    ("<3.12", "3.12", None, False),
+    ("==3.12.*", "3.12", "3.12.8", True),
+    (">=3.7,<3.12", "3.11", None, True),
+    ("not a specifier", "3.12", None, True),  # pip ignores an invalid Requires-Python too
+    (None, "3.12", None, True),
 ])
-def test_requires_python_against_a_series_or_one_release(spec, target, allowed):
-    assert python_allows(spec, target) is allowed
+def test_requires_python_against_a_series_or_one_release(spec, target, python, allowed):
+    assert python_allows(spec, target, python) is allowed
 
 
-def test_index_requires_python_is_checked_against_the_installed_interpreter():
-    """data-requires-python on the index: the series 3.12 admits >=3.12.4; the interpreter 3.12.1 does not."""
+def test_index_requires_python_is_checked_from_the_installed_interpreter_on():
+    """data-requires-python on the index: the series 3.12 admits <3.12.1; with 3.12.1 installed it does not."""
     files = [dict(filename="pin4-1.0-py3-none-any.whl", url="https://idx.example/pin4-1.0-py3-none-any.whl",
-                  requires_python=">=3.12.4", yanked=False, yanked_reason=None)]
+                  requires_python="<3.12.1", yanked=False, yanked_reason=None)]
     accepted = target_tags("3.12", ["manylinux_2_17_x86_64"])
     assert judge(files, "3.12", accepted, False)["status"] == "wheel"
     verdict = judge(files, "3.12", accepted, False, python="3.12.1")
-    assert (verdict["status"], verdict["reason"]) == ("none", "Requires-Python >=3.12.4 excludes 3.12")
+    assert (verdict["status"], verdict["reason"]) == ("none", "Requires-Python <3.12.1 excludes 3.12")

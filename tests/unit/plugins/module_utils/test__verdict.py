@@ -7,7 +7,7 @@ import pytest
 
 from ansible_collections.oxzep7.python.plugins.module_utils._state import slug
 from ansible_collections.oxzep7.python.plugins.module_utils._verdict import (
-    cache_key, check_targets_for, compose, read_cached, write_cached)
+    cache_key, check_targets_for, compose, installed_versions, read_cached, write_cached)
 
 
 def test_targets_for_stepwise_path():
@@ -48,6 +48,16 @@ def test_cache_is_read_back_for_its_key_only(tmp_path):
     assert oct(os.stat(path).st_mode & 0o777) == "0o600"
     assert read_cached(state, stable, cache_key("ab" * 32, dict(path=stable, run_id="r2")), RESULT_KEYS) is None
     assert read_cached(state, stable, cache_key("cd" * 32, dict(path=stable, run_id="r1")), RESULT_KEYS) is None
+    # a newer patch release installed under the pyenv root since: checked again
+    newer = cache_key("ab" * 32, dict(path=stable, run_id="r1"), installed=["3.12.1", "3.12.8"])
+    assert newer != key and read_cached(state, stable, newer, RESULT_KEYS) is None
+
+
+def test_installed_versions_lists_the_pyenv_root(tmp_path):
+    for name in ("3.12.8", "3.12.1"):
+        os.makedirs(str(tmp_path / "versions" / name))
+    assert installed_versions(str(tmp_path)) == ["3.12.1", "3.12.8"]
+    assert installed_versions(str(tmp_path / "missing")) == [] and installed_versions(None) == []
 
 
 @pytest.mark.parametrize("tamper", [
