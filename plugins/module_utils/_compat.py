@@ -550,9 +550,10 @@ def _resolve_targets(runner, python, installer, plans, targets, platforms, wante
         return [future.result() for future in futures]
 
 
-def _resolve_target(runner, python, installer, planned_set, target, platforms, wanted, workdir, ignored, exact):
+def _resolve_target(runner, python, installer, planned_set, target, platforms, wanted, workdir, ignored, installed):
     """``_fixes.resolve`` with pip's resolver and the probe's ``requirements`` command for ``target``;
-    ``ignored``: see :func:`_resolve_targets`; ``exact``: the installed target interpreter's "X.Y.Z" or None."""
+    ``ignored``: see :func:`_resolve_targets`; ``installed``: the "X.Y.Z" of the target's newest installed
+    interpreter, or None."""
     def resolve_wheels(pins, deps=False):
         return pip_resolves(runner, python, installer, pins, target, platforms, workdir, deps=deps)
 
@@ -560,7 +561,7 @@ def _resolve_target(runner, python, installer, planned_set, target, platforms, w
         if not items:
             return dict(conflicts=[], added=[], python_excluded=[])
         checked = run_probe(runner, python, "requirements", dict(
-            items=items, versions=versions, target=target, python=exact, platforms=platforms, sources=wanted))
+            items=items, versions=versions, target=target, python=installed, platforms=platforms, sources=wanted))
         checked["added"] = [a for a in checked["added"] if a["name"] not in ignored]
         return checked
 

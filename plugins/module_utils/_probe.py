@@ -205,9 +205,7 @@ def target_tags(target, platforms):
 
 # The patch releases an X.Y target stands for: a minor series has had at most a few dozen.
 PATCHES = 100
-
-
-_ALLOWS = {}
+_ALLOWS = {}  # (specifier, target, python) -> python_allows' answer, for this process
 
 
 def python_allows(requires_python, target, python=None):
