@@ -34,8 +34,8 @@ def prebuilt(tmp_path, pyenv_root):
     interpreter role builds 3.13.5 from source in a container with this module and fans it out). This
     test is about the module's cycle around a build, so its "build" is python-build's ``copy`` build
     type (pyenv's own, for prebuilt trees), found first through PYTHON_BUILD_DEFINITIONS by
-    ``pyenv install <version>``: the same command, fetch, checksum and install, in seconds. The definition's URL is a closed port, so the tarball can
-    only come from the mirror.
+    ``pyenv install <version>``: the same command, fetch, checksum and install, in seconds. The
+    definition's URL cannot resolve (``.invalid``), so the tarball can only come from the mirror.
 
     :returns: dict with ``version`` (X.Y.Z), ``definition`` (the file's path, named after the version)
         and ``tarball`` (``cpython-<version>-prebuilt.tar.gz``, without CPython's own test suite).
