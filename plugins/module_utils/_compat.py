@@ -517,12 +517,11 @@ def target_pythons(runner, prover, targets):
     found = {}
     for target in targets:
         path = prover.interpreter(target) if target.count(".") == 1 else None
-        if not path:
-            continue
-        res = runner.run([path, "-I", "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"], check=False,
-                         what="the version of %s" % path, timeout=TIMEOUT_GATE)
-        version = res.stdout.strip()
-        if res.rc == 0 and re.match(r"^[0-9]+\.[0-9]+\.[0-9]+$", version) and version.startswith(target + "."):
+        try:
+            version = inspect_python(runner, path)["python"]["version"] if path else None
+        except Oxzep7Error:
+            version = None  # judged as if none were installed: the rebuild's pip has the last word
+        if version and version.startswith(target + "."):
             found[target] = version
     return found
 

@@ -52,7 +52,7 @@ options:
       - The run's target CPython version, C(X.Y) or C(X.Y.Z), the only one whose findings inhibit in RV(verdict).
       - Default is the newest of O(targets); one of them is required.
       - Requires-Python is checked as M(oxzep7.python.compat_check) checks its O(oxzep7.python.compat_check#module:targets)
-        (an C(X.Y) target stands for any of its patch releases).
+        (an C(X.Y) target stands for its patch releases from the newest one installed on).
     type: str
   targets:
     description:
