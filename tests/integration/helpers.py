@@ -22,15 +22,27 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def run_module(module, args):
-    """Run one module of the collection on localhost with ``ansible -vvv``: the CompletedProcess
-    (stdout and stderr together, text)."""
+def run_module(module, args, check=False):
+    """Run one module of the collection on localhost with ``ansible -vvv`` (``--check`` with ``check``):
+    the CompletedProcess (stdout and stderr together, text)."""
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".cache", "collections"),
                ANSIBLE_NOCOLOR="1", ANSIBLE_LOCALHOST_WARNING="0")
     return subprocess.run([os.path.join(BIN, "ansible"), "localhost", "-vvv", "-m", "oxzep7.python." + module,
-                           "-a", json.dumps(args), "-e", "ansible_python_interpreter=" + os.path.join(BIN, "python")],
+                           "-a", json.dumps(args), "-e", "ansible_python_interpreter=" + os.path.join(BIN, "python")]
+                          + (["--check"] if check else []),
                           env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
                           check=False)
+
+
+def module_result(proc):
+    """The result dict that ``ansible`` printed for localhost in :func:`run_module`'s output.
+
+    :raises AssertionError: when the output holds none, with its end.
+    """
+    marker = proc.stdout.find("localhost | ")
+    start = proc.stdout.find("{", marker) if marker >= 0 else -1
+    assert start >= 0, proc.stdout[-3000:]
+    return json.JSONDecoder().raw_decode(proc.stdout[start:])[0]
 
 
 def run_playbook(playbook, tmp, host_vars, check=False, extra_vars=None, timeout=None, bin_dir=None):
