@@ -117,7 +117,8 @@ def resolve(resolve_wheels, check_requirements, plan):
     if outcome["ok"] and not conflicts and added:
         # named explicitly: pip evaluates a Requires-Dist marker for the interpreter it runs on
         wanted = sorted(set(a["wanted"] for a in added))
-        full = resolve_wheels(pins + wanted, deps=True)
+        full = admitted(resolve_wheels, check_requirements, pins + wanted, set(plan),
+                        resolve_wheels(pins + wanted, deps=True))
         if full["ok"]:  # what pip adds has a Requires-Python of its own (pip ran with --ignore-requires-python)
             seen = set((x["name"], x["version"]) for x in excluded)
             excluded += [x for x in check_requirements(full["requires"], {})["python_excluded"]
@@ -129,6 +130,38 @@ def resolve(resolve_wheels, check_requirements, plan):
         added = []
     outcome.update(moves=moves, conflicts=conflicts, added=added, python_excluded=excluded)
     return outcome
+
+
+def admitted(resolve_wheels, check_requirements, requirements, planned_names, full):
+    """Steer pip's choice of the releases it adds below those whose Requires-Python excludes the target.
+
+    pip resolves with ``--ignore-requires-python`` (see ``_compat.pip_resolves``), so it takes the newest
+    release of a project the set lacks even when that release's own Requires-Python excludes the target,
+    where the rebuild's pip, on the target interpreter, takes the newest release that admits it. While a
+    release pip added (not one of ``planned_names``) is excluded, the project is capped below it
+    (``name<version``) and the set resolved again, for at most ``MAX_ROUNDS`` resolutions.
+
+    :param requirements: the requirement strings ``full`` was resolved from (list of str).
+    :param planned_names: canonical names of the planned set, whose versions are the lock's or a fix's.
+    :param full: ``resolve_wheels(requirements, deps=True)``.
+    :returns: the last outcome in which every added release admits the target, or, when capping leaves a
+        project nothing that resolves, the outcome before the cap: its exclusion is then the verdict.
+    """
+    caps = {}
+    for _round in range(MAX_ROUNDS):
+        if not full["ok"]:
+            return full
+        excluded = [x for x in check_requirements(full["requires"], {})["python_excluded"]
+                    if canonical_name(x["name"]) not in planned_names]
+        if not excluded:
+            return full
+        for x in excluded:
+            caps[canonical_name(x["name"])] = "%s<%s" % (x["name"], x["version"])
+        capped = resolve_wheels(requirements + sorted(caps.values()), deps=True)
+        if not capped["ok"]:
+            return full
+        full = capped
+    return full
 
 
 def settle_added(added, planned_names, full):
