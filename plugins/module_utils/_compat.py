@@ -284,7 +284,7 @@ def _package_finding(name, version, target, verdict):
 MATRIX_STATUS = {"sdist_build": "sdist_fails", "sdist_unproven": "sdist_unproven"}
 
 
-def assess(packages, targets, allowlist, upgraded, original, resolution, unreproducible):
+def assess(packages, targets, allowlist, upgraded, original, resolution, unreproducible, pythons=None):
     """Sort the verdicts into inhibitors, warnings and accepted inhibitors.
 
     :param packages: the probe's ``packages`` list, each verdict with its ``proof`` (an sdist)
@@ -295,6 +295,8 @@ def assess(packages, targets, allowlist, upgraded, original, resolution, unrepro
     :param original: canonical name -> the locked version before upgrades.
     :param resolution: list of ``_fixes.resolve`` results (one per target, with ``target``).
     :param unreproducible: list of dicts (name, line, reason) the rebuild cannot install.
+    :param pythons: target -> the "X.Y.Z" of its newest installed interpreter (:func:`target_pythons`), which
+        the messages on Requires-Python name; None or a missing target: none installed.
     :returns: dict with ``inhibitors``, ``cautions`` (the warnings; Ansible reserves
         ``warnings`` in module results), ``accepted`` (lists of dicts with
         ``target``, ``name``, ``version``, ``check``, ``message`` and, for an inhibitor,
@@ -302,6 +304,7 @@ def assess(packages, targets, allowlist, upgraded, original, resolution, unrepro
         and ``can_move`` (target -> bool).
     """
     inhibitors, warnings, accepted, matrix = [], [], [], []
+    pythons = pythons or {}
 
     def inhibit(item):
         rule = next((r for r in allowlist if _matches(r, item["name"], item["version"], item["target"])), None)
@@ -323,7 +326,8 @@ def assess(packages, targets, allowlist, upgraded, original, resolution, unrepro
         for x in outcome.get("python_excluded", []):
             inhibit(dict(target=target, name=x["name"], version=x["version"], check="requires_python", fix=None,
                          message="%s %s, the release the rebuild installs, declares Requires-Python %s in its "
-                         "metadata, which excludes %s" % (x["name"], x["version"], x["requires_python"], target)))
+                         "metadata, which excludes %s" % (x["name"], x["version"], x["requires_python"],
+                                                          _probe.checked_against(target, pythons.get(target)))))
         for c in outcome["conflicts"]:
             inhibit(dict(target=target, name=c["name"], version=c["version"], check="conflict", fix=None,
                          message="%s requires %s, and no release of %s with a wheel for %s satisfies it" % (
@@ -488,7 +492,7 @@ def check(runner, python, entries, targets, installer_options, which, upgrades=N
     for outcome in resolution:
         _attach_moves(answer["packages"], outcome["target"], outcome["moves"])
     verdict = assess(answer["packages"], targets, allowlist or [], plan["upgraded"], original, resolution,
-                     plan["unreproducible"])
+                     plan["unreproducible"], pythons)
     verdict["cautions"] += seed_cautions(plan["skipped_seed"], original, [
         o["target"] for o in resolution if "setuptools" not in [a["name"] for a in o["added"] if a["version"]]])
     upgrade_lines = dict((canonical_name(e["name"]), e["line"]) for e in plan["entries"] if e["kind"] == "upgrade")

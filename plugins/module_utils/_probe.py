@@ -243,6 +243,19 @@ def python_allows(requires_python, target, python=None):
     return _ALLOWS[key]
 
 
+def checked_against(target, python=None):
+    """What :func:`python_allows` held a Requires-Python against, in words for a message (str).
+
+    ``3.12.4`` for an ``X.Y.Z`` target; for an ``X.Y`` one, ``3.12 from 3.12.1 on (the newest 3.12 installed)``
+    with ``python``, else ``every 3.12 release``.
+    """
+    if target.count(".") == 2:
+        return target
+    if python:
+        return "%s from %s on (the newest %s installed)" % (target, python, target)
+    return "every %s release" % target
+
+
 def judge(files, target, accepted_tags, allow_sdist, python=None):
     """Judge the files of one release for one target.
 
@@ -278,7 +291,8 @@ def judge(files, target, accepted_tags, allow_sdist, python=None):
     elif not files:
         result["reason"] = "not on the index"
     elif excluded and len(excluded) == len(files):
-        result["reason"] = "Requires-Python %s excludes %s" % (excluded[0]["requires_python"], target)
+        result["reason"] = "Requires-Python %s excludes %s" % (excluded[0]["requires_python"],
+                                                               checked_against(target, python))
     elif sdists:
         result["reason"] = "only an sdist (%s) and source builds are not allowed" % sdists[0]["filename"]
     else:

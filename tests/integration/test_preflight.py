@@ -89,7 +89,7 @@ def test_compat_check_and_venv_preflight(tmp_path, pyenv_root, compat_index):
     assert (numpy13["fix"]["version"], numpy13["fix"]["crosses_major"]) == ("2.1.0", True)
     assert "new major version" in numpy13["message"]
     scipy12 = inhibitors[("scipy", "3.12")]
-    assert "Requires-Python <3.12,>=3.8 excludes 3.12" in scipy12["message"]
+    assert "Requires-Python <3.12,>=3.8 excludes 3.12 from 3.12." in scipy12["message"]
     assert scipy12["fix"]["version"] == "1.11.2"  # 1.11.1 has no cp312 wheel
     assert inhibitors[("scipy", "3.13")]["fix"]["version"] == "1.14.1"
     warnings12 = by(full["cautions"], target="3.12")

@@ -89,8 +89,8 @@ def test_requires_python_of_the_release_itself_when_the_index_does_not_say(
         ("requires_python", "newdep", "3.12"), ("requires_python", "newdep", "3.12.0"),
         ("requires_python", "newpy", "3.12"), ("requires_python", "newpy", "3.12.0"),
         ("requires_python", "patchpin", "3.12.0")]
-    assert "newpy 1.0, the release the rebuild installs, declares Requires-Python >=3.13" in " ".join(
-        i["message"] for i in checked["inhibitors"])
+    assert "newpy 1.0, the release the rebuild installs, declares Requires-Python >=3.13 in its metadata, which " \
+        "excludes every 3.12 release" in " ".join(i["message"] for i in checked["inhibitors"])
     assert sorted(b["name"] for b in checked["remediation"]["3.12"]["blocked"]) == ["newdep", "newpy"]
     row = [r for r in checked["matrix"] if r["name"] == "newpy"][0]
     assert row["statuses"] == {"3.12": "requires_python", "3.13": "wheel", "3.12.0": "requires_python"}
@@ -100,7 +100,9 @@ def test_requires_python_of_the_release_itself_when_the_index_does_not_say(
     assert sorted((w["name"], w["target"]) for w in checked["cautions"] if w["check"] == "new_dependency") == [
         ("newdep", "3.12"), ("newdep", "3.12.0"), ("newdep", "3.13")]
     assert [(i["check"], i["name"], i["target"]) for i in known["inhibitors"]] == [("requires_python", "oldpatch", "3.12")]
-    assert "<%s" % installed in known["inhibitors"][0]["message"]
+    assert known["inhibitors"][0]["message"].endswith(
+        "declares Requires-Python <%s in its metadata, which excludes 3.12 from %s on (the newest 3.12 installed)" % (
+            installed, installed)), known["inhibitors"][0]["message"]
 
 
 def test_an_added_dependency_takes_its_newest_release_that_admits_the_target(

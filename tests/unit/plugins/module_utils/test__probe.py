@@ -53,4 +53,7 @@ def test_index_requires_python_is_checked_from_the_installed_interpreter_on():
     accepted = target_tags("3.12", ["manylinux_2_17_x86_64"])
     assert judge(files, "3.12", accepted, False)["status"] == "wheel"
     verdict = judge(files, "3.12", accepted, False, python="3.12.1")
-    assert (verdict["status"], verdict["reason"]) == ("none", "Requires-Python <3.12.1 excludes 3.12")
+    assert (verdict["status"], verdict["reason"]) == (
+        "none", "Requires-Python <3.12.1 excludes 3.12 from 3.12.1 on (the newest 3.12 installed)")
+    verdict = judge(files, "3.12.1", accepted, False)
+    assert (verdict["status"], verdict["reason"]) == ("none", "Requires-Python <3.12.1 excludes 3.12.1")
