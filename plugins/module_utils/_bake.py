@@ -21,6 +21,7 @@ from __future__ import absolute_import, division, print_function
 import json
 import math
 import re
+import threading
 import time
 
 from ansible_collections.oxzep7.python.plugins.module_utils._common import (
@@ -218,11 +219,33 @@ def over_ceiling(value, maximum):
 def fetch(url, timeout, accept="*/*"):
     """GET ``url`` with Ansible's ``open_url`` (proxies, CA bundle; credentials in the URL become Basic auth).
 
-    :param timeout: seconds the request may take (int).
+    The whole request, the name lookup and the body included, runs in a worker thread that gets ``timeout``
+    seconds: ``open_url``'s own timeout bounds each socket operation only, so a server that trickles its
+    answer, or a lookup that hangs, would hold the caller without end. A request past its time is left
+    to its daemon thread, which ends with the module's process.
+
+    :param timeout: seconds the request may take in all (int).
     :returns: ``(status, text)``: the HTTP status (int) and the body decoded (str), also for a 4xx or 5xx.
-    :raises ProbeFailed: when no answer came (refused, timed out, TLS, a body over :data:`MAX_BODY` bytes),
-        with the URL's credentials masked.
+    :raises ProbeFailed: when no answer came in time (refused, timed out, TLS, a body over :data:`MAX_BODY`
+        bytes), with the URL's credentials masked.
     """
+    answer = {}
+    worker = threading.Thread(target=_get, args=(url, timeout, accept, answer), name="oxzep7 GET")
+    worker.daemon = True
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        raise ProbeFailed("%s did not answer within %s s" % (url, timeout))
+    if "error" in answer:
+        raise ProbeFailed("%s did not answer: %s" % (url, answer["error"]))
+    status, body, charset = answer["status"], answer["body"], answer["charset"]
+    if len(body) > MAX_BODY:
+        raise ProbeFailed("%s answered more than %d bytes" % (url, MAX_BODY), status=status)
+    return status, body.decode(charset, "replace")
+
+
+def _get(url, timeout, accept, answer):
+    """:func:`fetch`'s worker: fill ``answer`` (dict) with ``status``, ``body`` (bytes) and ``charset``, or ``error``."""
     from ansible.module_utils.urls import open_url
     from ansible.module_utils.six.moves.urllib.error import HTTPError
     try:
@@ -230,13 +253,10 @@ def fetch(url, timeout, accept="*/*"):
             response = open_url(url, headers={"Accept": accept}, timeout=timeout, follow_redirects="safe")
         except HTTPError as exc:
             response = exc
-        status, body = response.getcode(), response.read(MAX_BODY + 1)
-        charset = response.headers.get_content_charset() or "utf-8"
+        answer.update(status=response.getcode(), body=response.read(MAX_BODY + 1),
+                      charset=response.headers.get_content_charset() or "utf-8")
     except Exception as exc:  # any failure to get an answer is the probe's failure, whatever raised it
-        raise ProbeFailed("%s did not answer: %s" % (url, exc))
-    if len(body) > MAX_BODY:
-        raise ProbeFailed("%s answered more than %d bytes" % (url, MAX_BODY), status=status)
-    return status, body.decode(charset, "replace")
+        answer["error"] = exc
 
 
 def check_command(runner, argv, timeout):

@@ -196,12 +196,14 @@ def fetch_sources(source_list, names):
     return out
 
 
-def pip_resolves(runner, python, installer, pins, target, platforms, workdir, deps=False):
+def pip_resolves(runner, python, installer, pins, target, platforms, workdir, deps=False, constraints=()):
     """Ask pip's resolver whether ``pins`` install as wheels on CPython ``target``.
 
     :param pins: list of requirement strings (``name==version``).
     :param platforms: platform tags, most specific first.
     :param deps: resolve the dependencies the pins lack too (else ``--no-deps``: the pins alone).
+    :param constraints: pip constraint strings (``name<version``), given with ``-c``: they narrow what pip
+        picks for a project without asking for it.
     :returns: dict with ``target``, ``ok`` (bool), ``checked`` (int), ``files``
         (name -> chosen file name), ``yanked`` (names pip reports yanked), ``requires``
         (per release pip chose: name, version, ``requires``, its Requires-Dist, and
@@ -223,6 +225,11 @@ def pip_resolves(runner, python, installer, pins, target, platforms, workdir, de
     for platform in platforms:
         argv += ["--platform", platform]
     argv += installer.index_args() + ["-r", reqs]
+    if constraints:
+        limits = os.path.join(workdir, "constraints-%s.txt" % target)
+        with open(limits, "w") as fh:
+            fh.write("\n".join(constraints) + "\n")
+        argv += ["-c", limits]
     outcome = dict(target=target, ok=True, checked=len(pins), files={}, yanked=[], requires=[])
     if not pins:
         return outcome
@@ -557,8 +564,9 @@ def _resolve_target(runner, python, installer, planned_set, target, platforms, w
     """``_fixes.resolve`` with pip's resolver and the probe's ``requirements`` command for ``target``;
     ``ignored``: see :func:`_resolve_targets`; ``installed``: the "X.Y.Z" of the target's newest installed
     interpreter, or None."""
-    def resolve_wheels(pins, deps=False):
-        return pip_resolves(runner, python, installer, pins, target, platforms, workdir, deps=deps)
+    def resolve_wheels(pins, deps=False, constraints=()):
+        return pip_resolves(runner, python, installer, pins, target, platforms, workdir, deps=deps,
+                            constraints=constraints)
 
     def check_requirements(items, versions):
         if not items:

@@ -18,12 +18,15 @@ For one target, after ``_probe`` judged every pin and ``_proof`` built the sdist
 
 from __future__ import absolute_import, division, print_function
 
+import re
+
 from ansible_collections.oxzep7.python.plugins.module_utils._lock import canonical_name, requirement_name
 
 __metaclass__ = type
 
 MAX_FIX_BUILDS = 1  # sdist releases built per pin and target while looking for a fix
 MAX_ROUNDS = 3  # resolutions per target while forced moves settle
+ADMIT_ROUNDS = 5  # rounds of caps on the projects pip adds (admitted)
 
 
 def installable(verdict):
@@ -78,10 +81,10 @@ def resolve(resolve_wheels, check_requirements, plan):
     """Resolve the planned set for a target, moving the pins that the set's requirements exclude,
     for at most ``MAX_ROUNDS`` resolutions (a move can bring requirements of its own).
 
-    :param resolve_wheels: callable ``(pins, deps=False) -> outcome`` (``_compat.pip_resolves`` for
-        this target): pins are ``name==version`` strings of the wheels; the outcome has ``ok`` and
+    :param resolve_wheels: callable ``(pins, deps=False, constraints=()) -> outcome`` (``_compat.pip_resolves``
+        for this target): pins are ``name==version`` strings of the wheels; the outcome has ``ok`` and
         ``requires`` (list of dicts name, version, requires, requires_python); ``deps`` resolves what the
-        pins lack too.
+        pins lack too, ``constraints`` narrow it (see :func:`admitted`).
     :param check_requirements: callable ``(items, versions) -> dict`` with ``conflicts``,
         ``added`` and ``python_excluded`` (the probe's ``requirements`` command for this target).
     :param plan: :func:`planned`; changed in place: moved pins get their new version and
@@ -137,30 +140,39 @@ def admitted(resolve_wheels, check_requirements, requirements, planned_names, fu
 
     pip resolves with ``--ignore-requires-python`` (see ``_compat.pip_resolves``), so it takes the newest
     release of a project the set lacks even when that release's own Requires-Python excludes the target,
-    where the rebuild's pip, on the target interpreter, takes the newest release that admits it. While a
-    release pip added (not one of ``planned_names``) is excluded, the project is capped below it
-    (``name<version``) and the set resolved again, for at most ``MAX_ROUNDS`` resolutions.
+    where the rebuild's pip, on the target interpreter, takes the newest release that admits it. So each
+    such project (one pip added: not of ``planned_names``) is capped below the excluded release's
+    ``X.Y`` series with a pip constraint (``numpy<2.3`` for numpy 2.3.1: projects raise their
+    Requires-Python floor at a minor or major release), one project at a time, and the set resolved again;
+    a cap under which the set no longer resolves is dropped, and that project's exclusion is the verdict.
+    At most :data:`ADMIT_ROUNDS` rounds; a cap may skip a patch release of the series that admits the
+    target, which only makes the reported release older than the rebuild's.
 
+    :param resolve_wheels: callable ``(pins, deps=False, constraints=()) -> outcome``.
     :param requirements: the requirement strings ``full`` was resolved from (list of str).
     :param planned_names: canonical names of the planned set, whose versions are the lock's or a fix's.
     :param full: ``resolve_wheels(requirements, deps=True)``.
-    :returns: the last outcome in which every added release admits the target, or, when capping leaves a
-        project nothing that resolves, the outcome before the cap: its exclusion is then the verdict.
+    :returns: the outcome with the caps that resolve: every release pip adds admits the target but those
+        of projects no cap could move.
     """
-    caps = {}
-    for _round in range(MAX_ROUNDS):
+    caps, settled = {}, set()
+    for _round in range(ADMIT_ROUNDS):
         if not full["ok"]:
             return full
         excluded = [x for x in check_requirements(full["requires"], {})["python_excluded"]
-                    if canonical_name(x["name"]) not in planned_names]
+                    if canonical_name(x["name"]) not in planned_names | settled]
         if not excluded:
             return full
         for x in excluded:
-            caps[canonical_name(x["name"])] = "%s<%s" % (x["name"], x["version"])
-        capped = resolve_wheels(requirements + sorted(caps.values()), deps=True)
-        if not capped["ok"]:
-            return full
-        full = capped
+            name, series = canonical_name(x["name"]), re.match(r"[0-9]+(\.[0-9]+)?", x["version"])
+            settled.add(name)  # capped below this series now, or for good when no cap can move it
+            if series is None or "!" in x["version"]:
+                continue
+            trial = dict(caps, **{name: "%s<%s" % (name, series.group(0))})
+            capped = resolve_wheels(requirements, deps=True, constraints=sorted(trial.values()))
+            if capped["ok"]:
+                caps, full = trial, capped
+                settled.discard(name)  # its next release down may be excluded too
     return full
 
 

@@ -48,31 +48,44 @@ def wait_healthy(spec, retries, delay, runner, get=_bake.fetch, clock=time.monot
                 samples=samples)
 
 
-def _checks(p):
-    """The names of the health checks the options ask for: ``["the health command", "the health URL"]`` or fewer."""
-    return [name for name, key in (("the health command", "health_command"), ("the health URL", "health_url"))
-            if p[key]]
+def _argv(value, what):
+    """``value`` as an argument list (list of non-empty str; numbers become str), or :class:`Oxzep7Error` naming ``what``."""
+    if not isinstance(value, list) or not value:
+        raise Oxzep7Error("%s must be a non-empty argument list, not %r; nothing was restarted" % (what, value))
+    argv = []
+    for arg in value:
+        if isinstance(arg, bool) or not isinstance(arg, (str, int, float)) or arg == "":
+            raise Oxzep7Error("%s has %r among its arguments: each must be a non-empty string; nothing was "
+                              "restarted" % (what, arg))
+        argv.append(str(arg))
+    return argv
 
 
-def restart(module, runner):
-    """Restart the units (``systemctl restart``, one call each) and run the restart commands, in order.
+def restart(module, runner, commands):
+    """Restart the units (``systemctl restart``, one call each) and run the restart ``commands`` (lists of str),
+    in order.
 
     :returns: list of dicts ``unit`` or ``cmd``, and ``seconds``, one per restart that ran.
     :raises Oxzep7Error: at the first that fails or overstays ``restart_timeout`` seconds, naming it,
-        with its ``cmd``, ``rc``, ``stdout`` and ``stderr``; the later ones did not run.
+        with its ``cmd``, ``rc``, ``stdout`` and ``stderr``, and ``restarted``, those that ran before it;
+        the later ones did not run.
     """
     p = module.params
     systemctl = module.get_bin_path("systemctl") if p["services"] else None
     if p["services"] and not systemctl:
         raise Oxzep7Error("services %s are listed but systemctl is not on the host's PATH; nothing was restarted"
                           % ", ".join(p["services"]))
-    steps = [(dict(unit=unit), [systemctl, "restart", unit], "the restart of systemd unit %s" % unit)
-             for unit in p["services"]]
+    steps = [(dict(unit=unit), [systemctl, "restart", unit], "the restart of systemd unit %s of %s" % (
+        unit, p["path"])) for unit in p["services"]]
     steps += [(dict(cmd=argv), argv, "restart command %d of %s" % (number, p["path"]))
-              for number, argv in enumerate(p["restart_commands"], 1)]
+              for number, argv in enumerate(commands, 1)]
     done = []
     for item, argv, what in steps:
-        ran = runner.run(argv, what=what, timeout=p["restart_timeout"])
+        try:
+            ran = runner.run(argv, what=what, timeout=p["restart_timeout"])
+        except Oxzep7Error as exc:
+            exc.details.update(restarted=done, changed=bool(done))
+            raise
         done.append(dict(item, seconds=round(ran.seconds, 3)))
     return done
 
@@ -81,8 +94,9 @@ def run_venv_restart(module):
     """``venv_restart``: see the module's documentation; returns its result dict.
 
     :raises Oxzep7Error: on bad options (nothing restarted), a restart that failed or overstayed, or
-        health checks that never passed (``msg`` names the venv, the checks and the last failure; ``rc``,
-        ``stdout``, ``stderr`` and ``cmd`` are the failed health command's, None and empty otherwise).
+        health checks that never passed (``msg`` names the venv, the check that failed last and why;
+        ``rc``, ``stdout``, ``stderr`` and ``cmd`` are the health command's when it failed, None and empty
+        otherwise).
     """
     p = module.params
     module.no_log_values.update(url_secrets([p["health_url"]]))
@@ -90,26 +104,26 @@ def run_venv_restart(module):
         raise Oxzep7Error("retries and delay must be 0 or more, timeout and restart_timeout 1 or more (got %s, %s, "
                           "%s, %s); nothing was restarted" % (p["retries"], p["delay"], p["timeout"],
                                                               p["restart_timeout"]))
-    empty = [i for i, argv in enumerate(p["restart_commands"], 1) if not argv]
-    if empty or (p["health_command"] is not None and not p["health_command"]):
-        raise Oxzep7Error("%s is an empty command; nothing was restarted" % (
-            "restart command %d" % empty[0] if empty else "health_command"))
-    result = dict(changed=bool(p["services"] or p["restart_commands"]), restarted=[], health={}, seconds=0.0)
+    commands = [_argv(argv, "restart command %d" % number) for number, argv in enumerate(p["restart_commands"], 1)]
+    health_command = _argv(p["health_command"], "health_command") if p["health_command"] is not None else None
+    result = dict(changed=bool(p["services"] or commands), restarted=[], health={}, seconds=0.0)
     if module.check_mode:
         return result
     runner = module_runner(module)
     started = time.monotonic()
-    result["restarted"] = restart(module, runner)
-    checks = _checks(p)
-    if checks:
-        spec = dict(command=p["health_command"], url=p["health_url"], status_code=[p["health_status"]],
+    result["restarted"] = restart(module, runner, commands)
+    if health_command or p["health_url"]:
+        spec = dict(command=health_command, url=p["health_url"], status_code=[p["health_status"]],
                     timeout=p["timeout"])
         health = result["health"] = wait_healthy(spec, p["retries"], p["delay"], runner)
+        result["seconds"] = round(time.monotonic() - started, 3)
         if not health["passed"]:
             last = health["samples"][-1]
+            command_failed = "cmd" in last  # a failed health command leaves its cmd in the sample
             raise Oxzep7Error("%s: %s still failed after %d tries over %.1f s: %s" % (
-                p["path"], " and ".join(checks), health["tries"], health["seconds"], health["failure"]),
-                rc=last.get("rc"), stdout=last.get("stdout", ""), stderr=last.get("stderr", ""), cmd=last.get("cmd"),
-                **result)
+                p["path"], "the health command" if command_failed else "the health URL", health["tries"],
+                health["seconds"], health["failure"]),
+                rc=last.get("rc") if command_failed else None, stdout=last.get("stdout", ""),
+                stderr=last.get("stderr", ""), cmd=last.get("cmd"), **result)
     result["seconds"] = round(time.monotonic() - started, 3)
     return result

@@ -20,7 +20,10 @@ description:
     After the first try, at most O(retries) more follow, O(delay) seconds apart, the count of Ansible's
     C(until) and C(retries) on a task.
   - Every command runs under coreutils C(timeout), which sends TERM to the command's process group
-    when its limit is over and KILL 10 seconds later. Every request runs under O(timeout).
+    when its limit is over and KILL 10 seconds later. Every request, its name lookup and its body
+    included, gets O(timeout) seconds in all.
+  - Arguments are passed as written, without a shell. Unlike M(ansible.builtin.command), C($HOME) and
+    C(~) in them are not expanded.
   - The C(oxzep7.python.upgrade) and C(oxzep7.python.rollback) roles run it after each switch, and the
     upgrade role's rescue runs it after the switch back.
 author: oxzep7.python contributors (@oxzep7)
@@ -36,18 +39,20 @@ options:
     elements: str
     default: []
   restart_commands:
-    description: Commands that restart services not under systemd, each an argument list.
+    description:
+      - Commands that restart services not under systemd, each an argument list of non-empty strings (numbers
+        are turned into strings). A command that is not a list is refused before anything restarts.
     type: list
-    elements: list
+    elements: raw
     default: []
   restart_timeout:
     description: Seconds each unit's restart and each restart command may take.
     type: int
     default: 120
   health_command:
-    description: A command (argument list) that must exit 0 once the services are up.
+    description: A command (argument list of non-empty strings) that must exit 0 once the services are up.
     type: list
-    elements: str
+    elements: raw
   health_url:
     description:
       - A URL, fetched from the host, that must answer O(health_status). Credentials in it
@@ -77,7 +82,8 @@ attributes:
     support: none
     description: A restart changes no file.
 notes:
-  - C(changed) is true when a unit was restarted or a restart command ran. A restart has no state to compare.
+  - C(changed) is true when a unit was restarted or a restart command ran, also when a later restart or the
+    health checks failed. A restart has no state to compare.
 """
 
 EXAMPLES = r"""
@@ -129,7 +135,7 @@ health:
       type: list
       elements: dict
 seconds:
-  description: Seconds the restarts and the health checks took together; 0 in check mode.
+  description: Seconds the restarts and the health checks took together, also when the checks failed; 0 in check mode.
   returned: always
   type: float
 """
@@ -144,9 +150,9 @@ def run():
         argument_spec=dict(
             path=dict(type="path", required=True, aliases=["stable_path"]),
             services=dict(type="list", elements="str", default=[]),
-            restart_commands=dict(type="list", elements="list", default=[]),
+            restart_commands=dict(type="list", elements="raw", default=[]),
             restart_timeout=dict(type="int", default=120),
-            health_command=dict(type="list", elements="str"),
+            health_command=dict(type="list", elements="raw"),
             health_url=dict(type="str"),
             health_status=dict(type="int", default=200),
             retries=dict(type="int", default=10),

@@ -1,6 +1,7 @@
 """venv_restart through Ansible: real restart commands, a real health command and a real HTTP server."""
 
 import os
+import socket
 import sys
 import threading
 import time
@@ -82,6 +83,49 @@ def test_health_that_never_passes_fails_naming_the_checks_and_the_last_failure(t
     assert (result["rc"], result["cmd"], result["stderr"].strip()) == (3, code, "db down"), result
 
 
+def test_a_health_url_that_trickles_its_answer_fails_in_time(tmp_path):
+    """The request's own timeout bounds each socket read only: a server that sends a byte a second must still
+    fail the try after ``timeout`` seconds."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+
+    def trickle():
+        conn, _addr = server.accept()
+        conn.recv(4096)
+        try:
+            for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + b"x" * 100:
+                conn.sendall(bytes([byte]))
+                time.sleep(0.5)
+        except OSError:
+            pass
+        conn.close()
+
+    threading.Thread(target=trickle, daemon=True).start()
+    started = time.monotonic()
+    proc = run_module("venv_restart", dict(path="/srv/app/venv", retries=0, timeout=2,
+                                           health_url="http://127.0.0.1:%d/" % server.getsockname()[1]))
+    result = module_result(proc)
+    server.close()
+    assert proc.returncode != 0 and "did not answer within 2 s" in result["msg"], proc.stdout[-3000:]
+    assert time.monotonic() - started < 30
+
+
+def test_a_failed_check_or_restart_says_which_and_what_ran(tmp_path, health):
+    server, first = health(failing=100), str(tmp_path / "first")
+    proc = run_module("venv_restart", dict(path="/srv/app/venv", health_command=[sys.executable, "-c", "pass"],
+                                           health_url=server.url, retries=1, delay=0))
+    result = module_result(proc)
+    assert result["msg"].startswith("/srv/app/venv: the health URL still failed after 2 tries"), result["msg"]
+    assert (result["rc"], result["cmd"]) == (None, None) and result["seconds"] > 0, result
+    proc = run_module("venv_restart", dict(path="/srv/app/venv", restart_commands=[
+        _marker(first), [sys.executable, "-c", "raise SystemExit(4)"], _marker(str(tmp_path / "third"))]))
+    result = module_result(proc)
+    assert result["msg"].startswith("restart command 2 of /srv/app/venv failed (rc=4)"), result["msg"]
+    assert result["changed"] is True and [r["cmd"][-1] for r in result["restarted"]] == [first], result
+    assert os.path.exists(first) and not os.path.exists(str(tmp_path / "third"))
+
+
 def test_a_restart_that_overstays_stops_the_rest(tmp_path, health):
     server, after = health(failing=0), str(tmp_path / "after")
     started = time.monotonic()
@@ -107,8 +151,11 @@ def test_check_mode_restarts_and_reads_nothing(tmp_path, health):
 
 
 @pytest.mark.parametrize("args, message", [
-    (dict(restart_commands=[["true"], []]), "restart command 2 is an empty command"),
-    (dict(health_command=[]), "health_command is an empty command"),
+    (dict(restart_commands=[["true"], []]), "restart command 2 must be a non-empty argument list, not []"),
+    (dict(restart_commands=["systemctl restart app"]), "restart command 1 must be a non-empty argument list"),
+    (dict(restart_commands=[["echo", ["a"]]]), "restart command 1 has ['a'] among its arguments"),
+    (dict(health_command=[]), "health_command must be a non-empty argument list"),
+    (dict(health_command=[sys.executable, ""]), "health_command has '' among its arguments"),
     (dict(retries=-1), "retries and delay must be 0 or more"),
     (dict(timeout=0), "timeout and restart_timeout 1 or more"),
 ])

@@ -107,27 +107,32 @@ def test_requires_python_of_the_release_itself_when_the_index_does_not_say(
 
 def test_an_added_dependency_takes_its_newest_release_that_admits_the_target(
         tmp_path, app_venv, old_python, wheelhouse, runner, installer_options):
-    """``usestwo`` requires ``twoline``, which the lock lacks: ``twoline`` 1.0 admits 3.8 and later, 2.0 only 3.13
-    and later, each in its METADATA only (a plain directory listing, no ``data-requires-python``). The rebuild's
-    pip installs 1.0 on 3.12, so 3.12 is ready and the caution names 1.0; it was a false ``requires_python``
-    inhibitor before, when pip resolved the added dependencies ignoring Requires-Python and took 2.0."""
+    """``usestwo`` requires ``twoline`` and ``onlynew``, which the lock lacks. ``twoline`` 1.0 admits 3.8 and
+    later; 2.0, 2.1 and 3.0 only 3.13 and later. ``onlynew`` has one release, for 3.13 and later. Each says so
+    in its METADATA only (a plain directory listing, no ``data-requires-python``). The rebuild's pip installs
+    twoline 1.0 on 3.12, so the caution names 1.0, and onlynew alone inhibits 3.12. Before, pip resolved the
+    added dependencies ignoring Requires-Python and took twoline 3.0: a false ``requires_python`` inhibitor."""
     links = str(tmp_path / "links")
     os.makedirs(links)
-    _wheel(str(tmp_path), links, old_python, wheelhouse, "usestwo", "1.0", ["twoline"])
-    _wheel(str(tmp_path), links, old_python, wheelhouse, "twoline", "1.0", [])
-    shutil.rmtree(str(tmp_path / "src-twoline"))
-    _wheel(str(tmp_path), links, old_python, wheelhouse, "twoline", "2.0", [], requires_python=">=3.13")
+    _wheel(str(tmp_path), links, old_python, wheelhouse, "usestwo", "1.0", ["twoline", "onlynew"])
+    _wheel(str(tmp_path), links, old_python, wheelhouse, "onlynew", "1.0", [], requires_python=">=3.13")
+    for version, requires_python in (("1.0", ">=3.8"), ("2.0", ">=3.13"), ("2.1", ">=3.13"), ("3.0", ">=3.13")):
+        shutil.rmtree(str(tmp_path / "src-twoline"), ignore_errors=True)
+        _wheel(str(tmp_path), links, old_python, wheelhouse, "twoline", version, [], requires_python=requires_python)
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=links)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         options = dict(installer_options, find_links=installer_options["find_links"] + [
             "http://127.0.0.1:%d/" % server.server_address[1]])
-        checked = _compat.check(runner, python_of(app_venv), parse_lock("usestwo==1.0\n"), ["3.12"], options,
-                                shutil.which)
+        checked = _compat.check(runner, python_of(app_venv), parse_lock("usestwo==1.0\n"), ["3.12", "3.13"],
+                                options, shutil.which)
     finally:
         server.shutdown()
         server.server_close()
-    assert checked["can_move"] == {"3.12": True}, checked["inhibitors"]
-    assert [(w["name"], w["version"]) for w in checked["cautions"] if w["check"] == "new_dependency"] == [
-        ("twoline", "1.0")]
+    assert checked["can_move"] == {"3.12": False, "3.13": True}, checked["inhibitors"]
+    assert [(i["check"], i["name"], i["version"], i["target"]) for i in checked["inhibitors"]] == [
+        ("requires_python", "onlynew", "1.0", "3.12")]
+    assert sorted((w["name"], w["version"], w["target"]) for w in checked["cautions"]
+                  if w["check"] == "new_dependency") == [
+        ("onlynew", "1.0", "3.12"), ("onlynew", "1.0", "3.13"), ("twoline", "1.0", "3.12"), ("twoline", "3.0", "3.13")]
