@@ -21,8 +21,9 @@ import time
 __metaclass__ = type
 
 # The lookbehind starts a scheme only where no scheme character precedes it: without it, a long run
-# of letters is tried from each of its positions, in quadratic time (a hostile lock line).
-_URL_USERINFO = re.compile(r"(?<![A-Za-z0-9+.-])(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@")
+# of letters is tried from each of its positions, in quadratic time (a hostile lock line). The user
+# information runs to the last "@" before the path, as urllib splits it (a raw "@" in a password).
+_URL_USERINFO = re.compile(r"(?<![A-Za-z0-9+.-])(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/\s]+)@")
 
 # Seconds a command may run, by kind of step (the default of Runner.run is TIMEOUT_PROBE).
 TIMEOUT_PROBE = 120      # reading facts: an interpreter's inspection, pip freeze, pip config, --version

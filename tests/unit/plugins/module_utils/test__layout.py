@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from ansible_collections.oxzep7.python.plugins.module_utils._common import Oxzep7Error, redact
+from ansible_collections.oxzep7.python.plugins.module_utils._common import Oxzep7Error, redact, url_secrets
 from ansible_collections.oxzep7.python.plugins.module_utils._installer import Installer
 from ansible_collections.oxzep7.python.plugins.module_utils._layout import Layout, check_release_id
 from ansible_collections.oxzep7.python.plugins.module_utils._release import rebuild, verify
@@ -126,6 +126,9 @@ def test_credentials_never_leave_a_failed_install(app_venv, runner, new_python):
     assert "s3cret" not in text and "ci-user" not in text and "http://127.0.0.1:9/simple" in text
     assert not os.path.exists(layout.release_path("creds"))
     assert redact({"u": ["https://a:b@h/x"]}) == {"u": ["https://***@h/x"]}
+    # a raw "@" in the password: urllib takes the user information up to the last "@" before the path
+    assert redact("http://bob:Pa@Sw0rd@h/x http://c:d@h2/") == "http://***@h/x http://***@h2/"
+    assert url_secrets(["http://bob:Pa@Sw0rd@h/x"]) == {"bob:Pa@Sw0rd", "Pa@Sw0rd"}
 
 
 def test_ledger_appends_and_skips_torn_lines(tmp_path):
