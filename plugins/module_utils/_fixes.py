@@ -120,12 +120,11 @@ def resolve(resolve_wheels, check_requirements, plan):
     if outcome["ok"] and not conflicts and added:
         # named explicitly: pip evaluates a Requires-Dist marker for the interpreter it runs on
         wanted = sorted(set(a["wanted"] for a in added))
-        full = admitted(resolve_wheels, check_requirements, pins + wanted, set(plan),
-                        resolve_wheels(pins + wanted, deps=True))
-        if full["ok"]:  # what pip adds has a Requires-Python of its own (pip ran with --ignore-requires-python)
-            seen = set((x["name"], x["version"]) for x in excluded)
-            excluded += [x for x in check_requirements(full["requires"], {})["python_excluded"]
-                         if (x["name"], x["version"]) not in seen]
+        # what pip adds has a Requires-Python of its own (pip ran with --ignore-requires-python)
+        full, full_excluded = admitted(resolve_wheels, check_requirements, pins + wanted, set(plan),
+                                       resolve_wheels(pins + wanted, deps=True))
+        seen = set((x["name"], x["version"]) for x in excluded)
+        excluded += [x for x in full_excluded if (x["name"], x["version"]) not in seen]
         added = settle_added(added, set(plan), full)
     elif not outcome["ok"] or conflicts:
         # the set does not resolve on this target (an inhibitor already): what it would add is known
@@ -152,18 +151,19 @@ def admitted(resolve_wheels, check_requirements, requirements, planned_names, fu
     :param requirements: the requirement strings ``full`` was resolved from (list of str).
     :param planned_names: canonical names of the planned set, whose versions are the lock's or a fix's.
     :param full: ``resolve_wheels(requirements, deps=True)``.
-    :returns: the outcome with the caps that resolve: every release pip adds admits the target but those
-        of projects no cap could move.
+    :returns: ``(outcome, excluded)``: the outcome with the caps that resolve, in which every release pip
+        adds admits the target but those of projects no cap could move; and the ``python_excluded`` of
+        ``check_requirements`` for that outcome (every release it holds that excludes the target, the planned
+        ones too), or [] when it did not resolve.
     """
-    caps, settled = {}, set()
-    for _round in range(ADMIT_ROUNDS):
-        if not full["ok"]:
-            return full
-        excluded = [x for x in check_requirements(full["requires"], {})["python_excluded"]
-                    if canonical_name(x["name"]) not in planned_names | settled]
-        if not excluded:
-            return full
-        for x in excluded:
+    caps, settled, rounds = {}, set(), 0
+    while full["ok"]:
+        excluded = check_requirements(full["requires"], {})["python_excluded"]
+        movable = [x for x in excluded if canonical_name(x["name"]) not in planned_names | settled]
+        if not movable or rounds == ADMIT_ROUNDS:
+            return full, excluded
+        rounds += 1
+        for x in movable:
             name, series = canonical_name(x["name"]), re.match(r"[0-9]+(\.[0-9]+)?", x["version"])
             settled.add(name)  # capped below this series now, or for good when no cap can move it
             if series is None or "!" in x["version"]:
@@ -173,7 +173,7 @@ def admitted(resolve_wheels, check_requirements, requirements, planned_names, fu
             if capped["ok"]:
                 caps, full = trial, capped
                 settled.discard(name)  # its next release down may be excluded too
-    return full
+    return full, []
 
 
 def settle_added(added, planned_names, full):

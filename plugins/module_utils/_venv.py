@@ -203,6 +203,16 @@ def check_target(version, implementation="cpython"):
     return version
 
 
+def installed_versions(pyenv_root):
+    """The versions installed under ``<pyenv_root>/versions`` (list of ``X.Y.Z`` str, oldest first); the names
+    that are not a version are left out, and the list is empty when the directory cannot be listed."""
+    try:
+        return sorted((v for v in os.listdir(os.path.join(pyenv_root, "versions")) if _version_key(v)),
+                      key=_version_key) if pyenv_root else []
+    except OSError:
+        return []
+
+
 def resolve_interpreter(interpreter=None, python_version=None, pyenv_root=None):
     """Find the base interpreter a new release is built with.
 
@@ -222,11 +232,7 @@ def resolve_interpreter(interpreter=None, python_version=None, pyenv_root=None):
         return path
     if not (python_version and pyenv_root):
         raise Oxzep7Error("give either interpreter or python_version with pyenv_root")
-    versions_dir = os.path.join(pyenv_root, "versions")
-    try:
-        installed = sorted((v for v in os.listdir(versions_dir) if _version_key(v)), key=_version_key)
-    except OSError:
-        installed = []
+    installed = installed_versions(pyenv_root)
     wanted = check_target(python_version)
     if _version_key(wanted):
         matches = [v for v in installed if v == wanted]
@@ -237,12 +243,13 @@ def resolve_interpreter(interpreter=None, python_version=None, pyenv_root=None):
                           "(oxzep7.python.interpreter role)"
                           % (wanted, pyenv_root, ", ".join(installed) or "none"))
     version = matches[-1]
+    prefix = os.path.join(pyenv_root, "versions", version)
     major_minor = ".".join(version.split(".")[:2])
     for name in ("python" + major_minor, "python3", "python"):
-        path = os.path.join(versions_dir, version, "bin", name)
+        path = os.path.join(prefix, "bin", name)
         if os.access(path, os.X_OK):
             return path
-    raise Oxzep7Error("%s has no python executable in bin/" % os.path.join(versions_dir, version))
+    raise Oxzep7Error("%s has no python executable in bin/" % prefix)
 
 
 def tree_size(path):

@@ -28,7 +28,8 @@ from ansible_collections.oxzep7.python.plugins.module_utils import _compat, _pre
 from ansible_collections.oxzep7.python.plugins.module_utils._installer import installer_options
 from ansible_collections.oxzep7.python.plugins.module_utils._layout import Layout
 from ansible_collections.oxzep7.python.plugins.module_utils._state import slug, venv_dir
-from ansible_collections.oxzep7.python.plugins.module_utils._venv import describe_live, inspect_python, python_of
+from ansible_collections.oxzep7.python.plugins.module_utils._venv import (
+    describe_live, inspect_python, installed_versions, python_of)
 
 __metaclass__ = type
 
@@ -159,19 +160,11 @@ def cache_key(lock_sha256, params, installed=()):
     :param params: the module's parameters (dict; the run id among them), JSON-serializable.
         Only their hash is kept, never the values (they may hold index credentials).
     :param installed: the versions installed under the pyenv root (list of str): a verdict
-        checked against 3.12.1 is not reused once 3.12.8 is there (see :func:`installed_versions`).
+        checked against 3.12.1 is not reused once 3.12.8 is there (``_venv.installed_versions``).
     """
     text = json.dumps(dict(lock=lock_sha256, params=params, installed=sorted(installed)), sort_keys=True,
                       default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def installed_versions(pyenv_root):
-    """The names under ``<pyenv_root>/versions`` (list of str; empty when it cannot be listed)."""
-    try:
-        return sorted(os.listdir(os.path.join(pyenv_root, "versions"))) if pyenv_root else []
-    except OSError:
-        return []
 
 
 def cache_path(state_dir, stable):

@@ -7,7 +7,8 @@ import pytest
 
 from ansible_collections.oxzep7.python.plugins.module_utils._state import slug
 from ansible_collections.oxzep7.python.plugins.module_utils._verdict import (
-    cache_key, check_targets_for, compose, installed_versions, read_cached, write_cached)
+    cache_key, check_targets_for, compose, read_cached, write_cached)
+from ansible_collections.oxzep7.python.plugins.module_utils._venv import installed_versions
 
 
 def test_targets_for_stepwise_path():
