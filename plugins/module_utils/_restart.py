@@ -115,15 +115,15 @@ def run_venv_restart(module):
     if health_command or p["health_url"]:
         spec = dict(command=health_command, url=p["health_url"], status_code=[p["health_status"]],
                     timeout=p["timeout"])
-        health = result["health"] = wait_healthy(spec, p["retries"], p["delay"], runner)
-        result["seconds"] = round(time.monotonic() - started, 3)
-        if not health["passed"]:
-            last = health["samples"][-1]
-            command_failed = "cmd" in last  # a failed health command leaves its cmd in the sample
-            raise Oxzep7Error("%s: %s still failed after %d tries over %.1f s: %s" % (
-                p["path"], "the health command" if command_failed else "the health URL", health["tries"],
-                health["seconds"], health["failure"]),
-                rc=last.get("rc") if command_failed else None, stdout=last.get("stdout", ""),
-                stderr=last.get("stderr", ""), cmd=last.get("cmd"), **result)
+        result["health"] = wait_healthy(spec, p["retries"], p["delay"], runner)
     result["seconds"] = round(time.monotonic() - started, 3)
+    health = result["health"]
+    if health and not health["passed"]:
+        last = health["samples"][-1]
+        command_failed = "cmd" in last  # a failed health command leaves its cmd in the sample
+        raise Oxzep7Error("%s: %s still failed after %d tries over %.1f s: %s" % (
+            p["path"], "the health command" if command_failed else "the health URL", health["tries"],
+            health["seconds"], health["failure"]),
+            rc=last.get("rc") if command_failed else None, stdout=last.get("stdout", ""),
+            stderr=last.get("stderr", ""), cmd=last.get("cmd"), **result)
     return result
