@@ -14,8 +14,9 @@ A snapshot is a directory ``<backup_dir>/<slug>/<snapshot_id>/`` (mode 0700)::
 
 It is written to ``<snapshot_id>.partial`` and renamed when complete, so a directory without
 that suffix is always whole; a take that fails removes its partial copy. :func:`begin` writes
-the small files at once and the archive in a background thread, so a caller can rebuild while
-the archive is written; :func:`take` is ``begin(...).wait()``.
+the small files at once and the archive in a writer process, so a caller can rebuild while the
+archive is written, and can leave the rest to the writer (:meth:`PendingSnapshot.detach`);
+:func:`take` is ``begin(...).wait()``.
 
 Everything read back is untrusted: the file list is checked exactly against SHA256SUMS,
 snapshot.json must have the shape :func:`begin` writes, and every archive member's name,
@@ -24,16 +25,18 @@ type, link target and mode is checked before anything is extracted (``_archive.u
 
 from __future__ import absolute_import, division, print_function
 
+import fcntl
 import json
 import os
 import re
+import select
 import shutil
+import signal
 import stat
-import threading
 import time
 
 from ansible_collections.oxzep7.python.plugins.module_utils._archive import (
-    ARCHIVE_ERRORS, COMPRESSION, TIMEOUT_ARCHIVE, Packer, ZstdError, check_sums, extract, load_archive,
+    ARCHIVE_ERRORS, COMPRESSION, TIMEOUT_ARCHIVE, Packer, check_sums, extract, load_archive,
     member_problem, pick_compression, write_sums)
 from ansible_collections.oxzep7.python.plugins.module_utils._common import (
     KILL_AFTER, Oxzep7Error, module_runner, module_which, remove_tree, write_json_atomic)
@@ -125,59 +128,94 @@ def list_snapshots(backup_dir, stable_path):
 class PendingSnapshot:
     """A snapshot being written, as :func:`begin` returns it.
 
-    ``result`` (dict): what :meth:`wait` returns, filled in by it (see :func:`take`).
+    The archive, snapshot.json and SHA256SUMS are written into ``<id>.partial`` by a writer process of
+    its own (forked, in a session of its own, so that it can outlive the module). It reads the live
+    venv through a descriptor of its directory, so the archive holds the venv that was live at
+    :func:`begin` even when a switch renames that directory meanwhile. It then waits for this object's
+    decision: :meth:`wait` has it rename ``<id>.partial`` to ``<id>`` and apply the retention now;
+    :meth:`detach` leaves it to do so on its own after the module ended and to record the outcome
+    (``ledger``); :meth:`abort`, or the module ending without a decision, discards the copy. Nothing
+    but a decision makes a snapshot whole, so a pass that fails leaves none. While it works the
+    writer holds an ``flock`` on the ``.partial`` directory: :func:`prune` leaves a held ``.partial``
+    alone and :func:`begin` waits for one of the same id.
+
+    ``result`` (dict): what :meth:`wait` returns, filled in by it (see :func:`take`); ``state`` is
+    ``complete``, or ``writing`` after :meth:`detach` left the archive to the writer.
     ``lock_path`` (str): the lock of the live venv, readable from :func:`begin` on: inside the
-    ``.partial`` directory while the archive is written, in the snapshot after :meth:`wait`.
+    ``.partial`` directory while the archive is written, in the snapshot once it is complete.
     ``lock_entries`` (list of dicts, ``_lock`` entries): the same lock, parsed.
     ``waited`` (float): seconds :meth:`wait` blocked, the snapshot's cost on the caller's path.
     """
 
     def __init__(self, result, started, lock_entries):
         self.result = result
+        self.result["state"] = "complete"
         self.lock_path = result["lock_path"]
         self.lock_entries = lock_entries
         self.waited = 0.0
         self._started = started
-        self._thread = self._packer = self._error = self._failed = None
+        self._writer = self._failed = None
+        self._detachable = False
 
-    def _start(self, packer, backup_dir, partial, made, meta, keep):
-        self._packer, self._partial, self._made, self._meta, self._keep = packer, partial, made, meta, keep
-        self._backup_dir = backup_dir
-        self._root = os.path.dirname(partial)
+    def _start(self, packer, backup_dir, partial, made, meta, keep, source_fd, ledger, detachable):
+        """Fork the writer; ``source_fd`` (the live venv's directory) is closed here in any case."""
+        self._partial, self._made, self._root = partial, made, os.path.dirname(partial)
+        self._detachable = detachable
         self.lock_path = os.path.join(partial, "lock.txt")
-        self._thread = threading.Thread(target=self._pack, name="oxzep7 snapshot %s" % meta["snapshot_id"])
-        self._thread.daemon = True  # a module that dies leaves a .partial, which the next prune removes
-        self._thread.start()
+        final, stable = self.result["path"], meta["stable_path"]
 
-    def _pack(self):
+        def pack():
+            """In the writer: the archive, snapshot.json and SHA256SUMS, all in the ``.partial`` directory."""
+            packer.run()
+            meta["archive_bytes"] = os.path.getsize(os.path.join(partial, meta["archive"]))
+            write_json_atomic(os.path.join(partial, META), meta, mode=0o600)
+            write_sums(partial)
+            return dict(archive_bytes=meta["archive_bytes"])
+
+        def finish():
+            """In the writer, once told to: the snapshot made whole by its rename, then the retention."""
+            os.rename(partial, final)
+            return dict(archive_bytes=meta["archive_bytes"],
+                        removed=prune(backup_dir, stable, keep, protect=meta["snapshot_id"]))
+
+        def discard():
+            """In the writer: no ``.partial`` left, nor a backup directory made for it and empty now."""
+            remove_tree(partial, self._root)
+            _remove_empty(made)
+
         try:
-            self._packer.run()
-        except BaseException as exc:  # handed to wait(), which raises it in the caller
-            self._error = exc
+            hold = (source_fd, _dir_lock(partial))
+        except BaseException:
+            os.close(source_fd)
+            raise
+        self._writer = _Writer(pack, finish, discard, lambda status: ledger(dict(status, snapshot_id=meta["snapshot_id"])),
+                               stop=packer.stop, hold=hold, timeout=TIMEOUT_ARCHIVE, what="snapshot %s" % final)
 
-    def _discard(self):
+    def _settle(self, status):
+        """Take the writer's final ``status`` (dict) into ``result``, or raise the failure it reports."""
+        self._writer = None
+        if not status.get("ok"):
+            self._failed = Oxzep7Error(status.get("msg") or "the snapshot writer failed", **status.get("details", {}))
+            raise self._failed
+        self.lock_path = self.result["lock_path"]
+        self.result.update(archive_bytes=status["archive_bytes"], removed=status["removed"],
+                           seconds=round(time.time() - self._started, 3))
+        return self.result
+
+    def _kill(self, why):
+        """Stop the writer, remove what it left and raise ``why`` (str) as the snapshot's failure."""
+        self._writer.kill()
+        self._writer = None
         remove_tree(self._partial, self._root)
-        for path in reversed(self._made):
-            os.rmdir(path)
-
-    def _fail(self, exc):
-        """Remove the partial copy and return the error to raise for ``exc``."""
-        self._thread = None
-        self._discard()
-        final = self.result["path"]
-        if isinstance(exc, ZstdError):
-            exc = Oxzep7Error("cannot write snapshot %s (the partial copy was removed): %s" % (final, exc.msg),
-                              **exc.details)
-        elif isinstance(exc, ARCHIVE_ERRORS):
-            exc = Oxzep7Error("cannot write snapshot %s (the partial copy was removed): %s" % (final, exc))
-        self._failed = exc
-        return exc
+        _remove_empty(self._made)
+        self._failed = Oxzep7Error(why)
+        raise self._failed
 
     def wait(self, timeout=TIMEOUT_ARCHIVE):
-        """Finish the snapshot: wait for the archive, write snapshot.json and SHA256SUMS, rename
-        ``<id>.partial`` to ``<id>``, then apply the retention.
+        """Finish the snapshot: wait until the writer has written the archive, snapshot.json and
+        SHA256SUMS, then have it rename ``<id>.partial`` to ``<id>`` and apply the retention.
 
-        :param timeout: seconds (int or float) to wait for the archive; it is stopped after them.
+        :param timeout: seconds (int or float) to wait for the archive; the writer is killed after them.
         :returns: the ``result`` dict (see :func:`take`); a second call returns it again.
         :raises Oxzep7Error: ``cannot write snapshot <path> (the partial copy was removed): <why>``
             when the archive failed (a full disk, zstd failing, a file that cannot be read) or
@@ -187,58 +225,313 @@ class PendingSnapshot:
         """
         if self._failed is not None:
             raise self._failed
-        if self._thread is None:
+        if self._writer is None:
             self.result.setdefault("seconds", round(time.time() - self._started, 3))
             return self.result
         blocked = time.time()
-        self._thread.join(timeout)
-        if self._thread.is_alive():
-            self._packer.stop()
-            self._thread.join(KILL_AFTER)
-            self.waited = time.time() - blocked
-            raise self._fail(Oxzep7Error("cannot write snapshot %s (the partial copy was removed): the archive "
-                                         "took longer than %s s" % (self.result["path"], timeout)))
         try:
-            if self._error is not None:
-                raise self._error
-            archive = os.path.join(self._partial, self._meta["archive"])
-            self._meta["archive_bytes"] = os.path.getsize(archive)
-            write_json_atomic(os.path.join(self._partial, META), self._meta, mode=0o600)
-            write_sums(self._partial)
-            os.rename(self._partial, self.result["path"])
-        except BaseException as exc:
+            status = self._writer.packed(timeout)
+            if status is None:
+                self._kill("cannot write snapshot %s (the partial copy was removed): the archive took longer "
+                           "than %s s" % (self.result["path"], timeout))
+            return self._settle(self._writer.finish() if status.get("ok") else status)
+        finally:
             self.waited = time.time() - blocked
-            raise self._fail(exc)
-        self._thread = None
-        self.lock_path = self.result["lock_path"]
-        self.result["archive_bytes"] = self._meta["archive_bytes"]
-        self.result["removed"] = prune(self._backup_dir, self._meta["stable_path"], self._keep,
-                                       protect=self._meta["snapshot_id"])
-        self.result["seconds"] = round(time.time() - self._started, 3)
-        self.waited = time.time() - blocked
-        return self.result
+
+    def detach(self):
+        """Return ``result`` now: ``state`` ``complete`` when the archive was already written (the
+        snapshot is made whole first, as by :meth:`wait`), else ``writing``: the writer finishes on
+        its own, outliving this process, and records the outcome through ``ledger`` (see :func:`begin`).
+
+        Without ``/proc`` (the writer then reads the venv by path) this is :meth:`wait`.
+
+        :raises Oxzep7Error: the writer's failure when it had already failed.
+        """
+        if self._failed is not None:
+            raise self._failed
+        if self._writer is None or not self._detachable:
+            return self.wait()
+        status = self._writer.packed(0)
+        if status is None and self._writer.detach():
+            self._writer = None
+            self.result.update(state="writing", seconds=round(time.time() - self._started, 3))
+            return self.result
+        status = status or self._writer.packed(KILL_AFTER)
+        if status is None:
+            self._kill("cannot write snapshot %s (the partial copy was removed): its writer stopped answering"
+                       % self.result["path"])
+        return self._settle(self._writer.finish() if status.get("ok") else status)
 
     def abort(self):
         """Stop writing the archive and remove the ``.partial`` directory (and the backup
-        directories :func:`begin` made). Does nothing once :meth:`wait` returned or raised, or
-        when nothing was being written (an intact snapshot already there, check mode).
+        directories :func:`begin` made). Does nothing once :meth:`wait` or :meth:`detach`
+        returned or raised, or when nothing was being written (an intact snapshot already there,
+        check mode).
 
         :raises Oxzep7Error: from ``remove_tree`` when the partial directory is no longer one this
             collection made (a symlink put in its place).
         """
-        if self._thread is None:
+        if self._writer is None:
             return
-        self._packer.stop()
-        self._thread.join(KILL_AFTER)
-        self._thread = None
-        self._failed = Oxzep7Error("snapshot %s was aborted" % self.result["path"])
-        self._discard()
+        try:
+            self._kill("snapshot %s was aborted" % self.result["path"])
+        except Oxzep7Error:
+            if self._failed is None or not self._failed.msg.endswith("was aborted"):
+                raise
+
+
+def _remove_empty(made):
+    """Remove the directories ``made`` (list of paths, parents first) that are empty, deepest first."""
+    for path in reversed(made):
+        try:
+            os.rmdir(path)
+        except OSError:
+            pass  # gone already, or another snapshot's files are in it
+
+
+def _dir_lock(path):
+    """Open the directory ``path`` and take an exclusive ``flock`` on it; return the descriptor."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def being_written(path):
+    """Tell whether a snapshot writer holds the lock on the ``.partial`` directory ``path`` (bool)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except (IOError, OSError):
+        return True
+    finally:
+        os.close(fd)
+
+
+def wait_written(path, timeout):
+    """Wait until no writer holds ``path`` (see :func:`being_written`), polling every 0.1 s.
+
+    :param timeout: seconds (int or float).
+    :returns: True when free, False when still held after ``timeout``.
+    """
+    deadline = time.time() + timeout
+    while being_written(path):
+        if time.time() >= deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+DECISION_TIMEOUT = 86400  # seconds a writer whose archive is written waits for wait(), detach() or abort()
+
+
+class _Writer:
+    """A forked writer process: it runs ``pack()``, reports, waits for a decision, and acts on it.
+
+    The process forks twice and starts a session of its own, with stdin, stdout and stderr on
+    ``/dev/null`` and no descriptor but ``hold`` (kept open until it exits: the source directory and
+    the lock) and its two pipes, so Ansible's connection never waits for it. It ends with
+    ``os._exit``: none of the module's own clean-up (``atexit``) runs in it. ``SIGALRM`` stops
+    ``pack()`` after ``timeout`` seconds.
+
+    Report pipe, one JSON object per line: ``{"pid": N}``, then ``pack()``'s outcome
+    (``{"ok": true, ...}`` or ``{"ok": false, "msg": ..., "details": {...}}``, after which the writer
+    has run ``discard()`` itself), then after a ``f`` decision ``finish()``'s outcome. Control pipe,
+    one byte: ``f`` (finish and report), ``d`` (finish and record through ``ledger``: the caller is
+    gone), or its end without a byte (discard). The control pipe keeps a decision sent while
+    ``pack()`` still runs, so each outcome is recorded exactly once, by one side.
+
+    :param pack: callable returning a JSON-able dict, run in the writer.
+    :param finish: callable returning a JSON-able dict, run after ``pack()`` on a decision.
+    :param discard: callable removing what ``pack()`` wrote, run after a failure or without a decision.
+    :param ledger: callable ``(status dict)`` run in the writer for the outcome of a ``d`` decision.
+    :param stop: callable ending ``pack()`` early (run from the writer's alarm).
+    :param hold: descriptors (ints) the writer keeps; this process closes its copies.
+    :param timeout: seconds (int) ``pack()`` may take.
+    :param what: words naming the work in errors (str).
+    """
+
+    def __init__(self, pack, finish, discard, ledger, stop, hold, timeout, what):
+        pipes = []
+        try:
+            pipes.extend(os.pipe())
+            pipes.extend(os.pipe())
+            child = os.fork()
+        except OSError as exc:
+            for fd in hold + tuple(pipes):
+                os.close(fd)
+            raise Oxzep7Error("cannot start the writer of %s: %s" % (what, exc))
+        report_r, report_w, control_r, control_w = pipes
+        if child == 0:  # pragma: no cover (runs in the forked process, reported through the pipe)
+            try:
+                os.close(report_r)
+                os.close(control_w)
+                self._become_writer(hold + (report_w, control_r))
+                _serve(dict(pack=pack, finish=finish, discard=discard, ledger=ledger, stop=stop),
+                       timeout, what, report_w, control_r)
+            finally:
+                os._exit(0)
+        for fd in hold + (report_w, control_r):
+            os.close(fd)
+        os.waitpid(child, 0)
+        self._report, self._control, self._buffer, self._ended, self.pid = report_r, control_w, b"", False, None
+        first = self._line(10)
+        self.pid = first.get("pid") if first else None
+        if not self.pid:
+            self._close()
+            raise Oxzep7Error("cannot start the writer of %s" % what)
+
+    @staticmethod
+    def _become_writer(keep):
+        """Second fork, own session, ``/dev/null`` for stdio, every other descriptor closed."""
+        os.setsid()
+        if os.fork() > 0:
+            os._exit(0)
+        os.chdir("/")
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        highest = max(keep + (null, 2)) + 1
+        for fd in range(3, highest):
+            if fd not in keep:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        os.closerange(highest, 65536)
+
+    def _line(self, timeout):
+        """The next JSON line of the report pipe (dict), None at its end or after ``timeout`` seconds."""
+        deadline = time.time() + timeout
+        while b"\n" not in self._buffer:
+            left = max(deadline - time.time(), 0)
+            if self._ended or not select.select([self._report], [], [], left)[0]:
+                return None
+            chunk = os.read(self._report, 65536)
+            if not chunk:
+                self._ended = True  # the writer is gone: it held the pipe until its exit
+                return None
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        try:
+            data = json.loads(line.decode("utf-8"))
+        except ValueError:
+            data = None
+        return data if isinstance(data, dict) else dict(ok=False, msg="the writer reported %r" % line[:200])
+
+    def packed(self, timeout):
+        """Wait up to ``timeout`` seconds for ``pack()``'s outcome; return it (dict), or None when none came
+        in time. A writer that died without a word (killed) gives ``ok`` false."""
+        data = self._line(timeout)
+        if data is None and self._ended:
+            data = dict(ok=False, msg="the writer of the snapshot ended without reporting (was it killed?)")
+        if data is not None and not data.get("ok"):
+            self._close()
+        return data
+
+    def finish(self):
+        """Tell the writer to finish; return ``finish()``'s outcome (dict)."""
+        self._tell(b"f")
+        data = self._line(TIMEOUT_ARCHIVE)
+        self._close()
+        return data or dict(ok=False, msg="the writer of the snapshot ended without finishing it")
+
+    def detach(self):
+        """Tell the writer it is on its own (it records the outcome); True when it got the word."""
+        told = self._tell(b"d")
+        if told:
+            self._close()
+        return told
+
+    def _tell(self, decision):
+        try:
+            os.write(self._control, decision)
+            return True
+        except OSError:
+            return False
+
+    def kill(self):
+        """Kill the writer (unless its pipe already ended, so that no reused pid is hit) and wait, at
+        most ``KILL_AFTER`` seconds, until its pipe ends."""
+        if not self._ended:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            deadline = time.time() + KILL_AFTER
+            while not self._ended and time.time() < deadline:
+                self._line(deadline - time.time())
+        self._close()
+
+    def _close(self):
+        for fd in (self._report, self._control):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self._report = self._control = -1
+
+
+def _serve(work, timeout, what, report, control):  # pragma: no cover (the writer process)
+    """The writer's life: report its pid, pack, report, wait for the decision and act on it.
+
+    :param work: dict of the callables ``pack``, ``finish``, ``discard``, ``ledger`` and ``stop`` (see :class:`_Writer`).
+    """
+
+    def send(data):
+        try:
+            os.write(report, (json.dumps(data) + "\n").encode("utf-8"))
+        except OSError:
+            pass  # the module is gone
+
+    def failure(exc):
+        msg = exc.msg if isinstance(exc, Oxzep7Error) else str(exc) if isinstance(exc, ARCHIVE_ERRORS) \
+            else "%s: %s" % (type(exc).__name__, exc)
+        if not (isinstance(exc, Oxzep7Error) and msg.startswith("cannot snapshot ")):
+            msg = "cannot write %s (the partial copy was removed): %s" % (what, msg)
+        status = dict(ok=False, msg=msg, details=getattr(exc, "details", {}))
+        try:
+            work["discard"]()
+        except BaseException as also:  # a symlink put in place of the .partial: say so too
+            status["msg"] += "; removing the partial copy failed: %s" % also
+        return status
+
+    def alarm(_signum, _frame):
+        work["stop"]()
+        raise Oxzep7Error("the archive took longer than %s s" % timeout)
+
+    send({"pid": os.getpid()})
+    signal.signal(signal.SIGALRM, alarm)
+    signal.alarm(max(int(timeout), 1))
+    try:
+        status = dict(work["pack"](), ok=True)
+        signal.alarm(0)
+    except BaseException as exc:  # every failure is reported, none escapes the forked process
+        signal.alarm(0)
+        status = failure(exc)
+    send(status)
+    decision = os.read(control, 1) if select.select([control], [], [], DECISION_TIMEOUT)[0] else b""
+    if status["ok"]:
+        if decision not in (b"f", b"d"):
+            work["discard"]()
+            return
+        try:
+            status = dict(work["finish"](), ok=True)
+        except BaseException as exc:
+            status = failure(exc)
+    if decision == b"f":
+        send(status)
+    elif decision == b"d":
+        work["ledger"](status)
 
 
 def begin(runner, layout, backup_dir, snapshot_id=None, compression="auto", keep=5, which=shutil.which,
-          check_mode=False, facts=None):
+          check_mode=False, facts=None, ledger=None):
     """Start a snapshot of the live venv of ``layout``: write its lock, venv.json and pyvenv.cfg
-    into ``<snapshot_id>.partial`` now, and its archive in a background thread.
+    into ``<snapshot_id>.partial`` now, and its archive in a writer process (see :class:`PendingSnapshot`).
 
     :param runner: ``_common.Runner`` (inspects the live venv once).
     :param layout: ``_layout.Layout`` of the stable path.
@@ -250,9 +543,13 @@ def begin(runner, layout, backup_dir, snapshot_id=None, compression="auto", keep
     :param keep: how many snapshots of this stable path to keep (int, at least 1), applied by wait.
     :param which: callable ``name -> path or None`` finding ``zstd`` (``get_bin_path``).
     :param facts: what ``inspect_python`` already returned for the live venv, to not run it twice.
-    :returns: a :class:`PendingSnapshot`; call its ``wait()`` (or ``abort()``) before the process
-        ends. It is already complete (``wait()`` returns at once) when an intact snapshot of the
-        same id is there (``changed`` false) or in check mode.
+    :param ledger: callable ``(status)`` the writer runs when :meth:`PendingSnapshot.detach` left it
+        the outcome to record: ``status`` is a dict with ``ok`` (bool) and ``snapshot_id``, plus
+        ``archive_bytes`` and ``removed`` on success, ``msg`` on failure.
+    :returns: a :class:`PendingSnapshot`; call its ``wait()``, ``detach()`` or ``abort()`` before
+        the process ends. It is already complete (``wait()`` returns at once) when an intact
+        snapshot of the same id is there (``changed`` false) or in check mode. A snapshot of the
+        same id still being written by another writer is waited for first.
     :raises Oxzep7Error: on a missing venv, a bad compression or snapshot id, zstd asked for and
         missing, a backup directory that is a symlink, or a failed write of the small files (the
         partial copy and the directories this call made are removed first).
@@ -271,6 +568,9 @@ def begin(runner, layout, backup_dir, snapshot_id=None, compression="auto", keep
                   lock_path=os.path.join(final, "lock.txt"), removed=[],
                   archive=os.path.join(final, archive_name), archive_bytes=None)
     pending = PendingSnapshot(result, started, live["entries"])
+    partial = final + ".partial"
+    if not wait_written(partial, TIMEOUT_ARCHIVE):
+        raise Oxzep7Error("snapshot %s is still being written by another run after %s s" % (final, TIMEOUT_ARCHIVE))
     if os.path.isdir(final) and not check_sums(final):
         meta = read_meta(final)
         result.update(archive=os.path.join(final, meta["archive"]), archive_bytes=meta["archive_bytes"],
@@ -287,7 +587,6 @@ def begin(runner, layout, backup_dir, snapshot_id=None, compression="auto", keep
                           "the snapshots of %s only in a directory it made there" % (root, layout.stable))
     for path in (backup_dir, root):
         os.chmod(path, 0o700)
-    partial = final + ".partial"
     for stale in (partial, final):
         remove_tree(stale, root)
     uid, gid, mode = ownership(live["path"])
@@ -317,11 +616,23 @@ def begin(runner, layout, backup_dir, snapshot_id=None, compression="auto", keep
         if isinstance(exc, ARCHIVE_ERRORS):
             raise Oxzep7Error("cannot write snapshot %s (the partial copy was removed): %s" % (final, exc))
         raise
-    entries = [(os.path.join(live["path"], name), name) for name in sorted(os.listdir(live["path"]))]
+    # The archive reads the venv through a descriptor of its directory (/proc/self/fd/N/...): a switch
+    # that renames a plain venv directory meanwhile (it becomes the adopted release) changes nothing of
+    # what is read. Without /proc it reads by path, and detach() waits instead.
+    source = os.open(live["path"], os.O_RDONLY | os.O_DIRECTORY)
+    by_fd = os.path.isdir("/proc/self/fd/%d" % source)
+    top = "/proc/self/fd/%d" % source if by_fd else live["path"]
+    entries = [(os.path.join(top, name), name) for name in sorted(os.listdir(live["path"]))]
     packer = Packer(os.path.join(partial, archive_name), entries, compression, zstd=zstd,
-                    compresslevel=1 if asked == "auto" else None,
-                    member_filter=restorable)
-    pending._start(packer, backup_dir, partial, made, meta, keep)
+                    compresslevel=1 if asked == "auto" else None, member_filter=restorable)
+    try:
+        pending._start(packer, backup_dir, partial, made, meta, keep, source, ledger or (lambda status: None),
+                       detachable=by_fd)
+    except BaseException:
+        remove_tree(partial, root)
+        for path in reversed(made):
+            os.rmdir(path)
+        raise
     return pending
 
 
@@ -340,7 +651,8 @@ def take(runner, layout, backup_dir, snapshot_id=None, compression="auto", keep=
 
 
 def prune(backup_dir, stable_path, keep, protect=None, check_mode=False):
-    """Remove all but the ``keep`` newest snapshots of a stable path and any ``.partial`` leftovers.
+    """Remove all but the ``keep`` newest snapshots of a stable path and any ``.partial`` leftovers
+    (not one a writer still holds: :func:`being_written`).
 
     :param protect: a snapshot id never removed (the one just taken).
     :returns: list of removed snapshot ids.
@@ -349,7 +661,7 @@ def prune(backup_dir, stable_path, keep, protect=None, check_mode=False):
     doomed = [s for s in snaps[:max(len(snaps) - max(keep, 1), 0)] if s["snapshot_id"] != protect]
     root = snapshot_root(backup_dir, stable_path)
     leftovers = [os.path.join(root, n) for n in (os.listdir(root) if os.path.isdir(root) else [])
-                 if n.endswith(".partial")]
+                 if n.endswith(".partial") and not being_written(os.path.join(root, n))]
     if not check_mode:
         for path in [s["path"] for s in doomed] + [p for p in leftovers if stat.S_ISDIR(os.lstat(p).st_mode)]:
             remove_tree(path, root)
@@ -383,6 +695,9 @@ def open_snapshot(backup_dir, stable_path, snapshot):
     path = snapshot if os.path.isabs(snapshot) else os.path.join(
         snapshot_root(backup_dir, stable_path), check_release_id(snapshot, "snapshot id"))
     if not os.path.isdir(path):
+        if being_written(path + ".partial"):
+            raise Oxzep7Error("snapshot %s is still being written; its writer records in the ledger when it is "
+                              "done" % path)
         raise Oxzep7Error("snapshot %s does not exist" % path)
     problems = check_sums(path)
     if problems:

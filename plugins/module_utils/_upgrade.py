@@ -11,6 +11,7 @@ records. What happens after the switch (restart, health, rollback) is the roles'
 
 from __future__ import absolute_import, division, print_function
 
+import os
 import time
 
 from ansible_collections.oxzep7.python.plugins.module_utils._common import (
@@ -112,10 +113,12 @@ def _fail(exc, stage, result):
 def _passes(module, layout, runner, work, facts, result):
     """Snapshot, rebuild, verify and switch, recording each stage; fill ``result`` in place.
 
-    The snapshot's lock and metadata are written first; its archive is written in the background
-    while the release is built and verified, and finished before the switch. ``seconds.snapshot``
-    is what the snapshot added to the pass (writing the lock, then waiting for the archive);
-    ``seconds.snapshot_archive`` the archive's own time.
+    The snapshot's lock and metadata are written first; its archive is written by a writer process
+    while the release is built and verified. The switch does not wait for it: the old release stays
+    on disk, the rollback target, and a writer still at work when the pass ends finishes on its own
+    and records the snapshot in the ledger (``snapshot.state`` ``writing``). ``seconds.snapshot`` is
+    what the snapshot added to the pass (the lock and the writer's start); ``seconds.snapshot_archive``
+    the archive's own time, when it was complete before the switch.
     """
     p = module.params
     installer = module_installer(module)
@@ -128,7 +131,8 @@ def _passes(module, layout, runner, work, facts, result):
         with _stage(module, work, "snapshot", source=layout.current_release()):
             started = time.time()
             pending = _snapshot.begin(runner, layout, p["backup_dir"], compression=p["snapshot_compression"],
-                                      keep=p["keep_snapshots"], which=module_which(module), facts=facts["live"])
+                                      keep=p["keep_snapshots"], which=module_which(module), facts=facts["live"],
+                                      ledger=_snapshot_ledger(module, layout, started))
             result["seconds"]["snapshot"] = round(time.time() - started, 3)
         stage, rebuilding = "rebuild", True
         with _stage(module, work, "rebuild", source=layout.current_release(), target=release_id):
@@ -147,12 +151,12 @@ def _passes(module, layout, runner, work, facts, result):
             _compare(module, layout, runner, work, release_id, before, result)
         stage = "snapshot"
         with _stage(module, work, "snapshot", source=layout.current_release()):
-            snap = pending.wait()
+            snap = pending.detach()
         result.update(snapshot=snap, snapshot_id=snap["snapshot_id"], lock_path=snap["lock_path"])
-        result["seconds"]["snapshot"] += round(pending.waited, 3)
-        result["seconds"]["snapshot_archive"] = snap["seconds"]
-        _record(module, work, "snapshot", "changed" if snap["changed"] else "unchanged", time.time() - snap["seconds"],
-                source=snap["release_id"], target=snap["snapshot_id"])
+        if snap["state"] == "complete":
+            result["seconds"]["snapshot_archive"] = snap["seconds"]
+            _record(module, work, "snapshot", "changed" if snap["changed"] else "unchanged",
+                    time.time() - snap["seconds"], source=snap["release_id"], target=snap["snapshot_id"])
         if p["switch"]:
             stage = "switch"
             _switch(module, layout, work, release_id, result)
@@ -167,6 +171,27 @@ def _passes(module, layout, runner, work, facts, result):
             if pending is not None:
                 pending.abort()
         raise _fail(exc, stage, result)
+
+
+def _snapshot_ledger(module, layout, started):
+    """The ledger callable of ``_snapshot.begin``: a detached writer's ``snapshot`` record, appended
+    only when the run has an id and the venv's state directory still exists (never made again by
+    a writer that outlived it)."""
+    p = module.params
+    stable = layout.stable
+    source = layout.current_release()
+
+    def record(status):
+        if not p.get("run_id") or not os.path.isdir(os.path.dirname(_state.ledger_path(p["state_dir"], stable))):
+            return
+        entry = dict(run_id=p["run_id"], step="snapshot", result="changed" if status.get("ok") else "failed",
+                     seconds=round(time.time() - started, 3), detached=True, **{"from": source})
+        entry["to"] = status.get("snapshot_id")
+        if not status.get("ok"):
+            entry["reason"] = status.get("msg")
+        _state.append_ledger(p["state_dir"], stable, entry)
+
+    return record
 
 
 def _drop(layout, release_id, reason, keep):

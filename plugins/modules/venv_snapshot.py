@@ -17,6 +17,8 @@ description:
     file covering all of them.
   - The snapshot is written under a C(.partial) name and renamed when complete; on any failure (a full
     disk) the partial copy is removed and the error names the snapshot directory.
+  - A snapshot of the same id still being written (by the writer a M(oxzep7.python.venv_upgrade) pass left) is
+    waited for, then found whole (not changed).
   - Refuses a venv holding a member M(oxzep7.python.venv_restore) would refuse (a setuid file, a device),
     so that every snapshot taken can be restored.
   - A complete snapshot with the same id and intact checksums is left alone (no change).
@@ -104,6 +106,12 @@ removed:
   returned: state=present
   type: list
   elements: str
+state:
+  description:
+    - C(complete); this module always waits for the archive. M(oxzep7.python.venv_upgrade) returns the same
+      dict with C(writing) when the archive was still being written as its pass ended.
+  returned: state=present
+  type: str
 seconds:
   description: Wall time spent, in seconds.
   returned: state=present

@@ -30,6 +30,11 @@ description:
     C(oxzep7.python.upgrade) role's job; RV(previous_release) is what to switch back to.
   - Each stage appends its record to the venv's ledger (C(snapshot), C(rebuild), C(verify), C(switch)),
     a failed one too, with the reason.
+  - The snapshot's archive is written by a process of its own while the release is built and verified. The
+    switch does not wait for it, because the old release stays on disk as the rollback target. A writer still at
+    work when the pass ends finishes the snapshot after the module returned (C(state) C(writing) in RV(snapshot)) and
+    appends the C(snapshot) record itself, marked C(detached). It reads the old venv through a handle on its
+    directory, so the archive holds the venv that was live even after the switch renamed that directory.
 author: oxzep7.python contributors (@oxzep7)
 extends_documentation_fragment:
   - oxzep7.python.venv
@@ -96,7 +101,7 @@ options:
     type: float
   switch:
     description:
-      - Switch the stable path to the new release once it is verified and the snapshot is finished.
+      - Switch the stable path to the new release once it is verified.
       - With C(false) the pass stops there (RV(outcome=verified)). The new release is verified beside the
         live one, the run lock stays held, and M(oxzep7.python.venv_switch) switches later (the
         C(oxzep7.python.upgrade) role does so to run its C(before_switch) hooks in between).
@@ -200,7 +205,10 @@ lock_path:
   returned: always
   type: str
 snapshot:
-  description: What M(oxzep7.python.venv_snapshot) returns for the snapshot.
+  description:
+    - What M(oxzep7.python.venv_snapshot) returns for the snapshot, plus C(state)
+      (C(complete), or C(writing) when the archive was still being written as the pass ended; its
+      C(archive_bytes) is then null and the snapshot directory appears once it is whole).
   returned: always
   type: dict
 rebuild:
@@ -243,8 +251,8 @@ lock:
 seconds:
   description:
     - Seconds per stage (C(rebuild), C(verify), C(switch)) and C(total). C(snapshot) is what the snapshot added
-      to the pass (writing the lock, then waiting for the archive after the verification);
-      C(snapshot_archive) is the archive's own time, most of it spent while the release was built and verified.
+      to the pass (writing the lock and starting the archive's writer); C(snapshot_archive) is the archive's own
+      time, only when it was complete before the switch.
   returned: always
   type: dict
 installer_log:

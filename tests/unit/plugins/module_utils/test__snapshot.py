@@ -2,6 +2,7 @@
 compressions (zstd through the zstd program), and a snapshot written while the caller works."""
 
 import io
+import json
 import os
 import shutil
 import stat
@@ -15,7 +16,7 @@ from ansible_collections.oxzep7.python.plugins.module_utils._archive import chec
 from ansible_collections.oxzep7.python.plugins.module_utils._common import Oxzep7Error
 from ansible_collections.oxzep7.python.plugins.module_utils._layout import Layout
 from ansible_collections.oxzep7.python.plugins.module_utils._snapshot import (
-    begin, list_snapshots, remove, restore, snapshot_root, take)
+    begin, being_written, list_snapshots, prune, remove, restore, snapshot_root, take, wait_written)
 
 
 def no_zstd(name):
@@ -97,6 +98,101 @@ def test_abort_leaves_nothing(app_venv, runner, tmp_path):
     assert not os.path.exists(backups)
     with pytest.raises(Oxzep7Error, match="was aborted"):
         pending.wait()
+
+
+def _status_to(path):
+    """A ``ledger`` callable for begin(): the writer, a process of its own, writes its status to ``path``."""
+    def ledger(status):
+        with open(path, "w") as fh:
+            json.dump(status, fh)
+    return ledger
+
+
+def test_a_detached_snapshot_holds_the_venv_that_was_live_and_outlives_a_switch(app_venv, runner, tmp_path):
+    """The switch of a plain venv renames its directory and puts the new release at the stable path while
+    the writer still works: the archive still holds the old venv, and the writer finishes on its own,
+    protected from retention, and records its outcome."""
+    layout = Layout(app_venv)
+    backups = str(tmp_path / "b")
+    before = tree_manifest(app_venv)
+    status = str(tmp_path / "status.json")
+    pending = begin(runner, layout, backups, snapshot_id="s1", compression="bz2", ledger=_status_to(status))
+    partial = os.path.join(snapshot_root(backups, layout.stable), "s1.partial")
+    # what a switch does to a plain venv: the directory moves away, something else answers at its path
+    os.rename(app_venv, app_venv + "-adopted")
+    os.mkdir(app_venv)
+    with open(os.path.join(app_venv, "pyvenv.cfg"), "w") as fh:
+        fh.write("home = /nowhere\n")
+    result = pending.detach()
+    assert result["state"] == "writing" and result["archive_bytes"] is None, "bz2 of the app venv took < 1 s?"
+    assert pending.detach() is result and being_written(partial)
+    assert prune(backups, layout.stable, keep=1) == [] and os.path.isdir(partial)  # a held .partial is left alone
+    assert wait_written(partial, 300) and not os.path.exists(partial) and check_sums(result["path"]) == []
+    with open(status) as fh:
+        recorded = json.load(fh)
+    assert recorded["ok"] and recorded["snapshot_id"] == "s1" and recorded["archive_bytes"] > 100000
+    os.rename(app_venv, app_venv + "-other")
+    os.rename(app_venv + "-adopted", app_venv)
+    restored = restore(layout, backups, "s1")
+    assert tree_manifest(restored["release_path"]) == before
+
+
+def test_a_detached_writer_that_fails_records_why_and_leaves_nothing(app_venv, runner, tmp_path):
+    """A member a restore would refuse, met by the writer after the caller left: no .partial, the
+    backup directory it made removed, and the reason in its status."""
+    layout = Layout(app_venv)
+    backups = str(tmp_path / "b")
+    bad = os.path.join(app_venv, "zz-last", "tool")
+    os.makedirs(os.path.dirname(bad))
+    with open(bad, "w") as fh:
+        fh.write("#!/bin/sh\n")
+    os.chmod(bad, 0o4755)
+    status = str(tmp_path / "status.json")
+    pending = begin(runner, layout, backups, snapshot_id="s1", compression="bz2", ledger=_status_to(status))
+    partial = os.path.join(snapshot_root(backups, layout.stable), "s1.partial")
+    assert pending.detach()["state"] == "writing"
+    assert wait_written(partial, 300)
+    deadline = time.time() + 30
+    while not os.path.exists(status) and time.time() < deadline:
+        time.sleep(0.1)
+    with open(status) as fh:
+        recorded = json.load(fh)
+    assert not recorded["ok"] and recorded["msg"] == (
+        "cannot snapshot %s: %s: mode 4755 has the setuid, setgid or sticky bit, which a restore refuses; fix it "
+        "in the venv first" % (app_venv, bad))
+    assert not os.path.exists(backups)
+
+
+def test_a_snapshot_being_written_is_waited_for_and_named(app_venv, runner, tmp_path):
+    """begin() of the same id waits for the writer and then finds the snapshot whole; restore names it
+    as being written meanwhile."""
+    layout = Layout(app_venv)
+    backups = str(tmp_path / "b")
+    first = begin(runner, layout, backups, snapshot_id="s1", compression="bz2").detach()
+    assert first["state"] == "writing"
+    with pytest.raises(Oxzep7Error, match=r"snapshot .*/s1 is still being written; its writer records"):
+        restore(layout, backups, "s1")
+    second = begin(runner, layout, backups, snapshot_id="s1", compression="bz2")
+    assert second.wait()["changed"] is False and check_sums(first["path"]) == []
+
+
+def test_an_abort_after_the_archive_is_written_still_leaves_nothing(app_venv, runner, tmp_path):
+    """The writer makes a snapshot whole only when told to: a pass that fails after the archive was written
+    (its SHA256SUMS is there) leaves no snapshot, and the retention it would have applied removed nothing."""
+    layout = Layout(app_venv)
+    backups = str(tmp_path / "b")
+    older = take(runner, layout, backups, snapshot_id="old", compression="none")
+    pending = begin(runner, layout, backups, snapshot_id="s1", compression="none", keep=1)
+    partial = os.path.join(snapshot_root(backups, layout.stable), "s1.partial")
+    deadline = time.time() + 120
+    while not os.path.exists(os.path.join(partial, "SHA256SUMS")) and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    assert being_written(partial)  # written, and waiting for the decision
+    pending.abort()
+    assert not os.path.exists(partial) and not os.path.exists(os.path.join(os.path.dirname(partial), "s1"))
+    assert [s["snapshot_id"] for s in list_snapshots(backups, layout.stable)] == ["old"]
+    assert check_sums(older["path"]) == []
 
 
 def test_xz_snapshot_and_restore_are_byte_identical(old_python, runner, tmp_path):
