@@ -22,7 +22,7 @@ from ansible_collections.oxzep7.python.plugins.module_utils._layout import STATE
 from ansible_collections.oxzep7.python.plugins.module_utils._modules import _changes, _record, _stage
 from ansible_collections.oxzep7.python.plugins.module_utils._release import failure_summary, verify
 from ansible_collections.oxzep7.python.plugins.module_utils._snapshot import (
-    list_snapshots, restore, snapshot_root)
+    list_snapshots, restore, snapshot_root, wait_for_writers)
 from ansible_collections.oxzep7.python.plugins.module_utils._state import ledger_path
 
 __metaclass__ = type
@@ -33,10 +33,12 @@ GATE_OPTIONS = ("imports", "smoke_commands", "test_command", "check_dependencies
 
 def latest_snapshot(backup_dir, stable_path):
     """The id of the newest complete snapshot of ``stable_path`` (str), as ``_snapshot.list_snapshots``
-    orders them (by ``created``).
+    orders them (by ``created``), once no writer is still at one (an upgrade's snapshot finishing after it).
 
-    :raises Oxzep7Error: when there is none, naming the directory looked in.
+    :raises Oxzep7Error: when there is none, naming the directory looked in, or one is still being written
+        after ``_snapshot.wait_for_writers``'s time limit.
     """
+    wait_for_writers(backup_dir, stable_path)
     snapshots = list_snapshots(backup_dir, stable_path)
     if not snapshots:
         raise Oxzep7Error("%s holds no snapshot of %s: there is nothing to drill (an upgrade or venv_snapshot "

@@ -325,7 +325,22 @@ def wait_written(path, timeout):
     return True
 
 
+def wait_for_writers(backup_dir, stable_path, timeout=TIMEOUT_ARCHIVE):
+    """Wait until no writer holds a ``.partial`` snapshot of ``stable_path`` (:func:`wait_written` on each).
+
+    :param timeout: seconds (int or float) for each of them.
+    :raises Oxzep7Error: naming the snapshot still being written after ``timeout``.
+    """
+    root = snapshot_root(backup_dir, stable_path)
+    names = sorted(os.listdir(root)) if os.path.isdir(root) else []
+    for name in names:
+        path = os.path.join(root, name)
+        if name.endswith(".partial") and not wait_written(path, timeout):
+            raise Oxzep7Error("snapshot %s is still being written after %s s" % (path[:-len(".partial")], timeout))
+
+
 DECISION_TIMEOUT = 86400  # seconds a writer whose archive is written waits for wait(), detach() or abort()
+WRITER_NICE = 10  # added to the writer's niceness (and so zstd's): it yields the CPU to the pass and the app
 
 
 class _Writer:
@@ -334,7 +349,8 @@ class _Writer:
     The process forks twice and starts a session of its own, with stdin, stdout and stderr on
     ``/dev/null`` and no descriptor but ``hold`` (kept open until it exits: the source directory and
     the lock) and its two pipes, so Ansible's connection never waits for it. It ends with
-    ``os._exit``: none of the module's own clean-up (``atexit``) runs in it. ``SIGALRM`` stops
+    ``os._exit``: none of the module's own clean-up (``atexit``) runs in it. It runs at a niceness
+    :data:`WRITER_NICE` higher, so the pass's own work and the app get the CPU first. ``SIGALRM`` stops
     ``pack()`` after ``timeout`` seconds.
 
     Report pipe, one JSON object per line: ``{"pid": N}``, then ``pack()``'s outcome
@@ -504,6 +520,10 @@ def _serve(work, timeout, what, report, control):  # pragma: no cover (the write
         raise Oxzep7Error("the archive took longer than %s s" % timeout)
 
     send({"pid": os.getpid()})
+    try:
+        os.nice(WRITER_NICE)  # the release's build and gates, and the app itself, come first
+    except OSError:
+        pass
     signal.signal(signal.SIGALRM, alarm)
     signal.alarm(max(int(timeout), 1))
     try:

@@ -18,6 +18,8 @@ description:
     does (the dependency check, O(imports), O(smoke_commands), O(test_command)), plus the restored set against
     the lock the snapshot recorded. The scratch release is never marked verified and is removed at the end,
     whether the drill passed or not.
+  - Without O(snapshot), a snapshot still being written (the one an upgrade left its writer to finish) is
+    waited for first, so the drill takes the newest.
   - The stable path, the live release and the services are never touched, and the scratch release gets no
     bytecode (C(PYTHONDONTWRITEBYTECODE=1)). A scratch release left by a killed drill is removed first.
   - A drill that fails (a damaged snapshot, a missing interpreter, a gate) fails the task with a message

@@ -14,6 +14,7 @@ import pytest
 
 from ansible_collections.oxzep7.python.plugins.module_utils._archive import check_sums, tree_manifest, unsafe_members, write_sums
 from ansible_collections.oxzep7.python.plugins.module_utils._common import Oxzep7Error
+from ansible_collections.oxzep7.python.plugins.module_utils._drill import latest_snapshot
 from ansible_collections.oxzep7.python.plugins.module_utils._layout import Layout
 from ansible_collections.oxzep7.python.plugins.module_utils._snapshot import (
     begin, being_written, list_snapshots, prune, remove, restore, snapshot_root, take, wait_written)
@@ -174,6 +175,15 @@ def test_a_snapshot_being_written_is_waited_for_and_named(app_venv, runner, tmp_
         restore(layout, backups, "s1")
     second = begin(runner, layout, backups, snapshot_id="s1", compression="bz2")
     assert second.wait()["changed"] is False and check_sums(first["path"]) == []
+
+
+def test_a_drill_waits_for_the_snapshot_being_written(app_venv, runner, tmp_path):
+    """The newest snapshot a drill takes is the one an upgrade left its writer to finish, not an older one."""
+    layout = Layout(app_venv)
+    backups = str(tmp_path / "b")
+    take(runner, layout, backups, snapshot_id="older", compression="none")
+    assert begin(runner, layout, backups, snapshot_id="s1", compression="bz2").detach()["state"] == "writing"
+    assert latest_snapshot(backups, layout.stable) == "s1"
 
 
 def test_an_abort_after_the_archive_is_written_still_leaves_nothing(app_venv, runner, tmp_path):
