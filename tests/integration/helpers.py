@@ -11,6 +11,8 @@ import time
 
 from support import make_app_venv
 
+from ansible_collections.oxzep7.python.plugins.module_utils._snapshot import wait_written
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.dirname(sys.executable)
 HOOKS = os.path.join(ROOT, "tests", "integration", "hooks")  # task files the tests use as hooks
@@ -169,6 +171,19 @@ def hook_lines(path):
         return []
     with open(path) as fh:
         return [json.loads(line) for line in fh]
+
+
+def settle_snapshots(backup_dir, timeout=300):
+    """Wait until no snapshot writer holds a ``.partial`` under ``backup_dir`` (venv_upgrade's switch does not
+    wait for the archive, and its writer records the snapshot when it is done).
+
+    :raises AssertionError: naming a snapshot still being written after ``timeout`` seconds.
+    """
+    for slug in sorted(os.listdir(backup_dir)) if os.path.isdir(backup_dir) else []:
+        root = os.path.join(backup_dir, slug)
+        for name in sorted(os.listdir(root)) if os.path.isdir(root) else []:
+            if name.endswith(".partial"):
+                assert wait_written(os.path.join(root, name), timeout), "%s is still being written" % name
 
 
 def read_ledger(state_dir):

@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from helpers import Playbook, failed_tasks, read_ledger, run_fleet_playbook, run_playbook, task_results
+from helpers import Playbook, failed_tasks, read_ledger, run_fleet_playbook, run_playbook, settle_snapshots, task_results
 from support import UV
 
 from ansible_collections.oxzep7.python.plugins.module_utils._layout import MARKER_SUFFIX, Layout
@@ -295,6 +295,7 @@ def test_a_killed_run_stops_its_orphan_and_the_rerun_runs_alone(tmp_path, venv, 
     stolen = task_results(plays, "Snapshot, rebuild, verify and switch")[0]["lock"]["stolen"]
     assert stolen["run_id"] == "killed", stolen  # the dead run's lock was taken over
     assert gone and gone[0] < ended, "the orphaned module still ran after the rerun ended"
+    settle_snapshots(str(tmp_path / "backups"))
     records = read_ledger(state)
     snap = [r for r in records if r["run_id"] == "rerun" and r["step"] == "snapshot"][0]
     snap_started = calendar.timegm(time.strptime(snap["time"], "%Y-%m-%dT%H:%M:%SZ")) + 1 - snap["seconds"]

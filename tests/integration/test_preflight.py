@@ -225,6 +225,9 @@ def test_preflight_playbook_reports_and_upgrade_refuses(tmp_path, old_python, wh
     assert os.path.islink(ready)
     done = task_results(plays, "Record the outcome and release the venv's lock", host="ready")
     assert done and done[-1]["oxzep7_report"]["record"]["result"] == "upgraded"
+    # a venv with no services, restart commands or health checks makes no venv_restart call
+    restart = task_results(plays, "Restart and check the services of " + ready, host="ready")
+    assert restart and all(r.get("skipped") for r in restart), restart
     assert not task_results(plays, "Record the outcome and release the venv's lock", host="blocked")
 
 
