@@ -10,6 +10,7 @@ without a module running. Modules adapt ``AnsibleModule.run_command`` to the
 
 from __future__ import absolute_import, division, print_function
 
+import fcntl
 import json
 import os
 import re
@@ -271,3 +272,22 @@ def _real_dir(path):
         return stat.S_ISDIR(os.lstat(path).st_mode)
     except OSError:
         return None
+
+
+def dir_locked(path):
+    """Tell whether another open file holds an ``flock`` on the directory ``path`` (bool): a snapshot
+    writer at work on its ``.partial`` directory, or reading a release (``_snapshot``).
+
+    A symlink, a file or nothing at ``path`` is not locked. Raises nothing.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except OSError:
+        return True
+    finally:
+        os.close(fd)

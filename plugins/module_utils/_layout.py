@@ -23,7 +23,7 @@ import stat
 import time
 
 from ansible_collections.oxzep7.python.plugins.module_utils._common import (
-    Oxzep7Error, read_json, remove_tree, utc_stamp, write_json_atomic)
+    Oxzep7Error, dir_locked, read_json, remove_tree, utc_stamp, write_json_atomic)
 from ansible_collections.oxzep7.python.plugins.module_utils._venv import read_pyvenv_cfg
 
 __metaclass__ = type
@@ -380,7 +380,8 @@ class Layout:
         """Remove old and unfinished releases.
 
         Keeps the current release, the newest verified release before it (the
-        rollback target) and, counting those, the ``keep`` newest verified ones.
+        rollback target), a release a snapshot writer still reads (``_common.dir_locked``)
+        and, counting those, the ``keep`` newest verified ones.
         Unverified releases other than the current one are removed.
 
         :param keep: how many verified releases to keep (int, at least 2 in effect).
@@ -393,6 +394,8 @@ class Layout:
         rollback_target = self.previous_verified()
         if rollback_target:
             protect.add(rollback_target)
+        # a release a snapshot writer still reads (it holds a shared flock on it): the venv that was live
+        protect.update(r["id"] for r in releases if dir_locked(self.release_path(r["id"])))
         removed = [r["id"] for r in releases if r["id"] not in protect]
         if not check_mode:
             for release_id in removed:

@@ -25,6 +25,7 @@ type, link target and mode is checked before anything is extracted (``_archive.u
 
 from __future__ import absolute_import, division, print_function
 
+import contextlib
 import fcntl
 import json
 import os
@@ -39,7 +40,7 @@ from ansible_collections.oxzep7.python.plugins.module_utils._archive import (
     ARCHIVE_ERRORS, COMPRESSION, TIMEOUT_ARCHIVE, Packer, check_sums, extract, load_archive,
     member_problem, pick_compression, write_sums)
 from ansible_collections.oxzep7.python.plugins.module_utils._common import (
-    KILL_AFTER, Oxzep7Error, module_runner, module_which, remove_tree, write_json_atomic)
+    KILL_AFTER, Oxzep7Error, _real_dir, dir_locked, module_runner, module_which, remove_tree, write_json_atomic)
 from ansible_collections.oxzep7.python.plugins.module_utils._layout import (
     RELEASE_ID, STATE_BUILT, apply_owner, check_release_id, ownership)
 from ansible_collections.oxzep7.python.plugins.module_utils._modules import _changes, _diff, _outcome, _record, _stage
@@ -49,6 +50,7 @@ from ansible_collections.oxzep7.python.plugins.module_utils._venv import describ
 __metaclass__ = type
 
 META = "snapshot.json"
+ROOT_LOCK_TIMEOUT = 60  # seconds begin() and prune() wait for each other (each holds the lock briefly)
 ARCHIVE_NAMES = tuple("release" + suffix for _mode, suffix in COMPRESSION.values())
 
 
@@ -131,13 +133,14 @@ class PendingSnapshot:
     The archive, snapshot.json and SHA256SUMS are written into ``<id>.partial`` by a writer process of
     its own (forked, in a session of its own, so that it can outlive the module). It reads the live
     venv through a descriptor of its directory, so the archive holds the venv that was live at
-    :func:`begin` even when a switch renames that directory meanwhile. It then waits for this object's
+    :func:`begin` even when a switch renames that directory meanwhile; it holds a shared ``flock`` on
+    that directory, so ``Layout.prune`` keeps the release it reads. It then waits for this object's
     decision: :meth:`wait` has it rename ``<id>.partial`` to ``<id>`` and apply the retention now;
     :meth:`detach` leaves it to do so on its own after the module ended and to record the outcome
     (``ledger``); :meth:`abort`, or the module ending without a decision, discards the copy. Nothing
-    but a decision makes a snapshot whole, so a pass that fails leaves none. While it works the
-    writer holds an ``flock`` on the ``.partial`` directory: :func:`prune` leaves a held ``.partial``
-    alone and :func:`begin` waits for one of the same id.
+    but a decision makes a snapshot whole, so a pass that fails before it leaves none. While it works
+    the writer holds an exclusive ``flock`` on the ``.partial`` directory: :func:`prune` leaves a held
+    ``.partial`` alone, and :func:`begin` and :func:`restore` wait for one of the same id.
 
     ``result`` (dict): what :meth:`wait` returns, filled in by it (see :func:`take`); ``state`` is
     ``complete``, or ``writing`` after :meth:`detach` left the archive to the writer.
@@ -149,7 +152,7 @@ class PendingSnapshot:
 
     def __init__(self, result, started, lock_entries):
         self.result = result
-        self.result["state"] = "complete"
+        self.result.update(state="complete", retention_error=None)
         self.lock_path = result["lock_path"]
         self.lock_entries = lock_entries
         self.waited = 0.0
@@ -157,8 +160,9 @@ class PendingSnapshot:
         self._writer = self._failed = None
         self._detachable = False
 
-    def _start(self, packer, backup_dir, partial, made, meta, keep, source_fd, ledger, detachable):
-        """Fork the writer; ``source_fd`` (the live venv's directory) is closed here in any case."""
+    def _start(self, packer, backup_dir, partial, made, meta, keep, hold, ledger, detachable, aliases):
+        """Fork the writer; the descriptors ``hold`` (the live venv's directory, the lock on ``partial``) are
+        closed here in any case. ``aliases``: ``(path written in errors, path meant)`` pairs."""
         self._partial, self._made, self._root = partial, made, os.path.dirname(partial)
         self._detachable = detachable
         self.lock_path = os.path.join(partial, "lock.txt")
@@ -173,42 +177,61 @@ class PendingSnapshot:
             return dict(archive_bytes=meta["archive_bytes"])
 
         def finish():
-            """In the writer, once told to: the snapshot made whole by its rename, then the retention."""
+            """In the writer, once told to: the snapshot made whole by its rename, then the retention, whose
+            failure leaves the snapshot whole (``retention_error``)."""
             os.rename(partial, final)
-            return dict(archive_bytes=meta["archive_bytes"],
-                        removed=prune(backup_dir, stable, keep, protect=meta["snapshot_id"]))
+            out = dict(archive_bytes=meta["archive_bytes"], removed=[], retention_error=None)
+            try:
+                out["removed"] = prune(backup_dir, stable, keep, protect=meta["snapshot_id"])
+            except (Oxzep7Error, OSError) as exc:
+                out["retention_error"] = "the retention of %s failed: %s" % (
+                    self._root, exc.msg if isinstance(exc, Oxzep7Error) else exc)
+            return out
 
         def discard():
             """In the writer: no ``.partial`` left, nor a backup directory made for it and empty now."""
             remove_tree(partial, self._root)
             _remove_empty(made)
 
-        try:
-            hold = (source_fd, _dir_lock(partial))
-        except BaseException:
-            os.close(source_fd)
-            raise
-        self._writer = _Writer(pack, finish, discard, lambda status: ledger(dict(status, snapshot_id=meta["snapshot_id"])),
-                               stop=packer.stop, hold=hold, timeout=TIMEOUT_ARCHIVE, what="snapshot %s" % final)
+        self._writer = _Writer(dict(pack=pack, finish=finish, discard=discard, stop=packer.stop,
+                                    ledger=lambda status: ledger(dict(status, snapshot_id=meta["snapshot_id"]))),
+                               hold=hold, timeout=TIMEOUT_ARCHIVE, what="snapshot %s" % final, aliases=aliases)
 
     def _settle(self, status):
         """Take the writer's final ``status`` (dict) into ``result``, or raise the failure it reports."""
+        if status is None:  # the writer died after the decision: the rename either happened or not
+            if os.path.isdir(self.result["path"]) and not check_sums(self.result["path"]):
+                status = dict(ok=True, archive_bytes=read_meta(self.result["path"])["archive_bytes"], removed=[],
+                              retention_error="the writer ended before the retention")
+            else:
+                self._kill("its writer ended without finishing it (was it killed?)")
         self._writer = None
         if not status.get("ok"):
-            self._failed = Oxzep7Error(status.get("msg") or "the snapshot writer failed", **status.get("details", {}))
+            self._failed = Oxzep7Error(status.get("msg"), **status.get("details", {}))
             raise self._failed
         self.lock_path = self.result["lock_path"]
         self.result.update(archive_bytes=status["archive_bytes"], removed=status["removed"],
+                           retention_error=status.get("retention_error"),
                            seconds=round(time.time() - self._started, 3))
         return self.result
 
+    def _packed(self, timeout):
+        """The writer's report on the archive within ``timeout`` seconds (dict), or None; a writer that died
+        without one has its partial copy removed here, and the failure is raised."""
+        status = self._writer.packed(timeout)
+        if status is not None and status.get("dead"):
+            self._kill("its writer ended without reporting (was it killed?)")
+        return status
+
     def _kill(self, why):
-        """Stop the writer, remove what it left and raise ``why`` (str) as the snapshot's failure."""
+        """Stop the writer, remove what it left and raise ``cannot write snapshot <path> (the partial copy
+        was removed): <why>``."""
         self._writer.kill()
         self._writer = None
         remove_tree(self._partial, self._root)
         _remove_empty(self._made)
-        self._failed = Oxzep7Error(why)
+        self._failed = Oxzep7Error("cannot write snapshot %s (the partial copy was removed): %s"
+                                   % (self.result["path"], why))
         raise self._failed
 
     def wait(self, timeout=TIMEOUT_ARCHIVE):
@@ -218,10 +241,11 @@ class PendingSnapshot:
         :param timeout: seconds (int or float) to wait for the archive; the writer is killed after them.
         :returns: the ``result`` dict (see :func:`take`); a second call returns it again.
         :raises Oxzep7Error: ``cannot write snapshot <path> (the partial copy was removed): <why>``
-            when the archive failed (a full disk, zstd failing, a file that cannot be read) or
-            took longer than ``timeout``; ``cannot snapshot <venv>: <file>: <why>, which a restore
-            refuses`` for a member a restore would refuse. No ``.partial`` directory is left, nor
-            the backup directories :func:`begin` made. A call after a failure raises it again.
+            when the archive failed (a full disk, zstd failing, a file that cannot be read, a writer
+            killed from outside) or took longer than ``timeout``; ``cannot snapshot <venv>: <file>:
+            <why>, which a restore refuses`` for a member a restore would refuse. No ``.partial``
+            directory is left, nor the backup directories :func:`begin` made. A call after a failure
+            raises it again.
         """
         if self._failed is not None:
             raise self._failed
@@ -230,10 +254,9 @@ class PendingSnapshot:
             return self.result
         blocked = time.time()
         try:
-            status = self._writer.packed(timeout)
+            status = self._packed(timeout)
             if status is None:
-                self._kill("cannot write snapshot %s (the partial copy was removed): the archive took longer "
-                           "than %s s" % (self.result["path"], timeout))
+                self._kill("the archive took longer than %s s" % timeout)
             return self._settle(self._writer.finish() if status.get("ok") else status)
         finally:
             self.waited = time.time() - blocked
@@ -251,15 +274,14 @@ class PendingSnapshot:
             raise self._failed
         if self._writer is None or not self._detachable:
             return self.wait()
-        status = self._writer.packed(0)
+        status = self._packed(0)
         if status is None and self._writer.detach():
             self._writer = None
             self.result.update(state="writing", seconds=round(time.time() - self._started, 3))
             return self.result
-        status = status or self._writer.packed(KILL_AFTER)
+        status = status or self._packed(KILL_AFTER)
         if status is None:
-            self._kill("cannot write snapshot %s (the partial copy was removed): its writer stopped answering"
-                       % self.result["path"])
+            self._kill("its writer stopped answering")
         return self._settle(self._writer.finish() if status.get("ok") else status)
 
     def abort(self):
@@ -274,9 +296,9 @@ class PendingSnapshot:
         if self._writer is None:
             return
         try:
-            self._kill("snapshot %s was aborted" % self.result["path"])
+            self._kill("the pass was aborted")
         except Oxzep7Error:
-            if self._failed is None or not self._failed.msg.endswith("was aborted"):
+            if self._failed is None:
                 raise
 
 
@@ -289,26 +311,46 @@ def _remove_empty(made):
             pass  # gone already, or another snapshot's files are in it
 
 
-def _dir_lock(path):
-    """Open the directory ``path`` and take an exclusive ``flock`` on it; return the descriptor."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    fcntl.flock(fd, fcntl.LOCK_EX)
+def _dir_lock(path, how=fcntl.LOCK_EX, follow=False):
+    """Open the directory ``path`` (a symlink only with ``follow``) and take an ``flock`` (``how``) on it;
+    return the descriptor."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | (0 if follow else os.O_NOFOLLOW))
+    try:
+        fcntl.flock(fd, how)
+    except BaseException:
+        os.close(fd)
+        raise
     return fd
+
+
+@contextlib.contextmanager
+def _root_locked(root, timeout=None):
+    """Hold an exclusive ``flock`` on the snapshot directory ``root`` of a stable path: :func:`begin`
+    makes and locks a ``.partial`` under it, :func:`prune` removes under it, never both at once.
+
+    :param timeout: seconds (int) to wait for the lock, polling every 0.05 s; default :data:`ROOT_LOCK_TIMEOUT`.
+    :raises Oxzep7Error: naming ``root`` when it stays locked that long.
+    """
+    timeout = ROOT_LOCK_TIMEOUT if timeout is None else timeout
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        deadline = time.time() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError:
+                if time.time() >= deadline:
+                    raise Oxzep7Error("cannot lock %s: another snapshot holds it after %s s" % (root, timeout))
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)
 
 
 def being_written(path):
     """Tell whether a snapshot writer holds the lock on the ``.partial`` directory ``path`` (bool)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return False
-    except (IOError, OSError):
-        return True
-    finally:
-        os.close(fd)
+    return dir_locked(path)
 
 
 def wait_written(path, timeout):
@@ -326,21 +368,25 @@ def wait_written(path, timeout):
 
 
 def wait_for_writers(backup_dir, stable_path, timeout=TIMEOUT_ARCHIVE):
-    """Wait until no writer holds a ``.partial`` snapshot of ``stable_path`` (:func:`wait_written` on each).
+    """Wait until no writer holds a ``.partial`` snapshot of ``stable_path`` (:func:`wait_written`).
 
-    :param timeout: seconds (int or float) for each of them.
+    :param timeout: seconds (int or float) for all of them together.
     :raises Oxzep7Error: naming the snapshot still being written after ``timeout``.
     """
     root = snapshot_root(backup_dir, stable_path)
-    names = sorted(os.listdir(root)) if os.path.isdir(root) else []
-    for name in names:
+    deadline = time.time() + timeout
+    for name in sorted(os.listdir(root)) if os.path.isdir(root) else []:
         path = os.path.join(root, name)
-        if name.endswith(".partial") and not wait_written(path, timeout):
+        if name.endswith(".partial") and not wait_written(path, max(deadline - time.time(), 0)):
             raise Oxzep7Error("snapshot %s is still being written after %s s" % (path[:-len(".partial")], timeout))
 
 
 DECISION_TIMEOUT = 86400  # seconds a writer whose archive is written waits for wait(), detach() or abort()
 WRITER_NICE = 10  # added to the writer's niceness (and so zstd's): it yields the CPU to the pass and the app
+
+
+class _Stopped(Exception):
+    """Raised in the writer by its alarm or a SIGTERM while it packs (:func:`_serve`)."""
 
 
 class _Writer:
@@ -350,27 +396,26 @@ class _Writer:
     ``/dev/null`` and no descriptor but ``hold`` (kept open until it exits: the source directory and
     the lock) and its two pipes, so Ansible's connection never waits for it. It ends with
     ``os._exit``: none of the module's own clean-up (``atexit``) runs in it. It runs at a niceness
-    :data:`WRITER_NICE` higher, so the pass's own work and the app get the CPU first. ``SIGALRM`` stops
-    ``pack()`` after ``timeout`` seconds.
+    :data:`WRITER_NICE` higher, so the pass's own work and the app get the CPU first. ``SIGALRM``
+    after ``timeout`` seconds, or a ``SIGTERM``, stops ``pack()``; ``SIGHUP`` is ignored.
 
     Report pipe, one JSON object per line: ``{"pid": N}``, then ``pack()``'s outcome
     (``{"ok": true, ...}`` or ``{"ok": false, "msg": ..., "details": {...}}``, after which the writer
-    has run ``discard()`` itself), then after a ``f`` decision ``finish()``'s outcome. Control pipe,
+    has run ``discard()`` itself), then after an ``f`` decision ``finish()``'s outcome. Control pipe,
     one byte: ``f`` (finish and report), ``d`` (finish and record through ``ledger``: the caller is
     gone), or its end without a byte (discard). The control pipe keeps a decision sent while
     ``pack()`` still runs, so each outcome is recorded exactly once, by one side.
 
-    :param pack: callable returning a JSON-able dict, run in the writer.
-    :param finish: callable returning a JSON-able dict, run after ``pack()`` on a decision.
-    :param discard: callable removing what ``pack()`` wrote, run after a failure or without a decision.
-    :param ledger: callable ``(status dict)`` run in the writer for the outcome of a ``d`` decision.
-    :param stop: callable ending ``pack()`` early (run from the writer's alarm).
+    :param work: dict of callables: ``pack`` and ``finish`` (each returning a JSON-able dict),
+        ``discard`` (removes what ``pack()`` wrote), ``stop`` (ends ``pack()`` early) and ``ledger``
+        (``(status dict)``, the outcome of a ``d`` decision), all run in the writer.
     :param hold: descriptors (ints) the writer keeps; this process closes its copies.
     :param timeout: seconds (int) ``pack()`` may take.
     :param what: words naming the work in errors (str).
+    :param aliases: ``(path written in errors, path meant)`` pairs, replaced in the writer's messages.
     """
 
-    def __init__(self, pack, finish, discard, ledger, stop, hold, timeout, what):
+    def __init__(self, work, hold, timeout, what, aliases=()):
         pipes = []
         try:
             pipes.extend(os.pipe())
@@ -386,19 +431,23 @@ class _Writer:
                 os.close(report_r)
                 os.close(control_w)
                 self._become_writer(hold + (report_w, control_r))
-                _serve(dict(pack=pack, finish=finish, discard=discard, ledger=ledger, stop=stop),
-                       timeout, what, report_w, control_r)
+                _serve(work, timeout, what, aliases, report_w, control_r)
             finally:
                 os._exit(0)
         for fd in hold + (report_w, control_r):
             os.close(fd)
         os.waitpid(child, 0)
         self._report, self._control, self._buffer, self._ended, self.pid = report_r, control_w, b"", False, None
+        self._pidfd = None
         first = self._line(10)
         self.pid = first.get("pid") if first else None
         if not self.pid:
             self._close()
             raise Oxzep7Error("cannot start the writer of %s" % what)
+        try:  # a handle on this very process: a kill can never reach another that reused its pid
+            self._pidfd = os.pidfd_open(self.pid)
+        except (AttributeError, OSError):
+            self._pidfd = None
 
     @staticmethod
     def _become_writer(keep):
@@ -424,7 +473,7 @@ class _Writer:
         deadline = time.time() + timeout
         while b"\n" not in self._buffer:
             left = max(deadline - time.time(), 0)
-            if self._ended or not select.select([self._report], [], [], left)[0]:
+            if self._ended or self._report < 0 or not select.select([self._report], [], [], left)[0]:
                 return None
             chunk = os.read(self._report, 65536)
             if not chunk:
@@ -440,20 +489,20 @@ class _Writer:
 
     def packed(self, timeout):
         """Wait up to ``timeout`` seconds for ``pack()``'s outcome; return it (dict), or None when none came
-        in time. A writer that died without a word (killed) gives ``ok`` false."""
+        in time. A writer that died without a word (killed) gives ``{"ok": false, "dead": true}``."""
         data = self._line(timeout)
         if data is None and self._ended:
-            data = dict(ok=False, msg="the writer of the snapshot ended without reporting (was it killed?)")
+            data = dict(ok=False, dead=True)
         if data is not None and not data.get("ok"):
             self._close()
         return data
 
     def finish(self):
-        """Tell the writer to finish; return ``finish()``'s outcome (dict)."""
+        """Tell the writer to finish; return ``finish()``'s outcome (dict), or None when it ended first."""
         self._tell(b"f")
         data = self._line(TIMEOUT_ARCHIVE)
         self._close()
-        return data or dict(ok=False, msg="the writer of the snapshot ended without finishing it")
+        return data
 
     def detach(self):
         """Tell the writer it is on its own (it records the outcome); True when it got the word."""
@@ -470,11 +519,17 @@ class _Writer:
             return False
 
     def kill(self):
-        """Kill the writer (unless its pipe already ended, so that no reused pid is hit) and wait, at
-        most ``KILL_AFTER`` seconds, until its pipe ends."""
-        if not self._ended:
+        """Kill the writer unless it is known to have ended, then wait, at most ``KILL_AFTER`` seconds, until
+        its pipe ends. Without a pidfd the pipe is read first, so that a writer already gone is not killed
+        by a pid another process may have got since."""
+        while not self._ended and self._report >= 0 and self._line(0) is not None:
+            pass
+        if not self._ended and self._report >= 0:
             try:
-                os.kill(self.pid, signal.SIGKILL)
+                if self._pidfd is not None:
+                    signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
+                else:
+                    os.kill(self.pid, signal.SIGKILL)
             except OSError:
                 pass
             deadline = time.time() + KILL_AFTER
@@ -483,19 +538,22 @@ class _Writer:
         self._close()
 
     def _close(self):
-        for fd in (self._report, self._control):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        for fd in (self._report, self._control, self._pidfd):
+            if fd is not None and fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
         self._report = self._control = -1
+        self._pidfd = None
 
 
-def _serve(work, timeout, what, report, control):  # pragma: no cover (the writer process)
+def _serve(work, timeout, what, aliases, report, control):  # pragma: no cover (the writer process)
     """The writer's life: report its pid, pack, report, wait for the decision and act on it.
 
-    :param work: dict of the callables ``pack``, ``finish``, ``discard``, ``ledger`` and ``stop`` (see :class:`_Writer`).
+    :param work: the callables of :class:`_Writer`.
     """
+    packing = [False]
 
     def send(data):
         try:
@@ -503,9 +561,11 @@ def _serve(work, timeout, what, report, control):  # pragma: no cover (the write
         except OSError:
             pass  # the module is gone
 
-    def failure(exc):
+    def failure(exc, discard=True):
         msg = exc.msg if isinstance(exc, Oxzep7Error) else str(exc) if isinstance(exc, ARCHIVE_ERRORS) \
             else "%s: %s" % (type(exc).__name__, exc)
+        for alias, meant in aliases:
+            msg = msg.replace(alias, meant)
         if not (isinstance(exc, Oxzep7Error) and msg.startswith("cannot snapshot ")):
             msg = "cannot write %s (the partial copy was removed): %s" % (what, msg)
         status = dict(ok=False, msg=msg, details=getattr(exc, "details", {}))
@@ -515,23 +575,31 @@ def _serve(work, timeout, what, report, control):  # pragma: no cover (the write
             status["msg"] += "; removing the partial copy failed: %s" % also
         return status
 
-    def alarm(_signum, _frame):
-        work["stop"]()
-        raise Oxzep7Error("the archive took longer than %s s" % timeout)
+    def stopped(signum, _frame):
+        if packing[0]:  # only pack() is stopped; the decision and finish() run to their end
+            packing[0] = False
+            work["stop"]()
+            raise _Stopped("the archive took longer than %s s" % timeout if signum == signal.SIGALRM
+                           else "the writer got signal %d" % signum)
 
     send({"pid": os.getpid()})
     try:
         os.nice(WRITER_NICE)  # the release's build and gates, and the app itself, come first
     except OSError:
         pass
-    signal.signal(signal.SIGALRM, alarm)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    for signum in (signal.SIGALRM, signal.SIGTERM):
+        signal.signal(signum, stopped)
+    packing[0] = True
     signal.alarm(max(int(timeout), 1))
     try:
         status = dict(work["pack"](), ok=True)
-        signal.alarm(0)
     except BaseException as exc:  # every failure is reported, none escapes the forked process
-        signal.alarm(0)
-        status = failure(exc)
+        status = exc
+    packing[0] = False
+    signal.alarm(0)
+    if not isinstance(status, dict):
+        status = failure(Oxzep7Error(str(status)) if isinstance(status, _Stopped) else status)
     send(status)
     decision = os.read(control, 1) if select.select([control], [], [], DECISION_TIMEOUT)[0] else b""
     if status["ok"]:
@@ -540,7 +608,7 @@ def _serve(work, timeout, what, report, control):  # pragma: no cover (the write
             return
         try:
             status = dict(work["finish"](), ok=True)
-        except BaseException as exc:
+        except BaseException as exc:  # the rename failed: the snapshot is not whole
             status = failure(exc)
     if decision == b"f":
         send(status)
@@ -607,8 +675,6 @@ def begin(runner, layout, backup_dir, snapshot_id=None, compression="auto", keep
                           "the snapshots of %s only in a directory it made there" % (root, layout.stable))
     for path in (backup_dir, root):
         os.chmod(path, 0o700)
-    for stale in (partial, final):
-        remove_tree(stale, root)
     uid, gid, mode = ownership(live["path"])
     meta = dict(snapshot_id=snapshot_id, stable_path=layout.stable, release_id=release_id,
                 python_version=live["facts"]["python"]["version"], created=time.time(),
@@ -622,36 +688,45 @@ def begin(runner, layout, backup_dir, snapshot_id=None, compression="auto", keep
                               % (live["path"], os.path.join(live["path"], member.name), problem))
         return member
 
+    source = lock = None
+    mine = False
     try:
-        os.mkdir(partial, 0o700)
+        with _root_locked(root):  # prune() of another snapshot's writer never sees the new .partial unlocked
+            if being_written(partial):
+                raise Oxzep7Error("snapshot %s is being written by another run" % final)
+            for stale in (partial, final):
+                remove_tree(stale, root)
+            os.mkdir(partial, 0o700)
+            mine = True
+            lock = _dir_lock(partial)
         with open(os.path.join(partial, "lock.txt"), "w") as fh:
             fh.write(live["lock_text"])
         with open(os.path.join(partial, "venv.json"), "w") as fh:
             json.dump(live["facts"], fh, indent=2, sort_keys=True)
         shutil.copyfile(os.path.join(live["path"], "pyvenv.cfg"), os.path.join(partial, "pyvenv.cfg"))
+        # The archive reads the venv through a descriptor of its directory (/proc/self/fd/N/...): a switch
+        # that renames a plain venv directory meanwhile (it becomes the adopted release) changes nothing of
+        # what is read, and the shared lock keeps Layout.prune off it. Without /proc it reads by path, and
+        # detach() waits instead.
+        source = _dir_lock(live["path"], fcntl.LOCK_SH, follow=True)
+        top = "/proc/self/fd/%d" % source
+        by_fd = os.path.isdir(top)
+        top = top if by_fd else live["path"]
+        entries = [(os.path.join(top, name), name) for name in sorted(os.listdir(live["path"]))]
+        packer = Packer(os.path.join(partial, archive_name), entries, compression, zstd=zstd,
+                        compresslevel=1 if asked == "auto" else None, member_filter=restorable)
+        hold, source, lock = (source, lock), None, None
+        pending._start(packer, backup_dir, partial, made, meta, keep, hold, ledger or (lambda status: None),
+                       detachable=by_fd, aliases=((top, live["path"]),))
     except BaseException as exc:
-        remove_tree(partial, root)
-        for path in reversed(made):
-            os.rmdir(path)
+        for fd in (source, lock):
+            if fd is not None:
+                os.close(fd)
+        if mine:
+            remove_tree(partial, root)
+        _remove_empty(made)
         if isinstance(exc, ARCHIVE_ERRORS):
             raise Oxzep7Error("cannot write snapshot %s (the partial copy was removed): %s" % (final, exc))
-        raise
-    # The archive reads the venv through a descriptor of its directory (/proc/self/fd/N/...): a switch
-    # that renames a plain venv directory meanwhile (it becomes the adopted release) changes nothing of
-    # what is read. Without /proc it reads by path, and detach() waits instead.
-    source = os.open(live["path"], os.O_RDONLY | os.O_DIRECTORY)
-    by_fd = os.path.isdir("/proc/self/fd/%d" % source)
-    top = "/proc/self/fd/%d" % source if by_fd else live["path"]
-    entries = [(os.path.join(top, name), name) for name in sorted(os.listdir(live["path"]))]
-    packer = Packer(os.path.join(partial, archive_name), entries, compression, zstd=zstd,
-                    compresslevel=1 if asked == "auto" else None, member_filter=restorable)
-    try:
-        pending._start(packer, backup_dir, partial, made, meta, keep, source, ledger or (lambda status: None),
-                       detachable=by_fd)
-    except BaseException:
-        remove_tree(partial, root)
-        for path in reversed(made):
-            os.rmdir(path)
         raise
     return pending
 
@@ -672,19 +747,32 @@ def take(runner, layout, backup_dir, snapshot_id=None, compression="auto", keep=
 
 def prune(backup_dir, stable_path, keep, protect=None, check_mode=False):
     """Remove all but the ``keep`` newest snapshots of a stable path and any ``.partial`` leftovers
-    (not one a writer still holds: :func:`being_written`).
+    (not one a writer still holds: each is locked here before it is removed), under the lock of the
+    stable path's snapshot directory (see :func:`begin`).
 
     :param protect: a snapshot id never removed (the one just taken).
     :returns: list of removed snapshot ids.
+    :raises Oxzep7Error: from ``remove_tree``, or when the directory stays locked.
     """
     snaps = list_snapshots(backup_dir, stable_path)
     doomed = [s for s in snaps[:max(len(snaps) - max(keep, 1), 0)] if s["snapshot_id"] != protect]
     root = snapshot_root(backup_dir, stable_path)
-    leftovers = [os.path.join(root, n) for n in (os.listdir(root) if os.path.isdir(root) else [])
-                 if n.endswith(".partial") and not being_written(os.path.join(root, n))]
-    if not check_mode:
-        for path in [s["path"] for s in doomed] + [p for p in leftovers if stat.S_ISDIR(os.lstat(p).st_mode)]:
-            remove_tree(path, root)
+    if check_mode or not _real_dir(root):
+        return [s["snapshot_id"] for s in doomed]
+    with _root_locked(root):
+        for snap in doomed:
+            remove_tree(snap["path"], root)
+        for name in sorted(os.listdir(root)):
+            if not name.endswith(".partial"):
+                continue
+            try:
+                held = _dir_lock(os.path.join(root, name), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                continue  # a writer holds it, or it is no directory of ours
+            try:
+                remove_tree(os.path.join(root, name), root)
+            finally:
+                os.close(held)
     return [s["snapshot_id"] for s in doomed]
 
 
@@ -707,17 +795,19 @@ def remove(backup_dir, stable_path, snapshot_id, check_mode=False):
 def open_snapshot(backup_dir, stable_path, snapshot):
     """Find and check a snapshot by id or absolute path.
 
+    A snapshot of that id still being written (an upgrade's writer finishing it) is waited for first, at
+    most ``TIMEOUT_ARCHIVE`` seconds.
+
     :returns: ``(path, meta)``.
-    :raises Oxzep7Error: when it is missing, its file list or a checksum does not match
+    :raises Oxzep7Error: when it is missing or still being written, its file list or a checksum does not match
         SHA256SUMS (:func:`check_sums`), its snapshot.json is not valid (:func:`read_meta`),
         or it belongs to another stable path.
     """
     path = snapshot if os.path.isabs(snapshot) else os.path.join(
         snapshot_root(backup_dir, stable_path), check_release_id(snapshot, "snapshot id"))
+    if not os.path.isdir(path) and not wait_written(path + ".partial", TIMEOUT_ARCHIVE):
+        raise Oxzep7Error("snapshot %s is still being written after %s s" % (path, TIMEOUT_ARCHIVE))
     if not os.path.isdir(path):
-        if being_written(path + ".partial"):
-            raise Oxzep7Error("snapshot %s is still being written; its writer records in the ledger when it is "
-                              "done" % path)
         raise Oxzep7Error("snapshot %s does not exist" % path)
     problems = check_sums(path)
     if problems:

@@ -106,6 +106,12 @@ removed:
   returned: state=present
   type: list
   elements: str
+retention_error:
+  description:
+    - Why the retention (O(keep)) removed nothing after the snapshot was made whole, for example another run
+      holding the snapshot directory; null when it ran. The snapshot itself is complete either way.
+  returned: state=present
+  type: str
 state:
   description:
     - C(complete); this module always waits for the archive. M(oxzep7.python.venv_upgrade) returns the same

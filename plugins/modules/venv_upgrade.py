@@ -206,9 +206,9 @@ lock_path:
   type: str
 snapshot:
   description:
-    - What M(oxzep7.python.venv_snapshot) returns for the snapshot, plus C(state)
-      (C(complete), or C(writing) when the archive was still being written as the pass ended; its
-      C(archive_bytes) is then null and the snapshot directory appears once it is whole).
+    - What M(oxzep7.python.venv_snapshot) returns for the snapshot. Its C(state) is C(complete), or C(writing)
+      when the archive was still being written as the pass ended; C(archive_bytes) is then null, and the snapshot
+      directory (with the C(lock_path) file) appears once it is whole.
   returned: always
   type: dict
 rebuild:

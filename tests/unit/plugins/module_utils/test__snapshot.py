@@ -1,10 +1,12 @@
 """Snapshots and restores of a real venv: checksums, tampering, unsafe archives, retention,
 compressions (zstd through the zstd program), and a snapshot written while the caller works."""
 
+import fcntl
 import io
 import json
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import tarfile
@@ -15,6 +17,7 @@ import pytest
 from ansible_collections.oxzep7.python.plugins.module_utils._archive import check_sums, tree_manifest, unsafe_members, write_sums
 from ansible_collections.oxzep7.python.plugins.module_utils._common import Oxzep7Error
 from ansible_collections.oxzep7.python.plugins.module_utils._drill import latest_snapshot
+from ansible_collections.oxzep7.python.plugins.module_utils import _snapshot as snapshot_module
 from ansible_collections.oxzep7.python.plugins.module_utils._layout import Layout
 from ansible_collections.oxzep7.python.plugins.module_utils._snapshot import (
     begin, being_written, list_snapshots, prune, remove, restore, snapshot_root, take, wait_written)
@@ -165,14 +168,14 @@ def test_a_detached_writer_that_fails_records_why_and_leaves_nothing(app_venv, r
 
 
 def test_a_snapshot_being_written_is_waited_for_and_named(app_venv, runner, tmp_path):
-    """begin() of the same id waits for the writer and then finds the snapshot whole; restore names it
-    as being written meanwhile."""
+    """restore() and begin() of the same id wait for the writer, then find the snapshot whole."""
     layout = Layout(app_venv)
     backups = str(tmp_path / "b")
+    before = tree_manifest(app_venv)
     first = begin(runner, layout, backups, snapshot_id="s1", compression="bz2").detach()
-    assert first["state"] == "writing"
-    with pytest.raises(Oxzep7Error, match=r"snapshot .*/s1 is still being written; its writer records"):
-        restore(layout, backups, "s1")
+    assert first["state"] == "writing" and being_written(first["path"] + ".partial")
+    restored = restore(layout, backups, "s1")  # a rollback right after the upgrade waits for the snapshot
+    assert tree_manifest(restored["release_path"]) == before
     second = begin(runner, layout, backups, snapshot_id="s1", compression="bz2")
     assert second.wait()["changed"] is False and check_sums(first["path"]) == []
 
@@ -203,6 +206,41 @@ def test_an_abort_after_the_archive_is_written_still_leaves_nothing(app_venv, ru
     assert not os.path.exists(partial) and not os.path.exists(os.path.join(os.path.dirname(partial), "s1"))
     assert [s["snapshot_id"] for s in list_snapshots(backups, layout.stable)] == ["old"]
     assert check_sums(older["path"]) == []
+
+
+def test_a_writer_killed_from_outside_leaves_nothing_and_is_named(app_venv, runner, tmp_path):
+    """The OOM killer or a kill -9 on the writer: the pass's wait() removes the partial copy and the backup
+    directories it made, and says which snapshot."""
+    layout = Layout(app_venv)
+    backups = str(tmp_path / "b")
+    pending = begin(runner, layout, backups, snapshot_id="s1", compression="bz2")
+    os.kill(pending._writer.pid, signal.SIGKILL)
+    with pytest.raises(Oxzep7Error) as err:
+        pending.wait()
+    assert err.value.msg == ("cannot write snapshot %s (the partial copy was removed): its writer ended without "
+                             "reporting (was it killed?)" % os.path.join(snapshot_root(backups, layout.stable), "s1"))
+    assert not os.path.exists(backups)
+
+
+def test_a_retention_that_fails_leaves_the_snapshot_whole(app_venv, runner, tmp_path, monkeypatch):
+    """The retention after the rename cannot lock the snapshot directory (another run holds it): the snapshot is
+    whole all the same, and the result says why nothing was removed."""
+    layout = Layout(app_venv)
+    backups = str(tmp_path / "b")
+    take(runner, layout, backups, snapshot_id="old", compression="none")
+    monkeypatch.setattr(snapshot_module, "ROOT_LOCK_TIMEOUT", 0.5)  # the writer is forked after this
+    pending = begin(runner, layout, backups, snapshot_id="s1", compression="none", keep=1)
+    root = snapshot_root(backups, layout.stable)
+    held = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    fcntl.flock(held, fcntl.LOCK_EX)
+    try:
+        result = pending.wait()
+    finally:
+        os.close(held)
+    assert check_sums(result["path"]) == [] and result["removed"] == []
+    assert result["retention_error"] == ("the retention of %s failed: cannot lock %s: another snapshot holds it "
+                                         "after 0.5 s" % (root, root))
+    assert sorted(s["snapshot_id"] for s in list_snapshots(backups, layout.stable)) == ["old", "s1"]
 
 
 def test_xz_snapshot_and_restore_are_byte_identical(old_python, runner, tmp_path):
