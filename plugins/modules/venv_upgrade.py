@@ -69,7 +69,7 @@ options:
     description:
       - Compression of the snapshot's archive (see M(oxzep7.python.venv_snapshot)); C(auto) is zstd when the
         C(zstd) program is on the host, else gzip at level 1.
-      - The archive is written while the new release is built and verified, and finished before the switch.
+      - The archive is written while the new release is built and verified; the switch does not wait for it.
     type: str
     default: auto
     choices: [auto, zstd, gz, xz, bz2, none]
