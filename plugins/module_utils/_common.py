@@ -10,6 +10,7 @@ without a module running. Modules adapt ``AnsibleModule.run_command`` to the
 
 from __future__ import absolute_import, division, print_function
 
+import errno
 import fcntl
 import json
 import os
@@ -272,6 +273,28 @@ def _real_dir(path):
         return stat.S_ISDIR(os.lstat(path).st_mode)
     except OSError:
         return None
+
+
+def flock_within(fd, how, timeout, interval):
+    """Take an ``flock`` on the open file ``fd`` within ``timeout`` seconds: a non-blocking try every
+    ``interval`` seconds, so that the wait has its limit.
+
+    :param how: ``fcntl.LOCK_EX`` or ``fcntl.LOCK_SH``.
+    :param timeout: seconds (int or float); ``interval``: seconds between tries (float).
+    :returns: True when the lock is taken, False when another holder kept it past ``timeout``.
+    :raises OSError: for any failure but the lock being held (``EAGAIN``, ``EACCES``).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, how | fcntl.LOCK_NB)
+            return True
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
 
 
 def dir_locked(path):

@@ -40,7 +40,8 @@ from ansible_collections.oxzep7.python.plugins.module_utils._archive import (
     ARCHIVE_ERRORS, COMPRESSION, TIMEOUT_ARCHIVE, Packer, check_sums, extract, load_archive,
     member_problem, pick_compression, write_sums)
 from ansible_collections.oxzep7.python.plugins.module_utils._common import (
-    KILL_AFTER, Oxzep7Error, _real_dir, dir_locked, module_runner, module_which, remove_tree, write_json_atomic)
+    KILL_AFTER, Oxzep7Error, _real_dir, dir_locked, flock_within, module_runner, module_which, remove_tree,
+    write_json_atomic)
 from ansible_collections.oxzep7.python.plugins.module_utils._layout import (
     RELEASE_ID, STATE_BUILT, apply_owner, check_release_id, ownership)
 from ansible_collections.oxzep7.python.plugins.module_utils._modules import _changes, _diff, _outcome, _record, _stage
@@ -334,15 +335,8 @@ def _root_locked(root, timeout=None):
     timeout = ROOT_LOCK_TIMEOUT if timeout is None else timeout
     fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     try:
-        deadline = time.time() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError:
-                if time.time() >= deadline:
-                    raise Oxzep7Error("cannot lock %s: another snapshot holds it after %s s" % (root, timeout))
-                time.sleep(0.05)
+        if not flock_within(fd, fcntl.LOCK_EX, timeout, 0.05):
+            raise Oxzep7Error("cannot lock %s: another snapshot holds it after %s s" % (root, timeout))
         yield
     finally:
         os.close(fd)
@@ -354,17 +348,21 @@ def being_written(path):
 
 
 def wait_written(path, timeout):
-    """Wait until no writer holds ``path`` (see :func:`being_written`), polling every 0.1 s.
+    """Wait until no writer holds ``path`` (see :func:`being_written`), trying every 0.1 s: until the writer
+    has ended, its retention and ledger record included, even when it renamed the directory meanwhile.
 
     :param timeout: seconds (int or float).
-    :returns: True when free, False when still held after ``timeout``.
+    :returns: True when free (or nothing is there), False when still held after ``timeout``.
+    :raises OSError: from ``flock`` for anything but a held lock.
     """
-    deadline = time.time() + timeout
-    while being_written(path):
-        if time.time() >= deadline:
-            return False
-        time.sleep(0.1)
-    return True
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        return True  # no .partial: no writer at it
+    try:
+        return flock_within(fd, fcntl.LOCK_EX, timeout, 0.1)
+    finally:
+        os.close(fd)
 
 
 def wait_for_writers(backup_dir, stable_path, timeout=TIMEOUT_ARCHIVE):

@@ -31,7 +31,7 @@ import pwd
 import re
 import time
 
-from ansible_collections.oxzep7.python.plugins.module_utils._common import Oxzep7Error, module_runner, redact
+from ansible_collections.oxzep7.python.plugins.module_utils._common import Oxzep7Error, flock_within, module_runner, redact
 from ansible_collections.oxzep7.python.plugins.module_utils._layout import STATE_VERIFIED, Layout, ownership
 from ansible_collections.oxzep7.python.plugins.module_utils._venv import (
     check_target, describe_live, has_pip, inspect_python, python_of, read_pyvenv_cfg, tree_size, venv_distributions)
@@ -382,17 +382,8 @@ class WorkLock:
         return self
 
     def _take(self, fd):
-        deadline = time.monotonic() + self.wait
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return
-            except (IOError, OSError) as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
-            if time.monotonic() >= deadline:
-                raise Oxzep7Error(self._busy())
-            time.sleep(0.5)
+        if not flock_within(fd, fcntl.LOCK_EX, self.wait, 0.5):
+            raise Oxzep7Error(self._busy())
 
     def _busy(self):
         try:
